@@ -1,0 +1,1 @@
+//! `connector.yaml`: the typed connector configuration with the setup guide's defaults.

@@ -1,0 +1,1 @@
+//! The validated, typed mapping model the engine runs on (no serde, no I/O).

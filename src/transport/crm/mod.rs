@@ -1,0 +1,1 @@
+//! `CrmTransport`: the engine's only view of Aurea CRM, and its implementations.

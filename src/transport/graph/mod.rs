@@ -1,0 +1,1 @@
+//! `GraphTransport`: the engine's only view of Microsoft Graph, and its implementations.
