@@ -25,8 +25,16 @@ pub struct Args {
 }
 
 pub fn run(which: Which) -> anyhow::Result<ExitCode> {
-    match which {
-        Which::Crm(_args) => anyhow::bail!("emulate crm: not implemented yet"),
-        Which::Graph(_args) => anyhow::bail!("emulate graph: not implemented yet"),
-    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        match which {
+            Which::Crm(args) => {
+                crate::emulator::crm::run_from_cli(args.listen, args.seed.as_deref()).await
+            }
+            Which::Graph(args) => {
+                crate::emulator::graph::run_from_cli(args.listen, args.seed.as_deref()).await
+            }
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
