@@ -1,1 +1,745 @@
 //! `connector.yaml`: the typed connector configuration with the setup guide's defaults.
+//!
+//! The types double as the source of `schemas/connector.schema.json` (field docs become schema text).
+//! Secrets are never written in the file: `client_secret` and `crm.password` are references (`env:NAME`
+//! or `file:PATH`) resolved by [`resolve_secret`] only when a transport needs them; a literal value is
+//! accepted with a warning. [`check`] adds the diagnostics the schema cannot express.
+
+use std::{
+    borrow::Cow,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    str::FromStr,
+};
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::{diag::Diagnostic, spec::yaml::Document};
+
+/// The connector configuration (`connector.yaml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorConfig {
+    /// Microsoft Graph: the Entra app registration the connector signs in with.
+    pub graph: GraphConfig,
+    /// Aurea CRM: how to reach CRM.interface and as whom.
+    #[serde(default)]
+    pub crm: CrmConfig,
+    /// Mailbox discovery.
+    #[serde(default)]
+    pub mailboxes: MailboxesConfig,
+    /// How often each resource is synchronized, and over which time window.
+    #[serde(default)]
+    pub schedules: Schedules,
+    /// Where the synchronization state (delta links, id maps) is kept.
+    #[serde(default)]
+    pub state: StateConfig,
+    /// The connector's own status endpoint.
+    #[serde(default)]
+    pub service: ServiceConfig,
+    /// Which mapping specs to run.
+    #[serde(default)]
+    pub mappings: MappingsConfig,
+}
+
+/// Microsoft Graph settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphConfig {
+    /// Directory (tenant) ID of the Microsoft 365 tenant, a GUID.
+    pub tenant_id: String,
+    /// Application (client) ID of the Entra app registration, a GUID.
+    pub client_id: String,
+    /// The client secret's *value* (not its ID), as a reference: `env:NAME` or `file:PATH`.
+    pub client_secret: SecretRef,
+    /// Administrator to notify about problems (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_email: Option<String>,
+    /// Mailbox domains the connector manages; CRM reps with other domains are skipped.
+    #[serde(default)]
+    pub managed_domains: Vec<String>,
+    /// Graph base URL; override to point at the emulator.
+    #[serde(default = "default_graph_url")]
+    pub graph_url: String,
+    /// OAuth token endpoint; default `https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    /// Time zone used when a mailbox's own time zone cannot be read (Windows or IANA name).
+    #[serde(default = "default_time_zone")]
+    pub default_time_zone: String,
+}
+
+impl GraphConfig {
+    /// The token endpoint: `token_url` or the Microsoft identity platform's for `tenant_id`.
+    pub fn token_endpoint(&self) -> String {
+        self.token_url.clone().unwrap_or_else(|| {
+            format!(
+                "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
+                self.tenant_id
+            )
+        })
+    }
+}
+
+/// Which CRM transport to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CrmTransport {
+    /// Aurea CRM.interface over HTTP (production).
+    #[default]
+    Interface,
+    /// An in-memory CRM (tests, dry runs).
+    Memory,
+}
+
+/// Aurea CRM settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CrmConfig {
+    /// Transport: `interface` (CRM.interface over HTTP) or `memory`.
+    #[serde(default)]
+    pub transport: CrmTransport,
+    /// CRM.interface URL (required with the `interface` transport).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// CRM master user the connector logs in as.
+    #[serde(default = "default_crm_user")]
+    pub user: String,
+    /// The master user's password, as a reference: `env:NAME` or `file:PATH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretRef>,
+    /// Client name sent to CRM.interface; also the `ExtSystem` of the connector's external keys.
+    #[serde(default = "default_crm_client")]
+    pub client: String,
+    /// CRM language (catalog texts, missing-attendees headers): `en` or `de`.
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// Date format on the CRM wire.
+    #[serde(default = "default_date_format")]
+    pub date_format: String,
+    /// Time format on the CRM wire.
+    #[serde(default = "default_time_format")]
+    pub time_format: String,
+    /// Timeout of one CRM request.
+    #[serde(default = "default_crm_timeout")]
+    pub timeout: Duration,
+}
+
+impl Default for CrmConfig {
+    fn default() -> Self {
+        Self {
+            transport: CrmTransport::default(),
+            url: None,
+            user: default_crm_user(),
+            password: None,
+            client: default_crm_client(),
+            language: default_language(),
+            date_format: default_date_format(),
+            time_format: default_time_format(),
+            timeout: default_crm_timeout(),
+        }
+    }
+}
+
+/// Mailbox discovery settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxesConfig {
+    /// How often the list of mailboxes (CRM reps with the connector enabled) is refreshed.
+    #[serde(default = "default_mailbox_refresh")]
+    pub refresh: Duration,
+}
+
+impl Default for MailboxesConfig {
+    fn default() -> Self {
+        Self {
+            refresh: default_mailbox_refresh(),
+        }
+    }
+}
+
+/// Per-resource schedules (the setup guide's defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Schedules {
+    /// E-mails: every 10 minutes.
+    #[serde(default = "Schedule::messages")]
+    pub messages: Schedule,
+    /// Appointments: every 10 minutes, 7 days past to 7 days future.
+    #[serde(default = "Schedule::events")]
+    pub events: Schedule,
+    /// To Do tasks: every 10 minutes, 7 days past to 7 days future.
+    #[serde(default = "Schedule::tasks")]
+    pub tasks: Schedule,
+    /// Contacts: every 1440 minutes (once a day).
+    #[serde(default = "Schedule::contacts")]
+    pub contacts: Schedule,
+}
+
+impl Default for Schedules {
+    fn default() -> Self {
+        Self {
+            messages: Schedule::messages(),
+            events: Schedule::events(),
+            tasks: Schedule::tasks(),
+            contacts: Schedule::contacts(),
+        }
+    }
+}
+
+/// One resource's schedule. Missing keys take the resource's default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// Whether this resource is synchronized at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Interval between two runs, e.g. `10m`.
+    pub every: Duration,
+    /// How far into the past items are synchronized (time-bound resources only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub past: Option<Duration>,
+    /// How far into the future items are synchronized (time-bound resources only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub future: Option<Duration>,
+}
+
+impl Schedule {
+    fn every(minutes: u64) -> Self {
+        Self {
+            enabled: true,
+            every: Duration::from_secs(minutes * 60),
+            past: None,
+            future: None,
+        }
+    }
+
+    fn windowed(minutes: u64, days_past: u64, days_future: u64) -> Self {
+        Self {
+            past: Some(Duration::from_secs(days_past * 86_400)),
+            future: Some(Duration::from_secs(days_future * 86_400)),
+            ..Self::every(minutes)
+        }
+    }
+
+    /// E-mails: every 10 minutes.
+    pub fn messages() -> Self {
+        Self::every(10)
+    }
+
+    /// Appointments: every 10 minutes, window 7 days past / 7 days future.
+    pub fn events() -> Self {
+        Self::windowed(10, 7, 7)
+    }
+
+    /// Tasks: like appointments.
+    pub fn tasks() -> Self {
+        Self::windowed(10, 7, 7)
+    }
+
+    /// Contacts: every 1440 minutes.
+    pub fn contacts() -> Self {
+        Self::every(1440)
+    }
+}
+
+/// Where the synchronization state lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// `sqlite:PATH` (relative to this file) or `memory`.
+    #[serde(default = "default_state_location")]
+    pub location: String,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            location: default_state_location(),
+        }
+    }
+}
+
+/// The connector's status endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// `HOST:PORT` to listen on; keep it on loopback unless a proxy in front guards it.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+/// Which mappings to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MappingsConfig {
+    /// Directory of the mapping specs (relative to this file).
+    #[serde(default = "default_mappings_dir")]
+    pub dir: PathBuf,
+    /// Template overlay from `DIR/templates/NAME.yaml`, e.g. `isi` (default: base behaviour only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+}
+
+impl Default for MappingsConfig {
+    fn default() -> Self {
+        Self {
+            dir: default_mappings_dir(),
+            template: None,
+        }
+    }
+}
+
+fn default_graph_url() -> String {
+    "https://graph.microsoft.com/v1.0".into()
+}
+fn default_time_zone() -> String {
+    "UTC".into()
+}
+fn default_crm_user() -> String {
+    "OCSU".into()
+}
+fn default_crm_client() -> String {
+    "GraphApi".into()
+}
+fn default_language() -> String {
+    "en".into()
+}
+fn default_date_format() -> String {
+    "YYYY-MM-DD".into()
+}
+fn default_time_format() -> String {
+    "HH:MM".into()
+}
+fn default_crm_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_mailbox_refresh() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+fn default_state_location() -> String {
+    "sqlite:graph-connector.db".into()
+}
+fn default_listen() -> String {
+    "127.0.0.1:8089".into()
+}
+fn default_mappings_dir() -> PathBuf {
+    PathBuf::from("mappings")
+}
+fn yes() -> bool {
+    true
+}
+
+impl ConnectorConfig {
+    /// Makes relative paths (mapping directory, `sqlite:` state file) relative to `base`, the
+    /// directory of the config file.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        if self.mappings.dir.is_relative() {
+            self.mappings.dir = base.join(&self.mappings.dir);
+        }
+        if let Some(path) = self.state.location.strip_prefix("sqlite:")
+            && !path.starts_with(':')
+            && Path::new(path).is_relative()
+        {
+            self.state.location = format!("sqlite:{}", base.join(path).display());
+        }
+    }
+}
+
+/// A duration written as a number and a unit: `30s`, `10m`, `24h`, `7d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(pub std::time::Duration);
+
+impl Duration {
+    /// A duration of `secs` seconds.
+    pub const fn from_secs(secs: u64) -> Self {
+        Self(std::time::Duration::from_secs(secs))
+    }
+
+    /// The standard library duration.
+    pub fn get(self) -> std::time::Duration {
+        self.0
+    }
+}
+
+/// Why a duration could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a duration: {reason}")]
+pub struct DurationError {
+    pub text: String,
+    pub reason: &'static str,
+}
+
+/// What a duration looks like, for `expected:` lines.
+pub const DURATION_EXPECTED: &str =
+    "a whole number followed by a unit, e.g. `30s`, `10m`, `24h`, `7d`";
+
+/// The schema pattern of [`Duration`]; also used to recognise duration errors in schema validation.
+pub const DURATION_PATTERN: &str = "^[0-9]+(s|m|h|d)$";
+
+impl FromStr for Duration {
+    type Err = DurationError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let err = |reason| DurationError {
+            text: text.to_string(),
+            reason,
+        };
+        let text_trim = text.trim();
+        let split = text_trim
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| err("missing unit (s, m, h or d)"))?;
+        let (digits, unit) = text_trim.split_at(split);
+        if digits.is_empty() {
+            return Err(err("expected a whole number before the unit"));
+        }
+        let n: u64 = digits.parse().map_err(|_| err("number too large"))?;
+        let scale = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(err("unknown unit, expected s, m, h or d")),
+        };
+        n.checked_mul(scale)
+            .map(Duration::from_secs)
+            .ok_or_else(|| err("number too large"))
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.as_secs();
+        for (unit, scale) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+            if secs != 0 && secs % scale == 0 {
+                return write!(f, "{}{unit}", secs / scale);
+            }
+        }
+        write!(f, "{secs}s")
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Duration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": DURATION_PATTERN,
+            "description": "A whole number and a unit: `s` seconds, `m` minutes, `h` hours, `d` days (e.g. `10m`)."
+        })
+    }
+}
+
+/// A reference to a secret: `env:NAME` (environment variable) or `file:PATH` (file content, trimmed;
+/// relative to the config file). Anything else is a literal secret, accepted with a warning.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretRef(pub String);
+
+impl SecretRef {
+    /// Whether this is a literal secret rather than an `env:` or `file:` reference.
+    pub fn is_literal(&self) -> bool {
+        !(self.0.starts_with("env:") || self.0.starts_with("file:"))
+    }
+}
+
+/// Never prints a literal secret.
+impl fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_literal() {
+            f.write_str("SecretRef(<literal, redacted>)")
+        } else {
+            write!(f, "SecretRef({:?})", self.0)
+        }
+    }
+}
+
+impl JsonSchema for SecretRef {
+    fn schema_name() -> Cow<'static, str> {
+        "SecretRef".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "description": "A secret reference: `env:NAME` or `file:PATH`. A literal value works but is reported as a warning.",
+            "examples": ["env:GRAPH_CLIENT_SECRET", "file:/run/secrets/graph"]
+        })
+    }
+}
+
+/// Why a secret reference could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("environment variable `{0}` is not set (expected by secret reference `env:{0}`)")]
+    MissingEnv(String),
+    #[error("cannot read secret file `{path}`: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("secret reference `{0}` resolves to an empty value")]
+    Empty(String),
+}
+
+/// Resolves a secret reference; `file:` paths are relative to `base` (the config file's directory).
+pub fn resolve_secret(secret: &SecretRef, base: &Path) -> Result<SecretString, SecretError> {
+    let value = if let Some(name) = secret.0.strip_prefix("env:") {
+        std::env::var(name).map_err(|_| SecretError::MissingEnv(name.to_string()))?
+    } else if let Some(path) = secret.0.strip_prefix("file:") {
+        let path = base.join(path);
+        std::fs::read_to_string(&path)
+            .map_err(|source| SecretError::File { path, source })?
+            .trim()
+            .to_string()
+    } else {
+        secret.0.clone()
+    };
+    if value.is_empty() {
+        let shown = if secret.is_literal() {
+            "<literal>".to_string()
+        } else {
+            secret.0.clone()
+        };
+        return Err(SecretError::Empty(shown));
+    }
+    Ok(SecretString::from(value))
+}
+
+fn is_guid(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Checks the schema cannot express: literal secrets, GUIDs, URLs, the listen address, required
+/// settings of the chosen transport. Returns warnings and errors located in `doc`.
+pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let graph = &config.graph;
+    for (pointer, value) in [
+        ("/graph/tenant_id", &graph.tenant_id),
+        ("/graph/client_id", &graph.client_id),
+    ] {
+        if !is_guid(value) {
+            out.push(
+                doc.error(pointer, format!("`{value}` is not a GUID"))
+                    .with_expected("a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f` (Entra admin center, app overview)"),
+            );
+        }
+    }
+    let mut secrets = vec![("/graph/client_secret", &graph.client_secret)];
+    if let Some(password) = &config.crm.password {
+        secrets.push(("/crm/password", password));
+    }
+    for (pointer, secret) in secrets {
+        if secret.is_literal() {
+            let mut d = doc
+                .warning(pointer, "secret written literally in the config file")
+                .with_expected("a reference: `env:NAME` or `file:PATH`")
+                .with_hint("move the value to an environment variable or a file readable only by the connector");
+            if pointer == "/graph/client_secret" && is_guid(&secret.0) {
+                d = d.with_hint(
+                    "this looks like the secret's ID (a GUID); Graph needs the secret's *value*, shown once when it was created",
+                );
+            }
+            out.push(d);
+        } else if let Some(name) = secret.0.strip_prefix("env:")
+            && name.is_empty()
+        {
+            out.push(
+                doc.error(
+                    pointer,
+                    "empty environment variable name in secret reference",
+                )
+                .with_expected("`env:NAME`"),
+            );
+        } else if secret.0 == "file:" {
+            out.push(
+                doc.error(pointer, "empty path in secret reference")
+                    .with_expected("`file:PATH`"),
+            );
+        }
+    }
+    for (pointer, value) in [("/graph/graph_url", Some(&graph.graph_url))]
+        .into_iter()
+        .chain([
+            ("/graph/token_url", graph.token_url.as_ref()),
+            ("/crm/url", config.crm.url.as_ref()),
+        ])
+    {
+        if let Some(value) = value
+            && let Err(err) = url::Url::parse(value)
+        {
+            out.push(
+                doc.error(pointer, format!("`{value}` is not a URL: {err}"))
+                    .with_expected("an absolute `http://` or `https://` URL"),
+            );
+        }
+    }
+    if let Some(email) = &graph.admin_email
+        && !email.contains('@')
+    {
+        out.push(
+            doc.error(
+                "/graph/admin_email",
+                format!("`{email}` is not an e-mail address"),
+            )
+            .with_expected("an address like `admin@contoso.com`"),
+        );
+    }
+    if config.crm.transport == CrmTransport::Interface && config.crm.url.is_none() {
+        out.push(
+            doc.error("/crm", "missing `url` for the `interface` CRM transport")
+                .with_expected(
+                    "`url: https://crm.example.com/crm.interface` (or `transport: memory`)",
+                ),
+        );
+    }
+    if !matches!(config.crm.language.as_str(), "en" | "de") {
+        out.push(
+            doc.error(
+                "/crm/language",
+                format!("unsupported CRM language `{}`", config.crm.language),
+            )
+            .with_expected("one of `en`, `de`"),
+        );
+    }
+    match config.service.listen.parse::<SocketAddr>() {
+        Ok(addr) if !addr.ip().is_loopback() => out.push(
+            doc.warning(
+                "/service/listen",
+                format!("status endpoint listens on non-loopback address `{addr}`"),
+            )
+            .with_expected("a loopback address such as `127.0.0.1:8089`")
+            .with_hint("the status endpoint has no authentication; put a proxy in front of it"),
+        ),
+        Ok(_) => {}
+        Err(_) => out.push(
+            doc.error(
+                "/service/listen",
+                format!("`{}` is not a socket address", config.service.listen),
+            )
+            .with_expected("`HOST:PORT` with an IP address, e.g. `127.0.0.1:8089`"),
+        ),
+    }
+    let location = &config.state.location;
+    if !(location == "memory" || location.starts_with("sqlite:")) {
+        out.push(
+            doc.error(
+                "/state/location",
+                format!("unknown state location `{location}`"),
+            )
+            .with_expected("`sqlite:PATH` or `memory`"),
+        );
+    }
+    for (name, schedule) in [
+        ("messages", &config.schedules.messages),
+        ("events", &config.schedules.events),
+        ("tasks", &config.schedules.tasks),
+        ("contacts", &config.schedules.contacts),
+    ] {
+        if schedule.every.0.is_zero() {
+            out.push(
+                doc.error(
+                    &format!("/schedules/{name}/every"),
+                    "a schedule interval of zero",
+                )
+                .with_expected("at least `1m`")
+                .with_hint(format!("to stop syncing {name}, set `enabled: false`")),
+            );
+        }
+    }
+    if config.mailboxes.refresh.0.is_zero() {
+        out.push(
+            doc.error("/mailboxes/refresh", "a refresh interval of zero")
+                .with_expected("at least `1m`"),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print() {
+        assert_eq!("10m".parse::<Duration>().unwrap(), Duration::from_secs(600));
+        assert_eq!("7d".parse::<Duration>().unwrap().to_string(), "7d");
+        assert_eq!(Duration::from_secs(1440 * 60).to_string(), "1d");
+        assert_eq!(Duration::from_secs(90).to_string(), "90s");
+        assert_eq!(
+            "10".parse::<Duration>().unwrap_err().to_string(),
+            "`10` is not a duration: missing unit (s, m, h or d)"
+        );
+        assert_eq!(
+            "10w".parse::<Duration>().unwrap_err().reason,
+            "unknown unit, expected s, m, h or d"
+        );
+        assert!("m".parse::<Duration>().is_err());
+    }
+
+    #[test]
+    fn secrets_resolve_from_env_and_file_and_literal() {
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.txt"), "from-file\n").unwrap();
+        let s = resolve_secret(&SecretRef("file:s.txt".into()), dir.path()).unwrap();
+        assert_eq!(s.expose_secret(), "from-file");
+        let s = resolve_secret(&SecretRef("literal".into()), dir.path()).unwrap();
+        assert_eq!(s.expose_secret(), "literal");
+        let err = resolve_secret(
+            &SecretRef("env:GRAPH_CONNECTOR_TEST_SURELY_UNSET".into()),
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("is not set"), "{err}");
+        assert_eq!(
+            format!("{:?}", SecretRef("hunter2".into())),
+            "SecretRef(<literal, redacted>)"
+        );
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_dir() {
+        let mut config: ConnectorConfig = serde_json::from_value(serde_json::json!({
+            "graph": {"tenant_id": "t", "client_id": "c", "client_secret": "env:S"}
+        }))
+        .unwrap();
+        config.resolve_paths(Path::new("/etc/gc"));
+        assert_eq!(config.mappings.dir, Path::new("/etc/gc/mappings"));
+        assert_eq!(config.state.location, "sqlite:/etc/gc/graph-connector.db");
+    }
+}

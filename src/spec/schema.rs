@@ -1,0 +1,1 @@
+//! JSON Schemas generated from the spec types, and validation of a parsed YAML document against them.

@@ -1,0 +1,577 @@
+//! YAML text → JSON value plus the line:column of every node, so any later check can point at the source.
+//!
+//! Parsing goes through the event API of `granit_parser` (the parser under serde-saphyr) instead of
+//! deserializing straight into the spec types: schema validation and semantic checks work on the JSON
+//! value and address nodes by JSON pointer (`/fields/3/source`), and [`Document::locate`] turns that
+//! pointer back into a position. Scalars follow the YAML 1.2 core schema. Pure: text in, data out.
+
+use std::{borrow::Cow, collections::HashMap};
+
+use serde_json::{Map, Number, Value};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};
+
+use crate::diag::{Diagnostic, Severity};
+
+/// A 1-based source position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Pos {
+    fn of(span: &Span) -> Self {
+        Pos {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        }
+    }
+}
+
+/// Where a node sits: the node itself, and for a mapping entry also its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NodePos {
+    key: Option<Pos>,
+    value: Pos,
+}
+
+/// A parsed YAML file: its JSON value and the position of every node, addressed by JSON pointer.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The file name used in diagnostics.
+    pub file: String,
+    /// The content as JSON (`null` for an empty file).
+    pub value: Value,
+    positions: HashMap<String, NodePos>,
+}
+
+impl Document {
+    /// The position of the node at `pointer` (RFC 6901, `""` is the root); for a node that does not
+    /// exist, the position of its nearest existing ancestor (a missing key is reported at the mapping
+    /// that lacks it).
+    pub fn locate(&self, pointer: &str) -> (usize, usize) {
+        let pos = self.node(pointer).value;
+        (pos.line, pos.column)
+    }
+
+    /// Like [`Document::locate`], but for a mapping entry the position of its key: where an unknown or
+    /// misspelled key is reported.
+    pub fn locate_key(&self, pointer: &str) -> (usize, usize) {
+        let node = self.node(pointer);
+        let pos = node.key.unwrap_or(node.value);
+        (pos.line, pos.column)
+    }
+
+    /// Whether a node exists at `pointer`.
+    pub fn contains(&self, pointer: &str) -> bool {
+        self.positions.contains_key(pointer)
+    }
+
+    /// A diagnostic located at the node at `pointer` (see [`Document::locate`]).
+    pub fn diag(
+        &self,
+        pointer: &str,
+        severity: Severity,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        let (line, column) = self.locate(pointer);
+        Diagnostic::new(severity, self.file.clone(), line, column, message)
+    }
+
+    /// An error located at the node at `pointer`.
+    pub fn error(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
+        self.diag(pointer, Severity::Error, message)
+    }
+
+    /// A warning located at the node at `pointer`.
+    pub fn warning(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
+        self.diag(pointer, Severity::Warning, message)
+    }
+
+    /// A diagnostic located at the key of the mapping entry at `pointer` (see [`Document::locate_key`]).
+    pub fn diag_key(
+        &self,
+        pointer: &str,
+        severity: Severity,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        let (line, column) = self.locate_key(pointer);
+        Diagnostic::new(severity, self.file.clone(), line, column, message)
+    }
+
+    fn node(&self, pointer: &str) -> NodePos {
+        let mut pointer = pointer;
+        loop {
+            if let Some(pos) = self.positions.get(pointer) {
+                return *pos;
+            }
+            match pointer.rfind('/') {
+                Some(i) => pointer = &pointer[..i],
+                None => {
+                    return NodePos {
+                        key: None,
+                        value: Pos { line: 1, column: 1 },
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Appends one reference token to a JSON pointer, escaping `~` and `/` (RFC 6901).
+pub fn pointer_push(pointer: &str, token: &str) -> String {
+    let mut out = String::with_capacity(pointer.len() + token.len() + 1);
+    out.push_str(pointer);
+    out.push('/');
+    for c in token.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Parses one YAML document. Syntax errors, duplicate keys, non-scalar keys and multiple documents are
+/// located diagnostics; everything the parser can say is collected before giving up.
+pub fn parse(file: &str, text: &str) -> Result<Document, Vec<Diagnostic>> {
+    let mut builder = Builder {
+        file,
+        stack: Vec::new(),
+        root: None,
+        positions: HashMap::new(),
+        anchors: HashMap::new(),
+        diagnostics: Vec::new(),
+        documents: 0,
+    };
+    for event in Parser::new_from_str(text) {
+        match event {
+            Ok((event, span)) => builder.event(event, &span),
+            Err(err) => {
+                let mark = err.marker();
+                builder.diagnostics.push(
+                    Diagnostic::error(
+                        file,
+                        mark.line().max(1),
+                        mark.col() + 1,
+                        format!("invalid YAML: {}", err.info()),
+                    )
+                    .with_expected(
+                        "well-formed YAML (check indentation, quotes and `key: value` pairs)",
+                    ),
+                );
+                break;
+            }
+        }
+    }
+    if !builder.diagnostics.is_empty() {
+        return Err(builder.diagnostics);
+    }
+    let mut positions = builder.positions;
+    positions.entry(String::new()).or_insert(NodePos {
+        key: None,
+        value: Pos { line: 1, column: 1 },
+    });
+    Ok(Document {
+        file: file.to_string(),
+        value: builder.root.unwrap_or(Value::Null),
+        positions,
+    })
+}
+
+enum Frame {
+    Seq {
+        pointer: String,
+        anchor: usize,
+        items: Vec<Value>,
+    },
+    Map {
+        pointer: String,
+        anchor: usize,
+        entries: Map<String, Value>,
+        /// Key positions, to report a duplicate against the first occurrence.
+        key_lines: HashMap<String, Pos>,
+        /// The key read, waiting for its value; `None` when the next node is a key.
+        pending: Option<(String, Pos)>,
+        /// Set after a non-scalar key: its value is skipped.
+        skip_value: bool,
+    },
+}
+
+struct Builder<'f> {
+    file: &'f str,
+    stack: Vec<Frame>,
+    root: Option<Value>,
+    positions: HashMap<String, NodePos>,
+    anchors: HashMap<usize, Value>,
+    diagnostics: Vec<Diagnostic>,
+    documents: usize,
+}
+
+impl Builder<'_> {
+    fn event(&mut self, event: Event<'_>, span: &Span) {
+        match event {
+            Event::DocumentStart(..) => {
+                self.documents += 1;
+                if self.documents == 2 {
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            self.file,
+                            span.start.line(),
+                            span.start.col() + 1,
+                            "a second YAML document in one file",
+                        )
+                        .with_expected(
+                            "exactly one document per file (remove the `---` separator)",
+                        ),
+                    );
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                if self.key_expected() {
+                    self.key(text.into_owned(), span);
+                    return;
+                }
+                let tag = tag.map(|t| t.suffix().to_string());
+                let value = scalar(&text, style, tag.as_deref());
+                if anchor != 0 {
+                    self.anchors.insert(anchor, value.clone());
+                }
+                self.begin_node(span);
+                self.finish(value);
+            }
+            Event::Alias(id) => {
+                let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
+                if self.key_expected() {
+                    match value {
+                        Value::String(s) => self.key(s, span),
+                        _ => self.bad_key(span),
+                    }
+                    return;
+                }
+                self.begin_node(span);
+                self.finish(value);
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                if self.key_expected() {
+                    self.bad_key(span);
+                }
+                let pointer = self.begin_node(span);
+                self.stack.push(Frame::Seq {
+                    pointer,
+                    anchor,
+                    items: Vec::new(),
+                });
+            }
+            Event::MappingStart(_, anchor, _) => {
+                if self.key_expected() {
+                    self.bad_key(span);
+                }
+                let pointer = self.begin_node(span);
+                self.stack.push(Frame::Map {
+                    pointer,
+                    anchor,
+                    entries: Map::new(),
+                    key_lines: HashMap::new(),
+                    pending: None,
+                    skip_value: false,
+                });
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq { anchor, items, .. }) = self.stack.pop() {
+                    let value = Value::Array(items);
+                    if anchor != 0 {
+                        self.anchors.insert(anchor, value.clone());
+                    }
+                    self.finish(value);
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map {
+                    anchor, entries, ..
+                }) = self.stack.pop()
+                {
+                    let value = Value::Object(entries);
+                    if anchor != 0 {
+                        self.anchors.insert(anchor, value.clone());
+                    }
+                    self.finish(value);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the next node in the innermost mapping is a key.
+    fn key_expected(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame::Map {
+                pending: None,
+                skip_value: false,
+                ..
+            })
+        )
+    }
+
+    fn key(&mut self, key: String, span: &Span) {
+        let pos = Pos::of(span);
+        let file = self.file;
+        if let Some(Frame::Map {
+            key_lines, pending, ..
+        }) = self.stack.last_mut()
+        {
+            if let Some(first) = key_lines.get(&key) {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        file,
+                        pos.line,
+                        pos.column,
+                        format!(
+                            "duplicate key `{key}` (first defined at line {})",
+                            first.line
+                        ),
+                    )
+                    .with_expected("each key at most once per mapping"),
+                );
+            } else {
+                key_lines.insert(key.clone(), pos);
+            }
+            *pending = Some((key, pos));
+        }
+    }
+
+    fn bad_key(&mut self, span: &Span) {
+        self.diagnostics.push(
+            Diagnostic::error(
+                self.file,
+                span.start.line(),
+                span.start.col() + 1,
+                "a mapping key must be a plain text value",
+            )
+            .with_expected("`key: value` with a text key"),
+        );
+        if let Some(Frame::Map { skip_value, .. }) = self.stack.last_mut() {
+            *skip_value = true;
+        }
+    }
+
+    /// Records the position of a node starting at `span` and returns its pointer.
+    fn begin_node(&mut self, span: &Span) -> String {
+        let pos = Pos::of(span);
+        let (pointer, key) = match self.stack.last() {
+            None => (String::new(), None),
+            Some(Frame::Seq { pointer, items, .. }) => {
+                (pointer_push(pointer, &items.len().to_string()), None)
+            }
+            Some(Frame::Map {
+                pointer, pending, ..
+            }) => match pending {
+                Some((key, key_pos)) => (pointer_push(pointer, key), Some(*key_pos)),
+                // The value of a non-scalar key: not addressable.
+                None => (pointer_push(pointer, "\u{0}"), None),
+            },
+        };
+        self.positions
+            .entry(pointer.clone())
+            .or_insert(NodePos { key, value: pos });
+        pointer
+    }
+
+    /// Attaches a finished node to its parent (or makes it the root).
+    fn finish(&mut self, value: Value) {
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(value);
+                }
+            }
+            Some(Frame::Seq { items, .. }) => items.push(value),
+            Some(Frame::Map {
+                entries,
+                pending,
+                skip_value,
+                ..
+            }) => {
+                if *skip_value {
+                    *skip_value = false;
+                } else if let Some((key, _)) = pending.take() {
+                    // A duplicate was reported already; keep the first value.
+                    entries.entry(key).or_insert(value);
+                }
+            }
+        }
+    }
+}
+
+/// Resolves a scalar by the YAML 1.2 core schema: quoted and block scalars are strings, plain ones may be
+/// null, a boolean or a number.
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Value {
+    match tag {
+        Some("str") => return Value::String(text.to_string()),
+        Some("null") => return Value::Null,
+        Some("bool") | Some("int") | Some("float") => {
+            return plain(text).unwrap_or_else(|| Value::String(text.to_string()));
+        }
+        _ => {}
+    }
+    if style != ScalarStyle::Plain {
+        return Value::String(text.to_string());
+    }
+    plain(text).unwrap_or_else(|| Value::String(text.to_string()))
+}
+
+fn plain(text: &str) -> Option<Value> {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+        | ".nan" | ".NaN" | ".NAN" => {
+            // JSON has no infinities; keep the text so a schema reports the type.
+            return Some(Value::String(text.to_string()));
+        }
+        _ => {}
+    }
+    let first = text.as_bytes()[0];
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+        return None;
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        return i64::from_str_radix(hex, 16).ok().map(Value::from);
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        return i64::from_str_radix(oct, 8).ok().map(Value::from);
+    }
+    let is_int = {
+        let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    if is_int {
+        let text = text.strip_prefix('+').unwrap_or(text);
+        if let Ok(n) = text.parse::<i64>() {
+            return Some(Value::from(n));
+        }
+        if let Ok(n) = text.parse::<u64>() {
+            return Some(Value::from(n));
+        }
+    }
+    let is_float = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && text.bytes().any(|b| b.is_ascii_digit());
+    if is_float && let Ok(f) = text.parse::<f64>() {
+        return Number::from_f64(f).map(Value::Number);
+    }
+    None
+}
+
+/// A short description of a JSON value's type for messages: `text`, `number`, `a list`, ….
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing (null)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_f64() => "a decimal number",
+        Value::Number(_) => "an integer",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// Quotes a scalar for messages (`` `text` ``, numbers and booleans as written).
+pub fn show(value: &Value) -> Cow<'static, str> {
+    match value {
+        Value::String(s) => Cow::Owned(format!("`{s}`")),
+        Value::Array(_) | Value::Object(_) => Cow::Borrowed(type_name(value)),
+        other => Cow::Owned(format!("`{other}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const TEXT: &str = "\
+# comment
+resource: event
+fields:
+  - crm: Subject
+    source: $.subject
+  - crm: Date
+    flag: true
+    n: 12
+    f: 1.5
+    q: '12'
+    empty:
+list: [a, 'b', 3]
+";
+
+    #[test]
+    fn values_follow_the_core_schema() {
+        let doc = parse("m.yaml", TEXT).unwrap();
+        assert_eq!(
+            doc.value,
+            json!({"resource": "event", "fields": [
+                {"crm": "Subject", "source": "$.subject"},
+                {"crm": "Date", "flag": true, "n": 12, "f": 1.5, "q": "12", "empty": null}
+            ], "list": ["a", "b", 3]})
+        );
+    }
+
+    #[test]
+    fn every_node_has_a_position() {
+        let doc = parse("m.yaml", TEXT).unwrap();
+        assert_eq!(doc.locate(""), (2, 1));
+        assert_eq!(doc.locate("/resource"), (2, 11));
+        assert_eq!(doc.locate_key("/resource"), (2, 1));
+        assert_eq!(doc.locate("/fields/0"), (4, 5));
+        assert_eq!(doc.locate("/fields/0/source"), (5, 13));
+        assert_eq!(doc.locate_key("/fields/1/flag"), (7, 5));
+        assert_eq!(doc.locate("/list/2"), (12, 16));
+        // missing nodes fall back to the nearest ancestor
+        assert_eq!(doc.locate("/fields/1/missing/deeper"), (6, 5));
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        let err = parse("bad.yaml", "a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
+        assert_eq!(err.len(), 1);
+        assert_eq!(err[0].file, "bad.yaml");
+        assert!(err[0].message.starts_with("invalid YAML"), "{}", err[0]);
+        assert!(err[0].line >= 2, "{}", err[0]);
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let err = parse("d.yaml", "a: 1\nb:\n  c: 1\n  c: 2\na: 3\n").unwrap_err();
+        let lines: Vec<_> = err
+            .iter()
+            .map(|d| (d.line, d.column, d.message.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (4, 3, "duplicate key `c` (first defined at line 3)"),
+                (5, 1, "duplicate key `a` (first defined at line 1)")
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_file_is_null_and_anchors_resolve() {
+        assert_eq!(parse("e.yaml", "").unwrap().value, Value::Null);
+        let doc = parse("a.yaml", "x: &v {k: 1}\ny: *v\n").unwrap();
+        assert_eq!(doc.value, json!({"x": {"k": 1}, "y": {"k": 1}}));
+    }
+
+    #[test]
+    fn pointer_escapes() {
+        assert_eq!(pointer_push("/a", "b/c~d"), "/a/b~1c~0d");
+        let doc = parse("p.yaml", "\"E-mail/x\": 1\n").unwrap();
+        assert_eq!(doc.locate("/E-mail~1x"), (1, 13));
+    }
+}
