@@ -108,14 +108,18 @@ impl Diagnostic {
     }
 }
 
-/// Text rendering: `FILE:LINE:COL: error: MESSAGE`, then `  expected: …` and `  hint: …` when present.
+/// Text rendering: `FILE:LINE:COL: error: MESSAGE` (`FILE: error: MESSAGE` for a whole file), then `  expected: …` and `  hint: …` when present.
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}: {}",
-            self.file, self.line, self.column, self.severity, self.message
-        )?;
+        if self.line == 0 {
+            write!(f, "{}: {}: {}", self.file, self.severity, self.message)?;
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}: {}",
+                self.file, self.line, self.column, self.severity, self.message
+            )?;
+        }
         if let Some(expected) = &self.expected {
             write!(f, "\n  expected: {expected}")?;
         }
@@ -175,8 +179,17 @@ where
     best.map(|(_, c)| c)
 }
 
-/// Joins names as `` `a`, `b`, `c` `` for `expected:` lines.
+/// `` one of `a`, `b`, `c` `` for `expected:` lines.
 pub fn one_of<I, S>(names: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    format!("one of {}", list(names))
+}
+
+/// Joins names as `` `a`, `b`, `c` ``.
+pub fn list<I, S>(names: I) -> String
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
@@ -185,7 +198,7 @@ where
         .into_iter()
         .map(|n| format!("`{}`", n.as_ref()))
         .collect();
-    format!("one of {}", names.join(", "))
+    names.join(", ")
 }
 
 #[cfg(test)]

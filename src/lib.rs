@@ -9,6 +9,7 @@ pub mod config;
 pub mod diag;
 pub mod emulator;
 pub mod engine;
+pub mod load;
 pub mod model;
 pub mod spec;
 pub mod transport;

@@ -2,6 +2,10 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
+use anyhow::Context;
+
+use crate::spec::schema::{Kind, render};
+
 /// Arguments of `schema`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -13,6 +17,49 @@ pub struct Args {
     pub dir: PathBuf,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("schema: not implemented yet")
+/// Files under `dir` whose content differs from the generated schema (missing files count).
+pub fn drifted(dir: &std::path::Path) -> Vec<PathBuf> {
+    Kind::ALL
+        .iter()
+        .map(|kind| dir.join(kind.file_name()))
+        .zip(Kind::ALL)
+        .filter(|(path, kind)| {
+            std::fs::read_to_string(path).map_or(true, |text| text != render(*kind))
+        })
+        .map(|(path, _)| path)
+        .collect()
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.check {
+        let drifted = drifted(&args.dir);
+        if drifted.is_empty() {
+            println!(
+                "schemas in {} are up to date ({} files)",
+                args.dir.display(),
+                Kind::ALL.len()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        for path in &drifted {
+            println!(
+                "{}: differs from the schema generated from the spec types",
+                path.display()
+            );
+        }
+        println!("run `graph-connector schema` to regenerate them");
+        return Ok(ExitCode::from(1));
+    }
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create schema directory {}", args.dir.display()))?;
+    for kind in Kind::ALL {
+        let path = args.dir.join(kind.file_name());
+        let text = render(kind);
+        if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
+            continue;
+        }
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

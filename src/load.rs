@@ -1,0 +1,400 @@
+//! Reading spec and config files: the one place where the YAML pipeline touches the file system.
+//!
+//! Per file: read → [`yaml::parse`] → [`schema::validate`] → `serde_json::from_value` into the spec type;
+//! then all mapping files together (with the template overlay) → [`check::check`]. Every step reports
+//! located diagnostics and the pipeline keeps going as far as it can, so one run shows every problem of
+//! every file. A file with schema errors is still handed to the semantic checks when it can be read
+//! after dropping the offending nodes, so a misspelled key does not hide a broken JSONPath.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::{
+    check::{self, Source},
+    config::{self, ConnectorConfig},
+    diag::{Diagnostic, did_you_mean, one_of},
+    model::MappingSet,
+    spec::{
+        MappingSpec, OverlaySpec, TestSuite,
+        schema::{self, Kind},
+        yaml::{self, Document},
+    },
+};
+
+/// A mapping set that passed every check; `diagnostics` holds the warnings.
+#[derive(Debug)]
+pub struct Loaded {
+    pub model: MappingSet,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The files read, in order.
+    pub files: Vec<PathBuf>,
+}
+
+/// A mapping set with errors; `diagnostics` holds every error and warning found.
+#[derive(Debug)]
+pub struct LoadFailure {
+    pub diagnostics: Vec<Diagnostic>,
+    /// The files read, in order.
+    pub files: Vec<PathBuf>,
+}
+
+/// One file read as a spec type: the document, the spec when it could be built, and diagnostics.
+#[derive(Debug)]
+pub struct SpecFile<T> {
+    pub path: PathBuf,
+    pub doc: Option<Document>,
+    pub spec: Option<T>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The name a file goes by in diagnostics: the path as given, with `/` separators.
+pub fn display_name(path: &Path) -> String {
+    let text = path.display().to_string();
+    text.strip_prefix("./").map(str::to_string).unwrap_or(text)
+}
+
+/// Reads and parses a YAML file.
+pub fn read_document(path: &Path) -> Result<Document, Vec<Diagnostic>> {
+    let name = display_name(path);
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        vec![Diagnostic::error(
+            &name,
+            0,
+            0,
+            format!("cannot read file: {err}"),
+        )]
+    })?;
+    yaml::parse(&name, &text)
+}
+
+/// Reads one file as a spec of `kind`: parse, schema-validate, deserialize.
+pub fn read_spec<T: DeserializeOwned>(path: &Path, kind: Kind) -> SpecFile<T> {
+    let doc = match read_document(path) {
+        Ok(doc) => doc,
+        Err(diagnostics) => {
+            return SpecFile {
+                path: path.to_path_buf(),
+                doc: None,
+                spec: None,
+                diagnostics,
+            };
+        }
+    };
+    let (spec, diagnostics) = spec_from_document(&doc, kind);
+    SpecFile {
+        path: path.to_path_buf(),
+        doc: Some(doc),
+        spec,
+        diagnostics,
+    }
+}
+
+/// Schema-validates a parsed document and deserializes it. With schema errors, the nodes at fault are
+/// dropped and deserialization is tried again so that later checks can still run; its failure is then
+/// silent (the schema errors already say what is wrong).
+pub fn spec_from_document<T: DeserializeOwned>(
+    doc: &Document,
+    kind: Kind,
+) -> (Option<T>, Vec<Diagnostic>) {
+    let mut diagnostics = schema::validate(doc, kind);
+    if diagnostics.is_empty() {
+        return match serde_json::from_value::<T>(doc.value.clone()) {
+            Ok(spec) => (Some(spec), diagnostics),
+            Err(err) => {
+                diagnostics.push(doc.error("", format!("cannot read {}: {err}", kind_name(kind))));
+                (None, diagnostics)
+            }
+        };
+    }
+    let mut repaired = doc.value.clone();
+    for d in &diagnostics {
+        if let Some(pointer) = pointer_at(doc, d) {
+            remove(&mut repaired, &pointer);
+        }
+    }
+    (serde_json::from_value::<T>(repaired).ok(), diagnostics)
+}
+
+/// What a file is, for messages.
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Connector => "the connector config",
+        Kind::Mapping => "the mapping spec",
+        Kind::Overlay => "the template overlay",
+        Kind::MappingTests => "the mapping tests",
+    }
+}
+
+/// The deepest node located at the diagnostic's position (keys and values both count).
+fn pointer_at(doc: &Document, d: &Diagnostic) -> Option<String> {
+    fn walk(
+        doc: &Document,
+        value: &Value,
+        pointer: String,
+        d: &Diagnostic,
+        best: &mut Option<String>,
+    ) {
+        if pointer.is_empty() {
+            // the root itself is never dropped
+        } else if doc.locate(&pointer) == (d.line, d.column)
+            || doc.locate_key(&pointer) == (d.line, d.column)
+        {
+            *best = Some(pointer.clone());
+        }
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    walk(doc, v, yaml::pointer_push(&pointer, k), d, best);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(
+                        doc,
+                        v,
+                        yaml::pointer_push(&pointer, &i.to_string()),
+                        d,
+                        best,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut best = None;
+    walk(doc, &doc.value, String::new(), d, &mut best);
+    best
+}
+
+fn remove(value: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let last = last.replace("~1", "/").replace("~0", "~");
+    match value.pointer_mut(parent) {
+        Some(Value::Object(map)) => {
+            map.shift_remove(&last);
+        }
+        Some(Value::Array(items)) => {
+            if let Ok(i) = last.parse::<usize>()
+                && i < items.len()
+            {
+                items[i] = Value::Null;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The resource spec files of a mapping directory: `DIR/*.yaml` without `*.test.yaml`, sorted.
+pub fn mapping_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    list_yaml(dir, |name| !is_test_file(name))
+}
+
+/// The mapping test files of a mapping directory: `DIR/*.test.yaml`, sorted.
+pub fn test_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    list_yaml(dir, is_test_file)
+}
+
+/// The template names available in `DIR/templates/`.
+pub fn template_names(dir: &Path) -> Vec<String> {
+    list_yaml(&dir.join("templates"), |_| true)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+        .collect()
+}
+
+/// Whether a file name is a mapping test file (`*.test.yaml`).
+pub fn is_test_file(name: &str) -> bool {
+    name.ends_with(".test.yaml") || name.ends_with(".test.yml")
+}
+
+fn list_yaml(dir: &Path, keep: impl Fn(&str) -> bool) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if path.is_file() && (name.ends_with(".yaml") || name.ends_with(".yml")) && keep(name) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The overlay file of `template` in `dir`, or a diagnostic naming the templates that exist.
+pub fn template_file(dir: &Path, template: &str) -> Result<PathBuf, Diagnostic> {
+    let path = dir.join("templates").join(format!("{template}.yaml"));
+    if path.is_file() {
+        return Ok(path);
+    }
+    let names = template_names(dir);
+    let mut d = Diagnostic::error(
+        display_name(&dir.join("templates")),
+        0,
+        0,
+        format!(
+            "template `{template}` not found (no file {})",
+            display_name(&path)
+        ),
+    )
+    .with_hint_opt(did_you_mean(template, &names));
+    if !names.is_empty() {
+        d = d.with_expected(one_of(&names));
+    }
+    Err(d)
+}
+
+/// Loads the mapping directory `dir` with the overlay of `template`: every file, every check.
+pub fn load_mappings(dir: &Path, template: Option<&str>) -> Result<Loaded, LoadFailure> {
+    let files = mapping_files(dir).map_err(|err| LoadFailure {
+        diagnostics: vec![
+            Diagnostic::error(
+                display_name(dir),
+                0,
+                0,
+                format!("cannot read mapping directory: {err}"),
+            )
+            .with_expected("a directory of mapping specs such as `mappings/event.yaml`"),
+        ],
+        files: Vec::new(),
+    })?;
+    let overlay = match template {
+        Some(name) => match template_file(dir, name) {
+            Ok(path) => Some(path),
+            Err(d) => {
+                return Err(LoadFailure {
+                    diagnostics: vec![d],
+                    files,
+                });
+            }
+        },
+        None => None,
+    };
+    load_mapping_files(&files, overlay.as_deref())
+}
+
+/// Loads the given resource spec files with an optional overlay file: every file, every check.
+pub fn load_mapping_files(
+    files: &[PathBuf],
+    overlay: Option<&Path>,
+) -> Result<Loaded, LoadFailure> {
+    let mut diagnostics = Vec::new();
+    let mut specs: Vec<SpecFile<MappingSpec>> = Vec::new();
+    for path in files {
+        let mut file = read_spec::<MappingSpec>(path, Kind::Mapping);
+        diagnostics.append(&mut file.diagnostics);
+        specs.push(file);
+    }
+    let mut overlay_file = overlay.map(|path| read_spec::<OverlaySpec>(path, Kind::Overlay));
+    if let Some(file) = &mut overlay_file {
+        diagnostics.append(&mut file.diagnostics);
+    }
+    let mut all_files: Vec<PathBuf> = files.to_vec();
+    all_files.extend(overlay.map(Path::to_path_buf));
+
+    let sources: Vec<Source<'_, MappingSpec>> = specs
+        .iter()
+        .filter_map(|f| {
+            Some(Source {
+                doc: f.doc.as_ref()?,
+                spec: f.spec.as_ref()?,
+            })
+        })
+        .collect();
+    let overlay_source = overlay_file.as_ref().and_then(|f| {
+        Some(Source {
+            doc: f.doc.as_ref()?,
+            spec: f.spec.as_ref()?,
+        })
+    });
+    let all_read = sources.len() == specs.len()
+        && overlay_file
+            .as_ref()
+            .is_none_or(|_| overlay_source.is_some());
+    let checked = check::check(&sources, overlay_source);
+    diagnostics.extend(checked.diagnostics);
+
+    crate::diag::sort(&mut diagnostics);
+    match checked.model {
+        Some(model) if all_read && !diagnostics.iter().any(Diagnostic::is_error) => Ok(Loaded {
+            model,
+            diagnostics,
+            files: all_files,
+        }),
+        _ => Err(LoadFailure {
+            diagnostics,
+            files: all_files,
+        }),
+    }
+}
+
+/// Checks a mapping test file against its schema (the test runner checks the cases' meaning).
+pub fn check_test_file(path: &Path) -> Vec<Diagnostic> {
+    read_spec::<TestSuite>(path, Kind::MappingTests).diagnostics
+}
+
+/// Loads `connector.yaml`: schema, types, and [`config::check`]; relative paths are made relative to
+/// the file's directory. Warnings accompany success.
+pub fn load_config(path: &Path) -> Result<(ConnectorConfig, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let file = read_spec::<ConnectorConfig>(path, Kind::Connector);
+    let mut diagnostics = file.diagnostics;
+    let (Some(doc), Some(mut config)) = (file.doc, file.spec) else {
+        return Err(diagnostics);
+    };
+    diagnostics.extend(config::check(&doc, &config));
+    crate::diag::sort(&mut diagnostics);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(diagnostics);
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    config.resolve_paths(base);
+    Ok((config, diagnostics))
+}
+
+/// What a YAML file holds, judged by its name and, failing that, its top-level keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Config,
+    Mapping,
+    Overlay,
+    MappingTests,
+}
+
+/// Classifies a file by name (`*.test.yaml`, `templates/`, `connector*.yaml`) or content.
+pub fn classify(path: &Path, doc: Option<&Document>) -> FileKind {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if is_test_file(name) {
+        return FileKind::MappingTests;
+    }
+    if let Some(Value::Object(map)) = doc.map(|d| &d.value) {
+        if map.contains_key("graph") || map.contains_key("crm") && !map.contains_key("resource") {
+            return FileKind::Config;
+        }
+        if map.contains_key("template") && !map.contains_key("resource") {
+            return FileKind::Overlay;
+        }
+        if map.contains_key("cases") {
+            return FileKind::MappingTests;
+        }
+        if map.contains_key("resource") {
+            return FileKind::Mapping;
+        }
+    }
+    if name.starts_with("connector") {
+        return FileKind::Config;
+    }
+    if path
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|p| p == "templates")
+    {
+        return FileKind::Overlay;
+    }
+    FileKind::Mapping
+}
