@@ -1382,7 +1382,7 @@ impl Checker {
                 self.writer(writers, f, at);
             }
         }
-        let missing = spec.missing.as_ref().and_then(|m| {
+        let missing = spec.missing.as_ref().map(|m| {
             let mptr = p(base, "missing");
             let fat = At {
                 doc,
@@ -1422,13 +1422,13 @@ impl Checker {
                 );
                 d.expected = Some("texts for `en` (and any other language)".into());
             }
-            Some(model::Missing {
+            model::Missing {
                 mode: m.mode,
                 field: m.field.clone(),
                 flag: m.flag.clone(),
                 separator: m.separator.clone(),
                 texts: m.texts.clone(),
-            })
+            }
         });
         if self.error_count() > n_before {
             return None;
