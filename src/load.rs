@@ -6,7 +6,10 @@
 //! every file. A file with schema errors is still handed to the semantic checks when it can be read
 //! after dropping the offending nodes, so a misspelled key does not hide a broken JSONPath.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::HashSet,
+    path::{Path, PathBuf},
+};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -47,6 +50,8 @@ pub struct SpecFile<T> {
     pub doc: Option<Document>,
     pub spec: Option<T>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Positions where semantic diagnostics are suppressed (see [`FromDocument::masked`]).
+    pub masked: HashSet<(usize, usize)>,
 }
 
 /// The name a file goes by in diagnostics: the path as given, with `/` separators.
@@ -79,42 +84,113 @@ pub fn read_spec<T: DeserializeOwned>(path: &Path, kind: Kind) -> SpecFile<T> {
                 doc: None,
                 spec: None,
                 diagnostics,
+                masked: HashSet::new(),
             };
         }
     };
-    let (spec, diagnostics) = spec_from_document(&doc, kind);
+    let read = spec_from_document(&doc, kind);
     SpecFile {
         path: path.to_path_buf(),
         doc: Some(doc),
-        spec,
-        diagnostics,
+        spec: read.spec,
+        diagnostics: read.diagnostics,
+        masked: read.masked,
     }
 }
 
-/// Schema-validates a parsed document and deserializes it. With schema errors, the nodes at fault are
-/// dropped and deserialization is tried again so that later checks can still run; its failure is then
-/// silent (the schema errors already say what is wrong).
-pub fn spec_from_document<T: DeserializeOwned>(
-    doc: &Document,
-    kind: Kind,
-) -> (Option<T>, Vec<Diagnostic>) {
-    let mut diagnostics = schema::validate(doc, kind);
-    if diagnostics.is_empty() {
-        return match serde_json::from_value::<T>(doc.value.clone()) {
-            Ok(spec) => (Some(spec), diagnostics),
+/// A spec read from a document, with what the semantic checks must not report.
+#[derive(Debug)]
+pub struct FromDocument<T> {
+    pub spec: Option<T>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Positions inside nodes dropped to get past schema errors: a later diagnostic there would only
+    /// repeat (or be caused by) a schema error already reported.
+    pub masked: HashSet<(usize, usize)>,
+}
+
+/// Schema-validates a parsed document and deserializes it (a deserialization error is located too).
+/// With schema errors, the nodes at fault are dropped — never list items, so positions stay valid —
+/// and deserialization is retried so that the semantic checks still run on the rest; failing that,
+/// the file is left out of them silently (the schema errors already say what is wrong).
+pub fn spec_from_document<T: DeserializeOwned>(doc: &Document, kind: Kind) -> FromDocument<T> {
+    let violations = schema::validate_located(doc, kind);
+    let mut masked = HashSet::new();
+    if violations.is_empty() {
+        return match serde_path_to_error::deserialize::<_, T>(doc.value.clone()) {
+            Ok(spec) => FromDocument {
+                spec: Some(spec),
+                diagnostics: Vec::new(),
+                masked,
+            },
             Err(err) => {
-                diagnostics.push(doc.error("", format!("cannot read {}: {err}", kind_name(kind))));
-                (None, diagnostics)
+                let pointer = pointer_of(err.path());
+                let d = doc.error(
+                    &pointer,
+                    format!(
+                        "cannot read {} at {}: {}",
+                        kind_name(kind),
+                        schema::display_path(&pointer),
+                        err.inner()
+                    ),
+                );
+                FromDocument {
+                    spec: None,
+                    diagnostics: vec![d],
+                    masked,
+                }
             }
         };
     }
     let mut repaired = doc.value.clone();
-    for d in &diagnostics {
-        if let Some(pointer) = pointer_at(doc, d) {
-            remove(&mut repaired, &pointer);
+    let mut drop = |repaired: &mut Value, pointer: &str, unknown_key: bool| -> bool {
+        let Some(member) = member_at_or_above(repaired, pointer) else {
+            return false;
+        };
+        masked.extend(doc.subtree_positions(&member));
+        let parent = parent_of(&member);
+        if !unknown_key && !parent.is_empty() {
+            masked.insert(doc.locate(parent));
+            masked.insert(doc.locate_key(parent));
+        }
+        remove(repaired, &member)
+    };
+    for v in &violations {
+        drop(&mut repaired, &v.pointer, v.unknown_key);
+    }
+    let mut spec = None;
+    for _ in 0..32 {
+        match serde_path_to_error::deserialize::<_, T>(repaired.clone()) {
+            Ok(s) => {
+                spec = Some(s);
+                break;
+            }
+            Err(err) => {
+                if !drop(&mut repaired, &pointer_of(err.path()), false) {
+                    break;
+                }
+            }
         }
     }
-    (serde_json::from_value::<T>(repaired).ok(), diagnostics)
+    FromDocument {
+        spec,
+        diagnostics: violations.into_iter().map(|v| v.diagnostic).collect(),
+        masked,
+    }
+}
+
+/// The JSON pointer of a serde path (`fields[2].from.path` → `/fields/2/from/path`).
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => pointer = yaml::pointer_push(&pointer, &index.to_string()),
+            Segment::Map { key } => pointer = yaml::pointer_push(&pointer, key),
+            Segment::Enum { variant } => pointer = yaml::pointer_push(&pointer, variant),
+            Segment::Unknown => break,
+        }
+    }
+    pointer
 }
 
 /// What a file is, for messages.
@@ -127,64 +203,46 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
-/// The deepest node located at the diagnostic's position (keys and values both count).
-fn pointer_at(doc: &Document, d: &Diagnostic) -> Option<String> {
-    fn walk(
-        doc: &Document,
-        value: &Value,
-        pointer: String,
-        d: &Diagnostic,
-        best: &mut Option<String>,
-    ) {
-        if pointer.is_empty() {
-            // the root itself is never dropped
-        } else if doc.locate(&pointer) == (d.line, d.column)
-            || doc.locate_key(&pointer) == (d.line, d.column)
-        {
-            *best = Some(pointer.clone());
-        }
-        match value {
+fn parent_of(pointer: &str) -> &str {
+    pointer.rfind('/').map_or("", |i| &pointer[..i])
+}
+
+fn unescape(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
+}
+
+/// The deepest mapping entry at or above `pointer` that exists in `value` (list items are skipped).
+fn member_at_or_above(value: &Value, pointer: &str) -> Option<String> {
+    let mut best = None;
+    let mut current = value;
+    let mut at = String::new();
+    for token in pointer.split('/').skip(1) {
+        let next = match current {
             Value::Object(map) => {
-                for (k, v) in map {
-                    walk(doc, v, yaml::pointer_push(&pointer, k), d, best);
-                }
+                let key = unescape(token);
+                let next = map.get(&key)?;
+                at = yaml::pointer_push(&at, &key);
+                best = Some(at.clone());
+                next
             }
             Value::Array(items) => {
-                for (i, v) in items.iter().enumerate() {
-                    walk(
-                        doc,
-                        v,
-                        yaml::pointer_push(&pointer, &i.to_string()),
-                        d,
-                        best,
-                    );
-                }
+                let next = items.get(token.parse::<usize>().ok()?)?;
+                at = format!("{at}/{token}");
+                next
             }
-            _ => {}
-        }
+            _ => break,
+        };
+        current = next;
     }
-    let mut best = None;
-    walk(doc, &doc.value, String::new(), d, &mut best);
     best
 }
 
-fn remove(value: &mut Value, pointer: &str) {
-    let Some((parent, last)) = pointer.rsplit_once('/') else {
-        return;
-    };
-    let last = last.replace("~1", "/").replace("~0", "~");
+fn remove(value: &mut Value, pointer: &str) -> bool {
+    let parent = parent_of(pointer);
+    let last = unescape(&pointer[parent.len() + 1..]);
     match value.pointer_mut(parent) {
-        Some(Value::Object(map)) => {
-            map.shift_remove(&last);
-        }
-        Some(Value::Array(items)) => {
-            if let Ok(i) = last.parse::<usize>()
-                && i < items.len()
-            {
-                items[i] = Value::Null;
-            }
-        }
-        _ => {}
+        Some(Value::Object(map)) => map.shift_remove(&last).is_some(),
+        _ => false,
     }
 }
 
@@ -318,7 +376,19 @@ pub fn load_mapping_files(
             .as_ref()
             .is_none_or(|_| overlay_source.is_some());
     let checked = check::check(&sources, overlay_source);
-    diagnostics.extend(checked.diagnostics);
+    let masked: HashSet<(&str, usize, usize)> = specs
+        .iter()
+        .map(|f| (f.doc.as_ref(), &f.masked))
+        .chain(overlay_file.as_ref().map(|f| (f.doc.as_ref(), &f.masked)))
+        .filter_map(|(doc, masked)| Some((doc?.file.as_str(), masked)))
+        .flat_map(|(file, masked)| masked.iter().map(move |(l, c)| (file, *l, *c)))
+        .collect();
+    diagnostics.extend(
+        checked
+            .diagnostics
+            .into_iter()
+            .filter(|d| !masked.contains(&(d.file.as_str(), d.line, d.column))),
+    );
 
     crate::diag::sort(&mut diagnostics);
     match checked.model {

@@ -91,24 +91,53 @@ pub fn render(kind: Kind) -> String {
 
 /// Validates `doc` against the schema of `kind`; every violation, located.
 pub fn validate(doc: &Document, kind: Kind) -> Vec<Diagnostic> {
+    validate_located(doc, kind)
+        .into_iter()
+        .map(|v| v.diagnostic)
+        .collect()
+}
+
+/// A schema violation with the JSON pointer of the node at fault.
+#[derive(Debug, Clone)]
+pub struct Violation {
+    /// The node at fault (for an unknown key: the key's entry).
+    pub pointer: String,
+    /// Whether the node is a key the schema does not know (removing it loses nothing).
+    pub unknown_key: bool,
+    pub diagnostic: Diagnostic,
+}
+
+/// Like [`validate`], keeping the pointer of each violation.
+pub fn validate_located(doc: &Document, kind: Kind) -> Vec<Violation> {
     validate_with(doc, kind.validator(), kind.schema())
 }
 
 /// Validates `doc` with a compiled `validator` of `schema` (the schema is read for key lists).
-pub fn validate_with(doc: &Document, validator: &Validator, schema: &Value) -> Vec<Diagnostic> {
+pub fn validate_with(doc: &Document, validator: &Validator, schema: &Value) -> Vec<Violation> {
     let mut out = Vec::new();
     for err in validator.iter_errors(&doc.value) {
         report(doc, schema, &err, &mut out);
     }
     let mut seen = std::collections::HashSet::new();
-    out.retain(|d| seen.insert((d.line, d.column, d.message.clone())));
+    out.retain(|v| {
+        let d = &v.diagnostic;
+        seen.insert((d.line, d.column, d.message.clone()))
+    });
     out
 }
 
-/// `fields[2].source` for `/fields/2/source`; `the top level` for the root.
+fn push(out: &mut Vec<Violation>, pointer: &str, diagnostic: Diagnostic) {
+    out.push(Violation {
+        pointer: pointer.to_string(),
+        unknown_key: false,
+        diagnostic,
+    });
+}
+
+/// `` `fields[2].source` `` for `/fields/2/source`; `the document` for the root.
 pub fn display_path(pointer: &str) -> String {
     if pointer.is_empty() {
-        return "the top level".to_string();
+        return "the document".to_string();
     }
     let mut out = String::new();
     for token in pointer.split('/').skip(1) {
@@ -125,11 +154,50 @@ pub fn display_path(pointer: &str) -> String {
     format!("`{out}`")
 }
 
+/// `` in `fields[2]` `` or `at the top level`.
+pub fn in_path(pointer: &str) -> String {
+    if pointer.is_empty() {
+        "at the top level".to_string()
+    } else {
+        format!("in {}", display_path(pointer))
+    }
+}
+
+fn type_error(doc: &Document, here: &str, instance: &Value, expected: &[String]) -> Diagnostic {
+    let mut d = doc
+        .error(
+            here,
+            format!(
+                "wrong type for {}: found {}",
+                display_path(here),
+                type_name(instance)
+            ),
+        )
+        .with_expected(expected.join(" or "));
+    let wants_bool = expected.iter().any(|e| e.starts_with("a boolean"));
+    let wants_list = expected.iter().any(|e| e == "a list");
+    if let Some(text) = instance.as_str() {
+        if wants_bool
+            && matches!(
+                text.to_lowercase().as_str(),
+                "yes" | "no" | "on" | "off" | "y" | "n"
+            )
+        {
+            d = d.with_hint(format!(
+                "YAML 1.2 reads `{text}` as text; write `true` or `false`"
+            ));
+        } else if wants_list {
+            d = d.with_hint(format!("write a list: `[{text}]`"));
+        }
+    }
+    d
+}
+
 fn parent_pointer(pointer: &str) -> &str {
     pointer.rfind('/').map_or("", |i| &pointer[..i])
 }
 
-fn report(doc: &Document, root: &Value, err: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
+fn report(doc: &Document, root: &Value, err: &ValidationError<'_>, out: &mut Vec<Violation>) {
     let here = err.instance_path().as_str();
     let instance = err.instance();
     match err.kind() {
@@ -144,14 +212,18 @@ fn report(doc: &Document, root: &Value, err: &ValidationError<'_>, out: &mut Vec
                 let mut d = doc.diag_key(
                     &pointer,
                     Severity::Error,
-                    format!("unknown key `{key}` in {}", display_path(here)),
+                    format!("unknown key `{key}` {}", in_path(here)),
                 );
                 if !allowed.is_empty() {
                     d = d
                         .with_expected(one_of(&allowed))
                         .with_hint_opt(did_you_mean(key, &allowed));
                 }
-                out.push(d);
+                out.push(Violation {
+                    pointer,
+                    unknown_key: true,
+                    diagnostic: d,
+                });
             }
         }
         ValidationErrorKind::Required { property } => {
@@ -160,7 +232,7 @@ fn report(doc: &Document, root: &Value, err: &ValidationError<'_>, out: &mut Vec
                 .map_or_else(|| property.to_string(), str::to_string);
             let mut d = doc.error(
                 here,
-                format!("missing required key `{name}` in {}", display_path(here)),
+                format!("missing required key `{name}` {}", in_path(here)),
             );
             if let Some(description) = parent_schema(root, err.schema_path().as_str())
                 .and_then(|s| s.get("properties"))
@@ -171,7 +243,7 @@ fn report(doc: &Document, root: &Value, err: &ValidationError<'_>, out: &mut Vec
             {
                 d = d.with_expected(format!("`{name}`: {}", first_line(description)));
             }
-            out.push(d);
+            push(out, here, d);
         }
         ValidationErrorKind::Type { kind } => {
             let expected: Vec<String> = match kind {
@@ -180,59 +252,53 @@ fn report(doc: &Document, root: &Value, err: &ValidationError<'_>, out: &mut Vec
                     set.iter().map(|t| json_type(&t.to_string())).collect()
                 }
             };
-            out.push(
-                doc.error(
-                    here,
-                    format!(
-                        "wrong type for {}: found {}",
-                        display_path(here),
-                        type_name(instance)
-                    ),
-                )
-                .with_expected(expected.join(" or ")),
-            );
+            push(out, here, type_error(doc, here, instance, &expected));
         }
         ValidationErrorKind::Enum { options } => {
             let values = options.as_array().cloned().unwrap_or_default();
-            out.push(bad_value(doc, here, instance, &values));
+            push(out, here, bad_value(doc, here, instance, &values));
         }
         ValidationErrorKind::Constant { expected_value } => {
-            out.push(bad_value(
-                doc,
+            push(
+                out,
                 here,
-                instance,
-                std::slice::from_ref(expected_value.as_ref()),
-            ));
+                bad_value(
+                    doc,
+                    here,
+                    instance,
+                    std::slice::from_ref(expected_value.as_ref()),
+                ),
+            );
         }
         ValidationErrorKind::Pattern { pattern } => {
             let d = if pattern == DURATION_PATTERN {
                 doc.error(
                     here,
-                    format!(
-                        "{} is not a duration in {}",
-                        show(instance),
-                        display_path(here)
-                    ),
+                    format!("{} is not a duration {}", show(instance), in_path(here)),
                 )
                 .with_expected(DURATION_EXPECTED)
             } else {
                 doc.error(
                     here,
                     format!(
-                        "{} does not have the expected format in {}",
+                        "{} does not have the expected format {}",
                         show(instance),
-                        display_path(here)
+                        in_path(here)
                     ),
                 )
                 .with_expected(format!("text matching the pattern `{pattern}`"))
             };
-            out.push(d);
+            push(out, here, d);
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
             report_alternatives(doc, root, err, context, out);
         }
         _ => {
-            out.push(doc.error(here, format!("{} in {}", err.masked(), display_path(here))));
+            push(
+                out,
+                here,
+                doc.error(here, format!("{} {}", err.masked(), in_path(here))),
+            );
         }
     }
 }
@@ -243,7 +309,7 @@ fn report_alternatives(
     root: &Value,
     err: &ValidationError<'_>,
     branches: &[Vec<ValidationError<'static>>],
-    out: &mut Vec<Diagnostic>,
+    out: &mut Vec<Violation>,
 ) {
     let here = err.instance_path().as_str();
     let instance = err.instance();
@@ -292,7 +358,7 @@ fn report_alternatives(
         } else {
             pointer_get(&doc.value, &at).cloned().unwrap_or(Value::Null)
         };
-        out.push(bad_value(doc, &at, &found, &values));
+        push(out, &at, bad_value(doc, &at, &found, &values));
         return;
     }
 
@@ -318,17 +384,7 @@ fn report_alternatives(
                 }
             }
         }
-        out.push(
-            doc.error(
-                here,
-                format!(
-                    "wrong type for {}: found {}",
-                    display_path(here),
-                    type_name(instance)
-                ),
-            )
-            .with_expected(expected.join(" or ")),
-        );
+        push(out, here, type_error(doc, here, instance, &expected));
         return;
     }
 
@@ -348,18 +404,31 @@ fn report_alternatives(
             .as_object()
             .map(|o| o.keys().cloned().collect())
             .unwrap_or_default();
-        let mut d = match present.iter().find(|k| !keys.contains(k)) {
-            Some(unknown) => doc
-                .diag_key(
-                    &crate::spec::yaml::pointer_push(here, unknown),
-                    Severity::Error,
-                    format!("unknown key `{unknown}` in {}", display_path(here)),
-                )
-                .with_hint_opt(did_you_mean(unknown, &keys)),
-            None => doc.error(here, format!("{} is incomplete", display_path(here))),
-        };
-        d = d.with_expected(format!("exactly one of the keys {}", list(&keys)));
-        out.push(d);
+        let expected = format!("exactly one of the keys {}", list(&keys));
+        match present.iter().find(|k| !keys.contains(k)) {
+            Some(unknown) => {
+                let pointer = crate::spec::yaml::pointer_push(here, unknown);
+                let d = doc
+                    .diag_key(
+                        &pointer,
+                        Severity::Error,
+                        format!("unknown key `{unknown}` {}", in_path(here)),
+                    )
+                    .with_expected(expected)
+                    .with_hint_opt(did_you_mean(unknown, &keys));
+                out.push(Violation {
+                    pointer,
+                    unknown_key: true,
+                    diagnostic: d,
+                });
+            }
+            None => push(
+                out,
+                here,
+                doc.error(here, format!("{} is incomplete", display_path(here)))
+                    .with_expected(expected),
+            ),
+        }
         return;
     }
 
@@ -476,7 +545,8 @@ mod tests {
 
     #[test]
     fn paths_display_like_yaml() {
-        assert_eq!(display_path(""), "the top level");
+        assert_eq!(display_path(""), "the document");
+        assert_eq!(in_path(""), "at the top level");
         assert_eq!(display_path("/fields/2/source"), "`fields[2].source`");
         assert_eq!(display_path("/crm"), "`crm`");
         assert_eq!(display_path("/values/a~1b"), "`values.a/b`");

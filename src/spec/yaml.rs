@@ -62,6 +62,21 @@ impl Document {
         (pos.line, pos.column)
     }
 
+    /// The positions (node and key) of the node at `pointer` and of everything below it.
+    pub fn subtree_positions(&self, pointer: &str) -> Vec<(usize, usize)> {
+        let prefix = format!("{pointer}/");
+        let mut out = Vec::new();
+        for (p, pos) in &self.positions {
+            if p == pointer || p.starts_with(&prefix) {
+                out.push((pos.value.line, pos.value.column));
+                if let Some(key) = pos.key {
+                    out.push((key.line, key.column));
+                }
+            }
+        }
+        out
+    }
+
     /// Whether a node exists at `pointer`.
     pub fn contains(&self, pointer: &str) -> bool {
         self.positions.contains_key(pointer)
