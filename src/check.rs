@@ -150,6 +150,26 @@ pub fn check(
             out.insert(r.name.clone(), r);
         }
     }
+    if let Some(ov) = overlay {
+        let forms: Vec<String> = resources
+            .iter()
+            .filter_map(|r| r.spec.form.clone())
+            .collect();
+        for form in ov.spec.forms.keys() {
+            if !forms.contains(form) {
+                let ptr = p("/forms", form);
+                let d = cx.warning(
+                    At {
+                        doc: ov.doc,
+                        ptr: &ptr,
+                    },
+                    format!("no mapping uses form `{form}`, so this field list is never checked"),
+                );
+                d.expected = Some(one_of(&forms));
+                d.hint = did_you_mean(form, &forms);
+            }
+        }
+    }
     let failed = cx.diags.iter().any(|d| d.severity == Severity::Error);
     let Checker { diags, env } = cx;
     Checked {
@@ -246,29 +266,19 @@ impl Checker {
                 d.hint = did_you_mean(name, resources);
             }
         }
-        for (form, fields) in &ov.spec.forms {
-            let ptr = p("/forms", form);
-            self.require_keys(
-                At {
-                    doc: ov.doc,
-                    ptr: &ptr,
-                },
-                form,
-                fields,
-            );
-        }
     }
 
-    fn require_keys(&mut self, at: At<'_>, form: &str, fields: &[String]) {
-        for key in ["StatNo", "SeqNo"] {
+    fn require_keys(&mut self, at: At<'_>, table: &str, form: &str, fields: &[String]) {
+        let keys = record_keys(table);
+        for key in keys {
             if !fields.iter().any(|f| f == key) {
                 let d = self.error(
                     at,
                     format!(
-                        "the `{form}` field list lacks `{key}`, the record key every form needs"
+                        "the `{form}` field list lacks `{key}`, part of the `{table}` record key"
                     ),
                 );
-                d.expected = Some("a field list containing StatNo and SeqNo".into());
+                d.expected = Some(format!("a field list containing {}", keys.join(", ")));
             }
         }
     }
@@ -346,17 +356,6 @@ impl Checker {
             ptr: "/form_fields".to_string(),
             item: f,
         });
-        if let Some(f) = &field_list {
-            let form = spec.form.clone().unwrap_or_else(|| spec.resource.clone());
-            self.require_keys(
-                At {
-                    doc: f.doc,
-                    ptr: &f.ptr,
-                },
-                &form,
-                &f.item,
-            );
-        }
         if let (Some(ov), Some(form)) = (overlay, spec.form.as_ref())
             && let Some(list) = ov.spec.forms.get(form)
         {
@@ -365,6 +364,18 @@ impl Checker {
                 ptr: p("/forms", form),
                 item: list.clone(),
             });
+        }
+        if let Some(f) = &field_list {
+            let form = spec.form.clone().unwrap_or_else(|| spec.resource.clone());
+            self.require_keys(
+                At {
+                    doc: f.doc,
+                    ptr: &f.ptr,
+                },
+                &spec.table,
+                &form,
+                &f.item,
+            );
         }
 
         if let Some((ov, idx)) = ov_res {
@@ -1063,6 +1074,8 @@ impl Checker {
                 sm::ReverseConvert::Body(b) => model::ReverseConvert::Body(*b),
                 sm::ReverseConvert::Truncate(n) => model::ReverseConvert::Truncate(*n),
                 sm::ReverseConvert::Default(v) => model::ReverseConvert::Default(v.clone()),
+                sm::ReverseConvert::Object(k) => model::ReverseConvert::Object(k.clone()),
+                sm::ReverseConvert::List => model::ReverseConvert::List,
             });
         }
         Some(model::Reverse {
@@ -1369,6 +1382,7 @@ impl Checker {
         );
         let rptr = p(base, "resolved");
         for (key, field) in [
+            ("mailbox_rep", &spec.resolved.mailbox_rep),
             ("rep_ids", &spec.resolved.rep_ids),
             ("names", &spec.resolved.names),
             ("person_ids", &spec.resolved.person_ids),
@@ -1439,6 +1453,7 @@ impl Checker {
             name: name?,
             skip_mailbox: spec.skip_mailbox,
             resolved: model::Resolved {
+                mailbox_rep: spec.resolved.mailbox_rep.clone(),
                 rep_ids: spec.resolved.rep_ids.clone(),
                 names: spec.resolved.names.clone(),
                 person_ids: spec.resolved.person_ids.clone(),
@@ -1450,6 +1465,16 @@ impl Checker {
             },
             missing,
         })
+    }
+}
+
+/// The fields identifying a record of a CRM table (every form of that table must list them).
+fn record_keys(table: &str) -> &'static [&'static str] {
+    match table {
+        "Person" => &["CoGrp", "CoNo", "PeGrp", "PeNo"],
+        "Company" => &["CoGrp", "CoNo"],
+        "Rep" => &["RepID"],
+        _ => &["StatNo", "SeqNo"],
     }
 }
 

@@ -2,6 +2,18 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
+use anyhow::{Context as _, bail};
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::{
+    diag::did_you_mean,
+    engine::{self, Context, Directory},
+    load,
+    model::MappingSet,
+    spec::DirectorySpec,
+};
+
 /// Arguments of `map`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,8 +43,132 @@ pub struct Args {
     /// The "now" used by rules that need it (RFC 3339); default: the current time.
     #[arg(long)]
     pub now: Option<String>,
+    /// The mailbox owner's address (fills the owner's rep, and is left out of the participants).
+    #[arg(long)]
+    pub mailbox: Option<String>,
+    /// Well-known name of the folder the item is in (`inbox`, `sentitems`), for folder selections.
+    #[arg(long)]
+    pub folder: Option<String>,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("map: not implemented yet")
+/// Loads a mapping set, printing warnings to stderr; errors end the command.
+pub fn load_set(dir: &std::path::Path, template: Option<&str>) -> anyhow::Result<MappingSet> {
+    match load::load_mappings(dir, template) {
+        Ok(loaded) => {
+            for d in &loaded.diagnostics {
+                eprintln!("{d}");
+            }
+            Ok(loaded.model)
+        }
+        Err(failure) => {
+            for d in &failure.diagnostics {
+                eprintln!("{d}");
+            }
+            let n = failure.diagnostics.iter().filter(|d| d.is_error()).count();
+            bail!(
+                "the mappings in {} have {n} error(s) (shown above); fix them first (`graph-connector validate {}`)",
+                dir.display(),
+                dir.display()
+            )
+        }
+    }
+}
+
+/// Reads a `--directory` file.
+pub fn read_directory(path: &std::path::Path) -> anyhow::Result<Directory> {
+    let doc = load::read_document(path).map_err(|diags| {
+        let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("{}", text.join("\n"))
+    })?;
+    let spec: DirectorySpec = serde_json::from_value(doc.value).with_context(|| {
+        format!(
+            "{}: expected a participant directory `reps: [{{email, id, name}}]`, `persons: [{{email, id, name}}]`",
+            path.display()
+        )
+    })?;
+    Ok(Directory::from(&spec))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let set = load_set(&args.mappings, args.template.as_deref())?;
+    let Some(res) = set.resource(&args.resource) else {
+        let names: Vec<&String> = set.resources.keys().collect();
+        let hint = did_you_mean(&args.resource, &names)
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
+        bail!(
+            "unknown resource `{}`: expected one of {}{hint}",
+            args.resource,
+            names
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    let text = std::fs::read_to_string(&args.input)
+        .with_context(|| format!("cannot read input {}", args.input.display()))?;
+    let input: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: expected a JSON object", args.input.display()))?;
+    let mut ctx = Context::new(&args.tz)?;
+    ctx.lang = args.lang.clone();
+    ctx.now = match &args.now {
+        Some(now) => now.parse().with_context(|| {
+            format!("--now `{now}`: expected an RFC 3339 time such as 2025-03-04T08:00:00Z")
+        })?,
+        None => jiff::Timestamp::now(),
+    };
+    ctx.mailbox = args.mailbox.clone();
+    ctx.folder = args.folder.clone();
+    if let Some(dir) = &args.directory {
+        ctx.directory = read_directory(dir)?;
+    }
+
+    if args.reverse {
+        let Some(fields) = input.get("fields").and_then(Value::as_object) else {
+            bail!(
+                "{}: expected a CRM record {{\"table\": \"...\", \"fields\": {{...}}}}",
+                args.input.display()
+            );
+        };
+        if let Some(table) = input.get("table").and_then(Value::as_str)
+            && table != res.table
+        {
+            eprintln!(
+                "warning: the record's table `{table}` is not the `{}` mapping's table `{}`",
+                res.name, res.table
+            );
+        }
+        let fields: IndexMap<String, Value> =
+            fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        if let Some(filter) = &res.filter
+            && !engine::filter::matches(filter, &fields)
+        {
+            eprintln!(
+                "warning: the record does not pass the `{}` CRM filter (it would not be synced)",
+                res.name
+            );
+        }
+        let out = engine::to_graph(&set, res, &fields, &ctx);
+        for w in &out.warnings {
+            eprintln!("warning: {w}");
+        }
+        println!("{}", serde_json::to_string_pretty(&out.body)?);
+    } else {
+        if !input.is_object() {
+            bail!(
+                "{}: expected a Graph item (a JSON object)",
+                args.input.display()
+            );
+        }
+        let mut record = engine::to_crm(&set, res, &input, &ctx);
+        if !engine::selected(res, &input, &ctx) {
+            record.warnings.push(format!(
+                "the item does not pass the `{}` selection (it would not be synced)",
+                res.name
+            ));
+        }
+        println!("{}", serde_json::to_string_pretty(&record)?);
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -103,6 +103,11 @@ pub fn write(
             _ => None,
         })
         .collect();
+    if let (Some(field), Some(mailbox)) = (&p.resolved.mailbox_rep, &ctx.mailbox)
+        && let Some(Found::Rep(rep)) = ctx.directory.lookup(mailbox)
+    {
+        fields.insert(field.clone(), FieldValue::Text(rep.id.clone()));
+    }
     let mut set = |field: &Option<String>, items: Vec<String>| {
         if let Some(f) = field
             && !items.is_empty()

@@ -93,6 +93,8 @@ pub fn to_graph(
                         }
                     }
                 }
+                ReverseConvert::Object(key) => json!({ key.as_str(): v }),
+                ReverseConvert::List => Value::Array(vec![v]),
                 ReverseConvert::Catalog(name) => {
                     let cat = &res.catalogs[name.as_str()];
                     let want = key_text(&v);

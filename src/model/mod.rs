@@ -154,6 +154,8 @@ pub enum ReverseConvert {
     Body(BodyType),
     Truncate(usize),
     Default(Value),
+    Object(String),
+    List,
 }
 
 /// Graph-side selection.
@@ -199,6 +201,7 @@ pub struct ParticipantSource {
 /// Target fields of resolved participants.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
+    pub mailbox_rep: Option<String>,
     pub rep_ids: Option<String>,
     pub names: Option<String>,
     pub person_ids: Option<String>,

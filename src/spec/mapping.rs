@@ -320,6 +320,10 @@ pub enum ReverseConvert {
     Truncate(usize),
     /// Uses this value when the value so far is missing.
     Default(Value),
+    /// Wraps the value in an object under this key (`{object: address}` → `{"address": …}`).
+    Object(String),
+    /// Wraps the value in a one-element list (for `emailAddresses`, `businessPhones`).
+    List,
 }
 
 /// Graph `itemBody` content type.
@@ -393,6 +397,9 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resolved {
+    /// Field receiving the id of the rep who owns the mailbox (the context's `mailbox`), e.g. `RepID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox_rep: Option<String>,
     /// Field receiving the rep ids, joined by `separator` (e.g. `ParticipantID`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rep_ids: Option<String>,
