@@ -621,10 +621,12 @@ pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
     }
     if config.crm.transport == CrmTransport::Interface && config.crm.url.is_none() {
         out.push(
-            doc.error("/crm", "missing `url` for the `interface` CRM transport")
-                .with_expected(
-                    "`url: https://crm.example.com/crm.interface` (or `transport: memory`)",
-                ),
+            doc.diag_key(
+                "/crm",
+                crate::diag::Severity::Error,
+                "missing `url` for the `interface` CRM transport",
+            )
+            .with_expected("`url: https://crm.example.com/crm.interface` (or `transport: memory`)"),
         );
     }
     if !matches!(config.crm.language.as_str(), "en" | "de") {

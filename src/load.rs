@@ -142,20 +142,22 @@ pub fn spec_from_document<T: DeserializeOwned>(doc: &Document, kind: Kind) -> Fr
         };
     }
     let mut repaired = doc.value.clone();
-    let mut drop = |repaired: &mut Value, pointer: &str, unknown_key: bool| -> bool {
+    let mut drop = |repaired: &mut Value, pointer: &str| -> bool {
         let Some(member) = member_at_or_above(repaired, pointer) else {
             return false;
         };
         masked.extend(doc.subtree_positions(&member));
+        // The node's mapping may now lack a key it needs; whatever the checks say about that mapping
+        // itself stems from this error (a misspelled `from` is not also "a rule without `from`").
         let parent = parent_of(&member);
-        if !unknown_key && !parent.is_empty() {
+        if !parent.is_empty() {
             masked.insert(doc.locate(parent));
             masked.insert(doc.locate_key(parent));
         }
         remove(repaired, &member)
     };
     for v in &violations {
-        drop(&mut repaired, &v.pointer, v.unknown_key);
+        drop(&mut repaired, &v.pointer);
     }
     let mut spec = None;
     for _ in 0..32 {
@@ -165,7 +167,7 @@ pub fn spec_from_document<T: DeserializeOwned>(doc: &Document, kind: Kind) -> Fr
                 break;
             }
             Err(err) => {
-                if !drop(&mut repaired, &pointer_of(err.path()), false) {
+                if !drop(&mut repaired, &pointer_of(err.path())) {
                     break;
                 }
             }
@@ -417,7 +419,11 @@ pub fn load_config(path: &Path) -> Result<(ConnectorConfig, Vec<Diagnostic>), Ve
     let (Some(doc), Some(mut config)) = (file.doc, file.spec) else {
         return Err(diagnostics);
     };
-    diagnostics.extend(config::check(&doc, &config));
+    diagnostics.extend(
+        config::check(&doc, &config)
+            .into_iter()
+            .filter(|d| !file.masked.contains(&(d.line, d.column))),
+    );
     crate::diag::sort(&mut diagnostics);
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(diagnostics);

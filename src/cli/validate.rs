@@ -237,6 +237,14 @@ fn check_mapping_dir(dir: &Path, template: Option<&str>, only_template: bool, re
             return;
         }
     };
+    // A config kept next to the mappings is checked as a config, not as a mapping.
+    let (configs, files): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|path| {
+        load::classify(path, load::read_document(path).ok().as_ref()) == FileKind::Config
+    });
+    for config in configs {
+        check_config(&config, report);
+        report.files.insert(config);
+    }
     report.files.extend(files.iter().cloned());
     for test in load::test_files(dir).unwrap_or_default() {
         report.add(load::check_test_file(&test));

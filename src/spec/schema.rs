@@ -123,6 +123,7 @@ pub fn validate_with(doc: &Document, validator: &Validator, schema: &Value) -> V
         let d = &v.diagnostic;
         seen.insert((d.line, d.column, d.message.clone()))
     });
+    out.sort_by_key(|v| (v.diagnostic.line, v.diagnostic.column));
     out
 }
 
@@ -241,7 +242,7 @@ fn report(doc: &Document, root: &Value, err: &ValidationError<'_>, out: &mut Vec
                 .and_then(|p| p.get("description"))
                 .and_then(Value::as_str)
             {
-                d = d.with_expected(format!("`{name}`: {}", first_line(description)));
+                d = d.with_expected(format!("`{name}`: {}", first_sentence(description)));
             }
             push(out, here, d);
         }
@@ -487,8 +488,11 @@ fn json_type(name: &str) -> String {
     .to_string()
 }
 
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text).trim_end_matches('.')
+/// The first sentence of a (possibly wrapped) description.
+fn first_sentence(text: &str) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let end = joined.find(". ").map_or(joined.len(), |i| i);
+    joined[..end].trim_end_matches('.').to_string()
 }
 
 fn pointer_get<'v>(value: &'v Value, pointer: &str) -> Option<&'v Value> {

@@ -1,3 +1,6 @@
 //! Integration test modules.
 
+mod config;
+mod schema;
 mod tidy;
+mod validate;

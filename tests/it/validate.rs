@@ -1,0 +1,281 @@
+//! `validate`: located diagnostics for YAML syntax, schema and meaning; output formats and exit codes.
+
+use std::{path::Path, process::Command};
+
+use graph_connector::{
+    diag::Diagnostic,
+    load,
+    spec::{
+        schema::{self, Kind},
+        yaml,
+    },
+};
+use pretty_assertions::assert_eq;
+use serde_json::Value;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Parses and schema-checks `text` as a file of `kind`, rendering every diagnostic.
+fn schema_diagnostics(kind: Kind, text: &str) -> String {
+    let diagnostics = match yaml::parse("event.yaml", text) {
+        Ok(doc) => schema::validate(&doc, kind),
+        Err(diagnostics) => diagnostics,
+    };
+    render(&diagnostics)
+}
+
+fn render(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs the binary in the crate root; returns (exit code, stdout).
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+        .args(args)
+        .current_dir(ROOT)
+        .env("GRAPH_CONNECTOR_LOG", "off")
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8(out.stdout).expect("utf-8 output"),
+    )
+}
+
+const HEADER: &str = "resource: event\ntable: Contact\ncontent_type: text/x-vevent\n";
+
+#[test]
+fn yaml_syntax_errors_are_located() {
+    insta::assert_snapshot!(
+        schema_diagnostics(
+            Kind::Mapping,
+            "resource: event\nfields:\n  - crm: Subject\n    from: {path: $.subject\n  - crm: Date\n"
+        ),
+        @r"
+    event.yaml:5:8: error: invalid YAML: while parsing a flow mapping, did not find expected ',' or '}'
+      expected: well-formed YAML (check indentation, quotes and `key: value` pairs)
+    "
+    );
+    insta::assert_snapshot!(
+        schema_diagnostics(Kind::Mapping, "resource: event\n  table: Contact\n"),
+        @r"
+    event.yaml:2:8: error: invalid YAML: mapping values are not allowed in this context
+      expected: well-formed YAML (check indentation, quotes and `key: value` pairs)
+    "
+    );
+}
+
+#[test]
+fn duplicate_keys_are_errors() {
+    insta::assert_snapshot!(
+        schema_diagnostics(Kind::Mapping, &format!("{HEADER}direction: both\ntable: Tasks\n")),
+        @r"
+    event.yaml:5:1: error: duplicate key `table` (first defined at line 2)
+      expected: each key at most once per mapping
+    "
+    );
+}
+
+#[test]
+fn unknown_keys_name_the_allowed_ones_and_the_closest() {
+    let text = format!(
+        "{HEADER}direction: both\ndescripton: x\nfields:\n  - crm: Subject\n    form:\n      path: $.subject\n    convert:\n      - truncat: 80\n"
+    );
+    insta::assert_snapshot!(schema_diagnostics(Kind::Mapping, &text), @r"
+    event.yaml:5:1: error: unknown key `descripton` at the top level
+      expected: one of `resource`, `table`, `content_type`, `form`, `direction`, `description`, `all_day`, `selection`, `filters`, `fields`, `catalogs`, `participants`, `deletion`, `form_fields`
+      hint: did you mean `description`?
+    event.yaml:8:5: error: unknown key `form` in `fields[0]`
+      expected: one of `crm`, `from`, `convert`, `when`, `direction`, `reverse`
+      hint: did you mean `from`?
+    event.yaml:11:9: error: unknown key `truncat` in `fields[0].convert[0]`
+      expected: exactly one of the keys `duration`, `duration_unit`, `truncate`, `catalog`, `map`, `join`, `default`
+      hint: did you mean `truncate`?
+    ");
+}
+
+#[test]
+fn wrong_types_say_what_was_found_and_expected() {
+    let text = format!(
+        "{HEADER}direction: both\nselection:\n  resolved_participant: yes\nfields:\n  - crm: Subject\n    from:\n      path: 12\n    convert: trim\n"
+    );
+    insta::assert_snapshot!(schema_diagnostics(Kind::Mapping, &text), @r"
+    event.yaml:6:25: error: wrong type for `selection.resolved_participant`: found text
+      expected: a boolean (`true` or `false`)
+      hint: YAML 1.2 reads `yes` as text; write `true` or `false`
+    event.yaml:10:13: error: wrong type for `fields[0].from.path`: found an integer
+      expected: text
+    event.yaml:11:14: error: wrong type for `fields[0].convert`: found text
+      expected: a list
+      hint: write a list: `[trim]`
+    ");
+}
+
+#[test]
+fn bad_enum_values_list_the_allowed_values() {
+    let text = format!(
+        "{HEADER}direction: bothways\nfilters:\n  field: ConnectorDeleted\n  op: \"==\"\n  value: true\nfields:\n  - crm: Subject\n    from:\n      path: $.subject\n    convert: [dat]\n"
+    );
+    insta::assert_snapshot!(schema_diagnostics(Kind::Mapping, &text), @r"
+    event.yaml:4:12: error: unknown value `bothways` for `direction`
+      expected: one of `graph_to_crm`, `crm_to_graph`, `both`
+      hint: did you mean `both`?
+    event.yaml:7:7: error: unknown value `==` for `filters.op`
+      expected: one of `=`, `!=`, `<`, `>`, `<=`, `>=`, `contains`
+      hint: did you mean `=`?
+    event.yaml:13:15: error: unknown value `dat` for `fields[0].convert[0]`
+      expected: one of `date`, `end_date`, `time`, `boolean`, `html_to_text`, `trim`
+      hint: did you mean `date`?
+    ");
+}
+
+#[test]
+fn a_mapping_with_five_mistakes_gives_five_located_diagnostics_in_one_run() {
+    let (code, stdout) = run(&[
+        "validate",
+        "--format",
+        "json",
+        "tests/data/validate/five-mistakes/event.yaml",
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    let list: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    let located: Vec<(u64, u64, &str)> = list
+        .iter()
+        .map(|d| {
+            assert_eq!(d["file"], "tests/data/validate/five-mistakes/event.yaml");
+            assert_eq!(d["severity"], "error");
+            (
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+                d["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // The lines carry the numbered comments of the fixture: 1 and 2 from the schema, 3 to 5 from the
+    // semantic checks.
+    let lines: Vec<u64> = located.iter().map(|(l, ..)| *l).collect();
+    assert_eq!(lines, vec![8, 12, 16, 21, 24], "{located:#?}");
+    assert!(located[0].2.contains("unknown key `descripton`"));
+    assert!(located[1].2.contains("JSONPath"));
+    assert!(located[2].2.contains("unknown value `dat`"));
+    assert!(located[3].2.contains("show_az"));
+    assert!(located[4].2.contains("itm"));
+    assert!(list.iter().all(|d| d["expected"].is_string()), "{list:#?}");
+}
+
+#[test]
+fn every_problem_of_every_file_in_one_run() {
+    let (code, stdout) = run(&["validate", "tests/data/validate/two-files"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(stdout, @r"
+    tests/data/validate/two-files/event.yaml:9:15: error: unknown value `trimm` for `fields[0].convert[0]`
+      expected: one of `date`, `end_date`, `time`, `boolean`, `html_to_text`, `trim`
+      hint: did you mean `trim`?
+    tests/data/validate/two-files/task.yaml:7:5: error: unknown key `form` in `fields[0]`
+      expected: one of `crm`, `from`, `convert`, `when`, `direction`, `reverse`
+      hint: did you mean `from`?
+    2 errors, 0 warnings in 2 files
+    ");
+}
+
+#[test]
+fn json_format_is_a_list_of_located_diagnostics() {
+    let (code, stdout) = run(&[
+        "validate",
+        "--format",
+        "json",
+        "tests/data/validate/broken-yaml/event.yaml",
+    ]);
+    assert_eq!(code, 1);
+    let list: Value = serde_json::from_str(&stdout).unwrap();
+    let list = list.as_array().expect("a JSON list");
+    assert_eq!(list.len(), 1);
+    let keys: Vec<&str> = list[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            "file", "line", "column", "severity", "message", "expected", "hint"
+        ]
+    );
+    assert_eq!(
+        list[0]["file"],
+        "tests/data/validate/broken-yaml/event.yaml"
+    );
+    assert_eq!(list[0]["line"], 6);
+    assert_eq!(list[0]["severity"], "error");
+}
+
+#[test]
+fn exit_codes() {
+    // clean
+    let (code, stdout) = run(&["validate", "tests/data/validate/clean"]);
+    assert_eq!((code, stdout.as_str()), (0, "no problems in 2 files\n"));
+    // errors
+    assert_eq!(run(&["validate", "tests/data/validate/broken-yaml"]).0, 1);
+    // warnings pass, unless denied
+    let path = "tests/data/validate/warning-only/connector.yaml";
+    let (code, stdout) = run(&["validate", path]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.ends_with("0 errors, 1 warning in 1 file\n"),
+        "{stdout}"
+    );
+    assert_eq!(run(&["validate", "--deny-warnings", path]).0, 1);
+    // could not run
+    assert_eq!(run(&["validate", "tests/data/validate/no-such-dir"]).0, 2);
+}
+
+#[test]
+fn a_config_next_to_mappings_is_checked_as_a_config() {
+    let (code, stdout) = run(&["validate", "tests/data/validate/warning-only"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("warning-only/connector.yaml:5:18: warning: secret written literally"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn unknown_template_names_the_available_ones() {
+    let (code, stdout) = run(&["validate", "--template", "iso", "tests/data/validate/clean"]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.starts_with(
+            "tests/data/validate/clean/templates: error: template `iso` not found (no file tests/data/validate/clean/templates/iso.yaml)\n  expected: one of `isi`\n  hint: did you mean `isi`?\n"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn library_load_reports_the_same_problems() {
+    let dir = Path::new(ROOT).join("tests/data/validate/five-mistakes");
+    let failure = load::load_mappings(&dir, None).unwrap_err();
+    assert_eq!(failure.diagnostics.len(), 5);
+    let loaded = load::load_mappings(
+        &Path::new(ROOT).join("tests/data/validate/clean"),
+        Some("isi"),
+    )
+    .expect("the clean fixture loads");
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    assert_eq!(loaded.files.len(), 2);
+}
+
+#[test]
+fn shipped_mappings_and_example_config_are_clean() {
+    let (code, stdout) = run(&["validate", "--config", "connector.example.yaml"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.starts_with("no problems in "), "{stdout}");
+    // Every overlay, not only the configured one.
+    let (code, stdout) = run(&["validate", "mappings"]);
+    assert_eq!(code, 0, "{stdout}");
+}
