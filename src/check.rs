@@ -115,6 +115,7 @@ pub fn check(
     let mut cx = Checker {
         diags: Vec::new(),
         env: new_environment(),
+        relocated: Default::default(),
     };
     let mut out = IndexMap::new();
     let mut seen: IndexMap<String, &Document> = IndexMap::new();
@@ -171,7 +172,7 @@ pub fn check(
         }
     }
     let failed = cx.diags.iter().any(|d| d.severity == Severity::Error);
-    let Checker { diags, env } = cx;
+    let Checker { diags, env, .. } = cx;
     Checked {
         model: (!failed).then(|| model::MappingSet {
             template: overlay.map(|o| o.spec.template.clone()),
@@ -207,6 +208,9 @@ struct Loc<'a, T> {
 struct Checker {
     diags: Vec<Diagnostic>,
     env: minijinja::Environment<'static>,
+    /// Nodes of a base file that an overlay replaced: `file#pointer` → where the overlay wrote them, so
+    /// a problem with the merged value is reported where it was written.
+    relocated: std::collections::HashMap<String, (String, usize, usize)>,
 }
 
 fn p(base: &str, token: impl std::fmt::Display) -> String {
@@ -224,7 +228,11 @@ impl Checker {
     }
 
     fn error(&mut self, at: At<'_>, msg: impl Into<String>) -> &mut Diagnostic {
-        self.diags.push(at.doc.error(at.ptr, msg));
+        let d = match self.relocated.get(&format!("{}#{}", at.doc.file, at.ptr)) {
+            Some((file, line, col)) => Diagnostic::error(file.clone(), *line, *col, msg),
+            None => at.doc.error(at.ptr, msg),
+        };
+        self.diags.push(d);
         self.diags.last_mut().expect("just pushed")
     }
 
@@ -738,6 +746,13 @@ impl Checker {
         spec: &MappingSpec,
         names: &[String],
     ) {
+        let mut unique: Vec<String> = Vec::new();
+        for n in names {
+            if !unique.contains(n) {
+                unique.push(n.clone());
+            }
+        }
+        let names = unique.as_slice();
         let d = self.error(
             at,
             format!(
@@ -777,7 +792,7 @@ impl Checker {
                 query,
             }),
             Err(e) => {
-                let d = self.error(at, format!("invalid JSONPath `{text}`: {e}"));
+                let d = self.error(at, format!("invalid JSONPath `{text}`: {}", path_error(&e.to_string())));
                 d.expected = Some(
                     "a JSONPath such as `$.subject` or `$.attendees[*].emailAddress.address`"
                         .into(),
@@ -966,7 +981,7 @@ impl Checker {
                         doc: at.doc,
                         ptr: &ptr,
                     },
-                    format!("unknown catalog value {}", show(v)),
+                    format!("unknown CRM catalog value `{}`", show(v)),
                 );
                 d.expected = Some(one_of(&valid_text));
                 d.hint = did_you_mean(&show(v), &valid_text);
@@ -1219,11 +1234,20 @@ impl Checker {
         let at = At { doc, ptr };
         match catalogs.get_mut(name) {
             Some(c) => {
+                let mut relocate = |base: String, over: String| {
+                    let (line, col) = doc.locate(&over);
+                    self.relocated.insert(
+                        format!("{}#{}", c.doc.file, base),
+                        (doc.file.clone(), line, col),
+                    );
+                };
                 for (k, v) in &co.values {
                     c.item.values.insert(k.clone(), v.clone());
+                    relocate(p(&p(&c.ptr, "values"), k), p(&p(ptr, "values"), k));
                 }
                 if let Some(d) = &co.default {
                     c.item.default = d.clone();
+                    relocate(p(&c.ptr, "default"), p(ptr, "default"));
                 }
                 if let Some(d) = &co.reverse_default {
                     c.item.reverse_default = Some(d.clone());
@@ -1466,6 +1490,24 @@ impl Checker {
             missing,
         })
     }
+}
+
+/// A one-line version of a JSONPath parse error (the parser's message is a multi-line drawing).
+fn path_error(msg: &str) -> String {
+    let at = msg
+        .split("-->")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|pos| pos.split(':').nth(1))
+        .map(|col| format!("at character {col}: "))
+        .unwrap_or_default();
+    let what = msg
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("= "))
+        .unwrap_or(msg.lines().next().unwrap_or(msg))
+        .trim();
+    format!("{at}{what}")
 }
 
 /// The fields identifying a record of a CRM table (every form of that table must list them).
