@@ -19,13 +19,16 @@ use crate::{
     load::{self, FileKind},
 };
 
+/// The config read when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "connector.yaml";
+
 /// Arguments of `validate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Config files, mapping directories or mapping files (default: the configured ones).
     pub paths: Vec<PathBuf>,
     /// Connector config to take the mapping directory and template from.
-    #[arg(long, default_value = "connector.yaml")]
+    #[arg(long, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
     /// Template overlay to check the mappings against (default: the config's template).
     #[arg(long)]
@@ -100,10 +103,15 @@ pub fn collect(args: &Args) -> anyhow::Result<Report> {
 
 /// No paths: the config (when it exists) and its mapping directory and template.
 fn default_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {
-    let (dir, template) = if args.config.is_file() {
+    let (dir, template, only_template) = if args.config.is_file() {
         report.files.insert(args.config.clone());
         let (dir, template) = check_config(&args.config, report);
-        (dir, args.template.clone().or(template))
+        (dir, args.template.clone().or(template), true)
+    } else if args.config != Path::new(DEFAULT_CONFIG) {
+        bail!(
+            "config file {} does not exist",
+            load::display_name(&args.config)
+        );
     } else {
         let dir = args
             .config
@@ -111,11 +119,15 @@ fn default_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {
             .unwrap_or(Path::new(""))
             .join("mappings");
         report.notes.push(format!(
-            "{} not found; assuming the default config (mappings in {}, base template)",
+            "{} not found; assuming the default config: mappings in {}/, checked with {}",
             load::display_name(&args.config),
-            load::display_name(&dir)
+            load::display_name(&dir),
+            match &args.template {
+                Some(name) => format!("template `{name}`"),
+                None => "every template overlay".to_string(),
+            }
         ));
-        (dir, args.template.clone())
+        (dir, args.template.clone(), args.template.is_some())
     };
     if !dir.is_dir() {
         bail!(
@@ -123,7 +135,7 @@ fn default_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    check_mapping_dir(&dir, template.as_deref(), true, report);
+    check_mapping_dir(&dir, template.as_deref(), only_template, report);
     Ok(())
 }
 

@@ -279,3 +279,40 @@ fn shipped_mappings_and_example_config_are_clean() {
     let (code, stdout) = run(&["validate", "mappings"]);
     assert_eq!(code, 0, "{stdout}");
 }
+
+/// Runs the binary in `dir` (relative to the crate root).
+fn run_in(dir: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+        .args(args)
+        .current_dir(Path::new(ROOT).join(dir))
+        .env("GRAPH_CONNECTOR_LOG", "off")
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8(out.stdout).expect("utf-8 output"),
+    )
+}
+
+#[test]
+fn without_paths_the_config_and_its_mappings_are_checked() {
+    let (code, stdout) = run_in("tests/data/validate/with-config", &["validate"]);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "no problems in 3 files\n"),
+        "config + event.yaml + templates/isi.yaml"
+    );
+    let (code, stdout) = run_in("tests/data/validate/no-config", &["validate"]);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (
+            0,
+            "note: connector.yaml not found; assuming the default config: mappings in mappings/, checked with every template overlay\nno problems in 1 file\n"
+        )
+    );
+    let (code, _) = run_in(
+        "tests/data/validate/no-config",
+        &["validate", "--config", "missing.yaml"],
+    );
+    assert_eq!(code, 2);
+}
