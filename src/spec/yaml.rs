@@ -165,17 +165,20 @@ pub fn parse(file: &str, text: &str) -> Result<Document, Vec<Diagnostic>> {
             Ok((event, span)) => builder.event(event, &span),
             Err(err) => {
                 let mark = err.marker();
-                builder.diagnostics.push(
-                    Diagnostic::error(
-                        file,
-                        mark.line().max(1),
-                        mark.col() + 1,
-                        format!("invalid YAML: {}", err.info()),
-                    )
-                    .with_expected(
-                        "well-formed YAML (check indentation, quotes and `key: value` pairs)",
-                    ),
+                let info = err.info();
+                let mut d = Diagnostic::error(
+                    file,
+                    mark.line().max(1),
+                    mark.col() + 1,
+                    format!("invalid YAML: {info}"),
+                )
+                .with_expected(
+                    "well-formed YAML (check indentation, quotes and `key: value` pairs)",
                 );
+                if info.contains("tab") {
+                    d = d.with_hint("indent with spaces: YAML does not allow tabs for indentation");
+                }
+                builder.diagnostics.push(d);
                 break;
             }
         }
@@ -581,6 +584,19 @@ list: [a, 'b', 3]
         assert_eq!(parse("e.yaml", "").unwrap().value, Value::Null);
         let doc = parse("a.yaml", "x: &v {k: 1}\ny: *v\n").unwrap();
         assert_eq!(doc.value, json!({"x": {"k": 1}, "y": {"k": 1}}));
+    }
+
+    #[test]
+    fn one_document_per_file_and_tabs_get_a_hint() {
+        let err = parse("m.yaml", "a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(err[0].message, "a second YAML document in one file");
+        assert_eq!((err[0].line, err[0].column), (2, 1));
+        let err = parse("t.yaml", "a: 1\n\tb: 2\n").unwrap_err();
+        assert!(
+            err[0].hint.as_deref().unwrap_or("").contains("tabs"),
+            "{}",
+            err[0]
+        );
     }
 
     #[test]
