@@ -78,7 +78,18 @@ fn generate(kind: Kind) -> Value {
         Kind::Overlay => schemars::schema_for!(OverlaySpec),
         Kind::MappingTests => schemars::schema_for!(TestSuite),
     };
-    schema.to_value()
+    // `$schema`, `title` and `description` first: the order people read a schema file in.
+    let Value::Object(mut map) = schema.to_value() else {
+        unreachable!("a root schema is an object")
+    };
+    let mut ordered = serde_json::Map::new();
+    for key in ["$schema", "title", "description"] {
+        if let Some(value) = map.shift_remove(key) {
+            ordered.insert(key.to_string(), value);
+        }
+    }
+    ordered.extend(map);
+    Value::Object(ordered)
 }
 
 /// The schema file's content: pretty JSON with a trailing newline (stable: field order is preserved).
