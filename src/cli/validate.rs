@@ -209,13 +209,24 @@ fn explicit_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {
             },
             None => None,
         };
+        // With an overlay, the given files are checked in the context of their whole directory (the
+        // overlay may change other resources), reporting on the given files and the overlay only.
+        let mut context = files.clone();
+        let mut shown: BTreeSet<String> = files.iter().map(|f| load::display_name(f)).collect();
         if let Some(path) = &overlay {
             report.files.insert(path.clone());
+            shown.insert(load::display_name(path));
+            for file in load::mapping_files(dir).unwrap_or_default() {
+                if !context.iter().any(|f| same_file(f, &file)) {
+                    context.push(file);
+                }
+            }
         }
-        match load::load_mapping_files(files, overlay.as_deref()) {
-            Ok(loaded) => report.add(loaded.diagnostics),
-            Err(failure) => report.add(failure.diagnostics),
-        }
+        let diagnostics = match load::load_mapping_files(&context, overlay.as_deref()) {
+            Ok(loaded) => loaded.diagnostics,
+            Err(failure) => failure.diagnostics,
+        };
+        report.add(diagnostics.into_iter().filter(|d| shown.contains(&d.file)));
     }
     for overlay in &overlays {
         // An overlay is checked against the resource specs of its mapping directory (`templates/..`).
@@ -232,6 +243,13 @@ fn explicit_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// Checks a mapping directory: its test files' schema, the base set, and the set with each overlay in
