@@ -236,6 +236,13 @@ impl Checker {
         self.diags.last_mut().expect("just pushed")
     }
 
+    /// An error at the key of the mapping entry at `at` (for misspelled names used as keys).
+    fn error_key(&mut self, at: At<'_>, msg: impl Into<String>) -> &mut Diagnostic {
+        self.diags
+            .push(at.doc.diag_key(at.ptr, Severity::Error, msg));
+        self.diags.last_mut().expect("just pushed")
+    }
+
     fn warning(&mut self, at: At<'_>, msg: impl Into<String>) -> &mut Diagnostic {
         self.diags.push(at.doc.warning(at.ptr, msg));
         self.diags.last_mut().expect("just pushed")
@@ -263,7 +270,7 @@ impl Checker {
         for name in ov.spec.resources.keys() {
             if !resources.contains(name) {
                 let ptr = p("/resources", name);
-                let d = self.error(
+                let d = self.error_key(
                     At {
                         doc: ov.doc,
                         ptr: &ptr,
@@ -753,13 +760,16 @@ impl Checker {
             }
         }
         let names = unique.as_slice();
-        let d = self.error(
-            at,
-            format!(
-                "overlay {verb} CRM field `{field}`, which the base `{}` mapping does not write",
-                spec.resource
-            ),
+        let msg = format!(
+            "overlay {verb} CRM field `{field}`, which the base `{}` mapping does not write",
+            spec.resource
         );
+        // A renamed field is a key (`rename: {Old: New}`): point at the key.
+        let d = if at.ptr.contains("/rename/") {
+            self.error_key(at, msg)
+        } else {
+            self.error(at, msg)
+        };
         d.expected = Some(one_of(names));
         d.hint = did_you_mean(field, names);
     }
@@ -792,7 +802,10 @@ impl Checker {
                 query,
             }),
             Err(e) => {
-                let d = self.error(at, format!("invalid JSONPath `{text}`: {}", path_error(&e.to_string())));
+                let d = self.error(
+                    at,
+                    format!("invalid JSONPath `{text}`: {}", path_error(&e.to_string())),
+                );
                 d.expected = Some(
                     "a JSONPath such as `$.subject` or `$.attendees[*].emailAddress.address`"
                         .into(),
@@ -808,15 +821,15 @@ impl Checker {
             .env
             .add_template_owned(name.clone(), source.to_string())
         {
-            let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
             let line = e
                 .line()
                 .map(|l| format!(" (template line {l})"))
                 .unwrap_or_default();
-            let d = self.error(
-                at,
-                format!("template syntax error: {}{detail}{line}", e.kind()),
-            );
+            let what = e
+                .detail()
+                .map(str::to_string)
+                .unwrap_or_else(|| e.kind().to_string());
+            let d = self.error(at, format!("template syntax error: {what}{line}"));
             d.expected = Some("a minijinja template, e.g. `{{ item.subject }}`".into());
             return None;
         }

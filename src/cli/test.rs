@@ -124,15 +124,16 @@ pub fn run_dir(dir: &Path) -> Report {
         report.errors.extend(read.diagnostics);
         let Some(suite) = read.spec else { continue };
         for case in &suite.cases {
-            let set = sets.entry(case.template.clone()).or_insert_with(|| {
-                match load::load_mappings(dir, case.template.as_deref()) {
-                    Ok(l) => Ok(l.model),
-                    Err(f) => {
-                        report.errors.extend(f.diagnostics);
-                        Err(())
+            let set =
+                sets.entry(case.template.clone()).or_insert_with(|| {
+                    match load::load_mappings(dir, case.template.as_deref()) {
+                        Ok(l) => Ok(l.model),
+                        Err(f) => {
+                            report.errors.extend(f.diagnostics);
+                            Err(())
+                        }
                     }
-                }
-            });
+                });
             let failure = match set {
                 Ok(set) => run_case(set, &suite, case).err(),
                 Err(()) => Some(format!(
@@ -197,10 +198,8 @@ pub fn run_case(set: &MappingSet, suite: &TestSuite, case: &TestCase) -> Result<
         let Some(fields) = case.input.get("fields").and_then(Value::as_object) else {
             return Err("  a reverse case needs `input: {table, fields: {...}}`".into());
         };
-        let fields: IndexMap<String, Value> = fields
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let fields: IndexMap<String, Value> =
+            fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         let out = engine::to_graph(set, res, &fields, &ctx);
         if let Some(want) = &e.body {
             compare_subset("body", want, &out.body, &mut diff);

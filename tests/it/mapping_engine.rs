@@ -1,0 +1,248 @@
+//! The pure mapping core on the shipped mappings: base vs. template, participants, `map` end to end.
+
+use std::{path::Path, process::Command};
+
+use graph_connector::{
+    engine::{self, Context, Directory, DirectoryEntry, FieldValue},
+    load,
+    model::MappingSet,
+};
+use pretty_assertions::assert_eq;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn set(template: Option<&str>) -> MappingSet {
+    load::load_mappings(&root().join("mappings"), template)
+        .unwrap_or_else(|f| panic!("{:#?}", f.diagnostics))
+        .model
+}
+
+fn example_event() -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(root().join("mappings/examples/event.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn sandbox_directory() -> Directory {
+    let entry = |email: &str, id: &str, name: &str| DirectoryEntry {
+        email: email.into(),
+        id: id.into(),
+        name: name.into(),
+    };
+    Directory {
+        reps: vec![
+            entry("ana@contoso.com", "ANA", "Ana Alvarez"),
+            entry("ben@contoso.com", "BEN", "Ben Becker"),
+        ],
+        persons: vec![
+            entry("frank@fabrikam.com", "FI1-KP1", "Frank Fischer"),
+            entry("juergen@northwind.de", "FI2-KP2", "Jürgen Jäger"),
+        ],
+    }
+}
+
+#[test]
+fn isi_yields_a031location_where_base_does_not_with_the_same_code() {
+    let item = example_event();
+    let mut ctx = Context::new("W. Europe Standard Time").unwrap();
+    ctx.directory = sandbox_directory();
+    let base = set(None);
+    let isi = set(Some("isi"));
+    let b = engine::to_crm(&base, base.resource("event").unwrap(), &item, &ctx);
+    let i = engine::to_crm(&isi, isi.resource("event").unwrap(), &item, &ctx);
+    assert_eq!(b.fields.get("A031Location"), None);
+    assert_eq!(
+        i.fields.get("A031Location"),
+        Some(&FieldValue::Text("Besprechungsraum Zürich".into()))
+    );
+    for field in [
+        "Subject", "Date", "Time", "EndDate", "EndTime", "Duration", "ShowAs", "Priority",
+    ] {
+        assert_eq!(b.fields.get(field), i.fields.get(field), "{field}");
+    }
+    assert_eq!(
+        b.fields["Time"],
+        FieldValue::Time(jiff::civil::time(9, 0, 0, 0))
+    );
+    assert!(b.warnings.is_empty() && i.warnings.is_empty());
+}
+
+#[test]
+fn quick_start_map_command_prints_the_record() {
+    let out = Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+        .args([
+            "map",
+            "event",
+            "--input",
+            "mappings/examples/event.json",
+            "--template",
+            "isi",
+            "--directory",
+            "mappings/examples/directory.yaml",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["table"], "Contact");
+    assert_eq!(v["warnings"], json!([]));
+    let f = &v["fields"];
+    assert_eq!(
+        f["Subject"],
+        "Q2 pricing <draft> & Müller's \"special\" offer – Jürgen Jäger"
+    );
+    assert_eq!(f["A031Location"], "Besprechungsraum Zürich");
+    assert_eq!(f["ParticipantID"], "BEN");
+    assert_eq!(f["Participants"], "Ben Becker; Frank Fischer; Jürgen Jäger");
+    assert_eq!(f["ConnectorMissingparticipants"], true);
+    assert_eq!(
+        f["MissingParticipants"],
+        "Unassigned participants:\nTo: stranger@example.org\nCC: zoe.obrien@example.org\nBCC: room-4@contoso.com"
+    );
+}
+
+#[test]
+fn map_reverse_prints_the_graph_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("record.json");
+    std::fs::write(
+        &input,
+        r#"{"table": "Contact", "fields": {"Subject": "Visit <Fabrikam>", "Date": "2025-07-01", "Time": "14:00", "EndDate": "2025-07-01", "EndTime": "15:00", "ShowAs": "Tentative"}}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+        .args([
+            "map",
+            "event",
+            "--reverse",
+            "--tz",
+            "Europe/Berlin",
+            "--input",
+        ])
+        .arg(&input)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "subject": "Visit <Fabrikam>",
+            "start": {"dateTime": "2025-07-01T14:00:00", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2025-07-01T15:00:00", "timeZone": "Europe/Berlin"},
+            "showAs": "tentative"
+        })
+    );
+}
+
+#[test]
+fn map_names_an_unknown_resource_and_time_zone() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+            .args(args)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = run(&["map", "evnt", "--input", "mappings/examples/event.json"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("unknown resource `evnt`") && err.contains("did you mean `event`?"),
+        "{err}"
+    );
+    let (code, err) = run(&[
+        "map",
+        "event",
+        "--input",
+        "mappings/examples/event.json",
+        "--tz",
+        "Mars/Olympus",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unknown time zone `Mars/Olympus`"), "{err}");
+}
+
+#[test]
+fn missing_participants_with_a_separator_put_one_line_per_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("mappings/event.yaml"))
+        .unwrap()
+        .replace(
+            "    mode: append\n    field: Text\n",
+            "    mode: append\n    field: Text\n    separator: \", \"\n",
+        );
+    std::fs::write(dir.path().join("event.yaml"), text).unwrap();
+    let set = load::load_mappings(dir.path(), None)
+        .unwrap_or_else(|f| panic!("{:#?}", f.diagnostics))
+        .model;
+    let mut ctx = Context::new("UTC").unwrap();
+    ctx.directory = sandbox_directory();
+    ctx.lang = "de".into();
+    let item = json!({
+        "body": {"contentType": "text", "content": ""},
+        "attendees": [
+            {"type": "required", "emailAddress": {"address": "a@example.org"}},
+            {"type": "required", "emailAddress": {"address": "b@example.org"}},
+            {"type": "optional", "emailAddress": {"address": "c@example.org"}},
+            {"type": "required", "emailAddress": {"address": "A@example.org"}},
+        ]
+    });
+    let rec = engine::to_crm(&set, set.resource("event").unwrap(), &item, &ctx);
+    assert_eq!(
+        rec.fields["Text"],
+        FieldValue::Text(
+            "Fehlende Teilnehmer:\nTo: a@example.org, b@example.org\nCC: c@example.org".into()
+        )
+    );
+}
+
+#[test]
+fn message_selection_needs_the_category_or_a_known_participant() {
+    let set = set(None);
+    let res = set.resource("message").unwrap();
+    let mut ctx = Context::new("UTC").unwrap();
+    ctx.directory = sandbox_directory();
+    let known = json!({"from": {"emailAddress": {"address": "Frank@Fabrikam.com"}}});
+    let unknown = json!({"from": {"emailAddress": {"address": "x@example.org"}}});
+    let tagged =
+        json!({"categories": ["CRM"], "from": {"emailAddress": {"address": "x@example.org"}}});
+    assert!(engine::selected(res, &known, &ctx));
+    assert!(!engine::selected(res, &unknown, &ctx));
+    assert!(engine::selected(res, &tagged, &ctx));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any subject up to the field length, XML-special and non-ASCII included, comes through exactly,
+    /// both ways.
+    #[test]
+    fn subjects_survive_both_ways(subject in "[\\PC<>&\"'\\n]{1,120}") {
+        let set = set(None);
+        let res = set.resource("event").unwrap();
+        let ctx = Context::new("UTC").unwrap();
+        let rec = engine::to_crm(&set, res, &json!({"subject": subject}), &ctx);
+        prop_assert_eq!(rec.fields.get("Subject"), Some(&FieldValue::Text(subject.clone())));
+        let body = engine::to_graph(&set, res, &rec.json_fields(), &ctx);
+        prop_assert_eq!(&body.body["subject"], &json!(subject));
+    }
+}
