@@ -264,7 +264,28 @@ fn report(doc: &Document, root: &Value, err: &ValidationError<'_>, out: &mut Vec
                     set.iter().map(|t| json_type(&t.to_string())).collect()
                 }
             };
-            push(out, here, type_error(doc, here, instance, &expected));
+            let is_duration = parent_schema(root, err.schema_path().as_str())
+                .and_then(|s| s.get("pattern"))
+                .is_some_and(|p| p == DURATION_PATTERN);
+            let d = if is_duration {
+                let mut d = doc
+                    .error(
+                        here,
+                        format!(
+                            "wrong type for {}: found {}",
+                            display_path(here),
+                            type_name(instance)
+                        ),
+                    )
+                    .with_expected(DURATION_EXPECTED);
+                if let Some(n) = instance.as_u64() {
+                    d = d.with_hint(format!("add a unit, e.g. `{n}m` for {n} minutes"));
+                }
+                d
+            } else {
+                type_error(doc, here, instance, &expected)
+            };
+            push(out, here, d);
         }
         ValidationErrorKind::Enum { options } => {
             let values = options.as_array().cloned().unwrap_or_default();

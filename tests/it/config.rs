@@ -180,6 +180,9 @@ mailboxes:
   refesh: 12h
 service:
   listen: 0.0.0.0:8089
+schedules:
+  contacts:
+    every: 1440
 ";
     let (_dir, res) = load_text(text);
     let errors = res.unwrap_err();
@@ -203,6 +206,9 @@ service:
     connector.yaml:11:11: warning: status endpoint listens on non-loopback address `0.0.0.0:8089`
       expected: a loopback address such as `127.0.0.1:8089`
       hint: the status endpoint has no authentication; put a proxy in front of it
+    connector.yaml:14:12: error: wrong type for `schedules.contacts.every`: found an integer
+      expected: a whole number followed by a unit, e.g. `30s`, `10m`, `24h`, `7d`
+      hint: add a unit, e.g. `1440m` for 1440 minutes
     ");
 }
 

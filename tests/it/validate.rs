@@ -316,3 +316,18 @@ fn without_paths_the_config_and_its_mappings_are_checked() {
     );
     assert_eq!(code, 2);
 }
+
+#[test]
+fn mapping_test_files_are_checked_against_their_schema() {
+    let (code, stdout) = run(&[
+        "validate",
+        "tests/data/validate/bad-test-file/event.test.yaml",
+    ]);
+    assert_eq!(code, 1);
+    let first = stdout.lines().next().unwrap();
+    assert_eq!(
+        first,
+        "tests/data/validate/bad-test-file/event.test.yaml:6:7: error: unknown key `feilds` in `cases[0].expect`"
+    );
+    assert!(stdout.contains("hint: did you mean `fields`?"), "{stdout}");
+}
