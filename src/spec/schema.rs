@@ -115,6 +115,10 @@ pub struct Violation {
     pub pointer: String,
     /// Whether the node is a key the schema does not know (removing it loses nothing).
     pub unknown_key: bool,
+    /// For an unknown key: the allowed key it most resembles.
+    pub suggests: Option<String>,
+    /// For a missing required key: its name.
+    pub missing_key: Option<String>,
     pub diagnostic: Diagnostic,
 }
 
@@ -134,6 +138,20 @@ pub fn validate_with(doc: &Document, validator: &Validator, schema: &Value) -> V
         let d = &v.diagnostic;
         seen.insert((d.line, d.column, d.message.clone()))
     });
+    // A misspelled key is one problem, not also "missing required key": the unknown key's did-you-mean
+    // already names the missing one.
+    let misspelled: std::collections::HashSet<(String, String)> = out
+        .iter()
+        .filter_map(|v| {
+            let parent = parent_pointer(&v.pointer).to_string();
+            Some((parent, v.suggests.clone()?))
+        })
+        .collect();
+    out.retain(|v| {
+        v.missing_key
+            .as_ref()
+            .is_none_or(|k| !misspelled.contains(&(v.pointer.clone(), k.clone())))
+    });
     out.sort_by_key(|v| (v.diagnostic.line, v.diagnostic.column));
     out
 }
@@ -142,6 +160,8 @@ fn push(out: &mut Vec<Violation>, pointer: &str, diagnostic: Diagnostic) {
     out.push(Violation {
         pointer: pointer.to_string(),
         unknown_key: false,
+        suggests: None,
+        missing_key: None,
         diagnostic,
     });
 }
@@ -234,6 +254,8 @@ fn report(doc: &Document, root: &Value, err: &ValidationError<'_>, out: &mut Vec
                 out.push(Violation {
                     pointer,
                     unknown_key: true,
+                    suggests: closest(key, &allowed),
+                    missing_key: None,
                     diagnostic: d,
                 });
             }
@@ -255,7 +277,13 @@ fn report(doc: &Document, root: &Value, err: &ValidationError<'_>, out: &mut Vec
             {
                 d = d.with_expected(format!("`{name}`: {}", first_sentence(description)));
             }
-            push(out, here, d);
+            out.push(Violation {
+                pointer: here.to_string(),
+                unknown_key: false,
+                suggests: None,
+                missing_key: Some(name),
+                diagnostic: d,
+            });
         }
         ValidationErrorKind::Type { kind } => {
             let expected: Vec<String> = match kind {
@@ -452,6 +480,8 @@ fn report_alternatives(
                 out.push(Violation {
                     pointer,
                     unknown_key: true,
+                    suggests: closest(unknown, &keys),
+                    missing_key: None,
                     diagnostic: d,
                 });
             }
@@ -465,21 +495,47 @@ fn report_alternatives(
         return;
     }
 
-    // Otherwise the alternative that got furthest: fewest errors, then the deepest one.
+    // Otherwise the alternative that got furthest: errors deepest in the document (it matched the
+    // most structure), then the fewest problems.
     let best = candidates
         .iter()
         .min_by_key(|b| {
-            let depth = b
-                .iter()
-                .map(|e| e.instance_path().as_str().matches('/').count())
-                .max()
-                .unwrap_or(0);
-            (b.len(), usize::MAX - depth)
+            let (depth, problems) = score(b);
+            (usize::MAX - depth, problems)
         })
         .expect("candidates is not empty");
     for e in best.iter() {
         report(doc, root, e, out);
     }
+}
+
+/// How far an alternative got: the deepest instance depth of its errors, and how many problems it
+/// has (each unexpected key counts; nested alternatives count as their best branch).
+fn score(errors: &[ValidationError<'_>]) -> (usize, usize) {
+    let mut depth = 0;
+    let mut problems = 0;
+    for e in errors {
+        depth = depth.max(e.instance_path().as_str().matches('/').count());
+        match e.kind() {
+            ValidationErrorKind::AnyOf { context }
+            | ValidationErrorKind::OneOfNotValid { context } => {
+                if let Some((d, p)) = context
+                    .iter()
+                    .map(|b| score(b))
+                    .min_by_key(|(d, p)| (usize::MAX - d, *p))
+                {
+                    depth = depth.max(d);
+                    problems += p;
+                }
+            }
+            ValidationErrorKind::AdditionalProperties { unexpected }
+            | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
+                problems += unexpected.len();
+            }
+            _ => problems += 1,
+        }
+    }
+    (depth, problems)
 }
 
 fn bad_value(doc: &Document, pointer: &str, found: &Value, allowed: &[Value]) -> Diagnostic {

@@ -331,3 +331,22 @@ fn mapping_test_files_are_checked_against_their_schema() {
     );
     assert!(stdout.contains("hint: did you mean `fields`?"), "{stdout}");
 }
+
+/// Filters are untagged unions of groups and conditions: each mistake is reported once, against the
+/// alternative the writer meant, not as one error per alternative.
+#[test]
+fn nested_alternatives_report_the_closest_one() {
+    let text = format!(
+        "{HEADER}direction: both\nfilters:\n  all:\n    - field: ConnectorDeleted\n      op: \"=\"\n      valu: true\n    - field: ConnectorPublished\n      op: is\n      value: true\n    - alll: []\n"
+    );
+    insta::assert_snapshot!(schema_diagnostics(Kind::Mapping, &text), @r"
+    event.yaml:9:7: error: unknown key `valu` in `filters.all[0]`
+      expected: one of `field`, `op`, `value`
+      hint: did you mean `value`?
+    event.yaml:11:11: error: unknown value `is` for `filters.all[1].op`
+      expected: one of `=`, `!=`, `<`, `>`, `<=`, `>=`, `contains`
+    event.yaml:13:7: error: unknown key `alll` in `filters.all[2]`
+      expected: exactly one of the keys `all`, `any`, `not`
+      hint: did you mean `all`?
+    ");
+}
