@@ -1078,6 +1078,7 @@ impl Checker {
                 model::ReverseSource::DateTime {
                     date: dt.date.clone(),
                     time: dt.time.clone(),
+                    end: dt.end,
                 }
             }
         };

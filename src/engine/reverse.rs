@@ -47,8 +47,8 @@ pub fn to_graph(
                     Value::Null
                 }
             },
-            ReverseSource::DateTime { date, time } => {
-                match date_time(fields, date, time.as_deref(), ctx) {
+            ReverseSource::DateTime { date, time, end } => {
+                match date_time(fields, date, time.as_deref(), *end, ctx) {
                     Ok(v) => v,
                     Err(e) => {
                         warn(e);
@@ -130,6 +130,7 @@ fn date_time(
     fields: &IndexMap<String, Value>,
     date: &str,
     time: Option<&str>,
+    end: bool,
     ctx: &Context,
 ) -> Result<Value, String> {
     let Some(d) = fields.get(date).filter(|v| !v.is_null()) else {
@@ -140,11 +141,19 @@ fn date_time(
         .trim()
         .parse()
         .map_err(|_| format!("CRM field `{date}` = `{d_text}` is not a date (YYYY-MM-DD)"))?;
+    let mut day = day;
     let t = match time
         .and_then(|t| fields.get(t))
         .filter(|v| !v.is_null() && v.as_str() != Some(""))
     {
-        None => jiff::civil::Time::midnight(),
+        None => {
+            if end {
+                day = day
+                    .tomorrow()
+                    .map_err(|e| format!("CRM field `{date}` = `{d_text}`: {e}"))?;
+            }
+            jiff::civil::Time::midnight()
+        }
         Some(v) => {
             let text = key_text(v);
             parse_time(&text).ok_or_else(|| {

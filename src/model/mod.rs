@@ -143,7 +143,12 @@ pub enum ReverseSource {
     Field(String),
     Template(TemplateRef),
     Const(Value),
-    DateTime { date: String, time: Option<String> },
+    /// With `end`, an empty time means the (exclusive) midnight after the date.
+    DateTime {
+        date: String,
+        time: Option<String>,
+        end: bool,
+    },
 }
 
 /// A reverse converter.

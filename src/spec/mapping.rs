@@ -289,7 +289,7 @@ pub enum ReverseSource {
     /// A constant value.
     Const(Value),
     /// A Graph `dateTimeTimeZone` in the mailbox time zone from a CRM date and time field (no time:
-    /// midnight).
+    /// midnight, for an `end` the next midnight).
     DateTime(DateTimeFields),
 }
 
@@ -302,6 +302,10 @@ pub struct DateTimeFields {
     /// CRM time field (`Time`, `EndTime`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
+    /// `true` for an end: when the time is empty (an all-day record), Graph gets midnight of the day
+    /// *after* the date, because Graph ends all-day events exclusively.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub end: bool,
 }
 
 /// A reverse converter.
