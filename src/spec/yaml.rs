@@ -599,6 +599,60 @@ list: [a, 'b', 3]
         );
     }
 
+    fn json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[ -~äöüé€\n]{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+                proptest::collection::btree_map("[a-zA-Z_][a-zA-Z0-9_/~ -]{0,8}", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let p = pointer_push(&at, k);
+                    pointers(v, p, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    pointers(v, pointer_push(&at, &i.to_string()), out);
+                }
+            }
+            _ => {}
+        }
+        out.push(at);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+        /// Whatever serde-saphyr writes reads back as the same value, with a position for every node.
+        #[test]
+        fn round_trips_with_a_position_for_every_node(value in json()) {
+            let text = serde_saphyr::to_string(&value).unwrap();
+            let doc = parse("p.yaml", &text).unwrap();
+            proptest::prop_assert_eq!(&doc.value, &value, "{}", text);
+            let n_lines = text.lines().count().max(1);
+            let mut all = Vec::new();
+            pointers(&value, String::new(), &mut all);
+            for p in all {
+                proptest::prop_assert!(doc.contains(&p), "no position for {:?} in\n{}", p, text);
+                let (line, column) = doc.locate(&p);
+                proptest::prop_assert!(line >= 1 && line <= n_lines && column >= 1);
+            }
+        }
+    }
+
     #[test]
     fn pointer_escapes() {
         assert_eq!(pointer_push("/a", "b/c~d"), "/a/b~1c~0d");
