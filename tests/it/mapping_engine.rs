@@ -143,6 +143,7 @@ fn map_reverse_prints_the_graph_body() {
         v,
         json!({
             "subject": "Visit <Fabrikam>",
+            "isAllDay": false,
             "start": {"dateTime": "2025-07-01T14:00:00", "timeZone": "Europe/Berlin"},
             "end": {"dateTime": "2025-07-01T15:00:00", "timeZone": "Europe/Berlin"},
             "showAs": "tentative"
