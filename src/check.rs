@@ -624,6 +624,27 @@ impl Checker {
                     w,
                 )
             });
+            if let (Some(rv), true) = (
+                &rule.reverse,
+                matches!(direction, Direction::CrmToGraph | Direction::Both),
+            ) {
+                let tptr = p(&p(&r.ptr, "reverse"), "to");
+                let at = At {
+                    doc: r.doc,
+                    ptr: &tptr,
+                };
+                // Graph properties have one writer too; `Graph:` keeps them apart from CRM fields.
+                if let Some((file, line, col)) = writers.get(&format!("Graph:{}", rv.to)) {
+                    let msg = format!(
+                        "two rules write Graph property `{}` (the other one is at {file}:{line}:{col})",
+                        rv.to
+                    );
+                    self.error(at, msg);
+                } else {
+                    let (line, col) = r.doc.locate(&tptr);
+                    writers.insert(format!("Graph:{}", rv.to), (r.doc.file.clone(), line, col));
+                }
+            }
             let reverse = rule.reverse.as_ref().and_then(|rv| {
                 let rptr = p(&r.ptr, "reverse");
                 self.reverse(

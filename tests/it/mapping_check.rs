@@ -242,6 +242,26 @@ fn a_participant_field_also_written_by_a_rule_is_reported() {
 }
 
 #[test]
+fn two_reverse_rules_writing_one_graph_property_are_reported() {
+    let text = BASE
+        .replace(
+            "    from: { path: $.subject }",
+            "    from: { path: $.subject }\n    reverse: { to: subject }",
+        )
+        .replace(
+            "    convert: [{ catalog: show_as }]",
+            "    convert: [{ catalog: show_as }]\n    reverse: { to: subject }",
+        );
+    let got: Vec<String> = check_texts(&[&text], None).iter().map(short).collect();
+    assert_eq!(
+        got,
+        vec![
+            "m0.yaml:14:20: two rules write Graph property `subject` (the other one is at m0.yaml:10:20)"
+        ]
+    );
+}
+
+#[test]
 fn the_shipped_mappings_check_clean_under_every_template() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
     for template in [None, Some("isi")] {
