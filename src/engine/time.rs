@@ -88,3 +88,66 @@ pub fn parse_time(s: &str) -> Option<Time> {
         .ok()
         .or_else(|| format!("{s}:00").parse().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn resolves_windows_iana_and_utc_names() {
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        assert_eq!(
+            resolve_time_zone("W. Europe Standard Time")
+                .unwrap()
+                .iana_name(),
+            berlin.iana_name()
+        );
+        assert_eq!(
+            resolve_time_zone("Pacific Standard Time")
+                .unwrap()
+                .iana_name(),
+            Some("America/Los_Angeles")
+        );
+        assert_eq!(
+            resolve_time_zone("Europe/Zurich").unwrap().iana_name(),
+            Some("Europe/Zurich")
+        );
+        assert_eq!(resolve_time_zone("UTC"), Some(TimeZone::UTC));
+        assert_eq!(resolve_time_zone("Mars Standard Time"), None);
+    }
+
+    #[test]
+    fn local_times_follow_dst_and_all_day_floats() {
+        let tz = resolve_time_zone("W. Europe Standard Time").unwrap();
+        let winter = parse_graph_time(
+            &json!({"dateTime": "2025-03-29T12:00:00.0000000", "timeZone": "UTC"}),
+        )
+        .unwrap();
+        let summer = parse_graph_time(
+            &json!({"dateTime": "2025-03-30T12:00:00.0000000", "timeZone": "UTC"}),
+        )
+        .unwrap();
+        assert_eq!(format_time(local(&winter, &tz, false).time()), "13:00");
+        assert_eq!(format_time(local(&summer, &tz, false).time()), "14:00");
+        assert_eq!(format_time(local(&summer, &tz, true).time()), "12:00");
+        let offset = parse_graph_time(&json!("2025-03-30T12:00:00+02:00")).unwrap();
+        assert_eq!(format_time(local(&offset, &tz, false).time()), "12:00");
+        assert!(parse_graph_time(&json!(42)).is_err());
+        assert!(parse_graph_time(&json!({"timeZone": "UTC"})).is_err());
+    }
+
+    #[test]
+    fn parses_short_and_long_times() {
+        assert_eq!(
+            parse_time("09:30").map(format_time).as_deref(),
+            Some("09:30")
+        );
+        assert_eq!(
+            parse_time("09:30:15").map(format_time).as_deref(),
+            Some("09:30")
+        );
+        assert_eq!(parse_time("9.30"), None);
+    }
+}
