@@ -105,7 +105,9 @@ pub fn collect(args: &Args) -> anyhow::Result<Report> {
 fn default_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let (dir, template, only_template) = if args.config.is_file() {
         report.files.insert(args.config.clone());
-        let (dir, template) = check_config(&args.config, report);
+        let Some((dir, template)) = check_config(&args.config, report) else {
+            return Ok(());
+        };
         (dir, args.template.clone().or(template), true)
     } else if args.config != Path::new(DEFAULT_CONFIG) {
         bail!(
@@ -140,10 +142,12 @@ fn default_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {
 }
 
 /// Validates a config file; returns the mapping directory and template it names (best effort even
-/// when the config has errors, so the mappings get checked too).
-fn check_config(path: &Path, report: &mut Report) -> (PathBuf, Option<String>) {
+/// when the config has errors, so the mappings get checked too). A mapping directory or template that
+/// does not exist is reported at its line in the config (and `None` / no template is returned).
+fn check_config(path: &Path, report: &mut Report) -> Option<(PathBuf, Option<String>)> {
     let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
-    match load::load_config(path) {
+    let raw = load::read_document(path).ok();
+    let (dir, mut template) = match load::load_config(path) {
         Ok((config, diagnostics)) => {
             report.add(diagnostics);
             (config.mappings.dir, config.mappings.template)
@@ -151,7 +155,6 @@ fn check_config(path: &Path, report: &mut Report) -> (PathBuf, Option<String>) {
         Err(diagnostics) => {
             report.add(diagnostics);
             // Read what we can of `mappings:` from the raw document.
-            let raw = load::read_document(path).ok();
             let get = |key: &str| {
                 raw.as_ref()
                     .and_then(|d| d.value.pointer(&format!("/mappings/{key}")))
@@ -161,7 +164,32 @@ fn check_config(path: &Path, report: &mut Report) -> (PathBuf, Option<String>) {
             let dir = base.join(get("dir").unwrap_or_else(|| "mappings".to_string()));
             (dir, get("template"))
         }
+    };
+    let located = |pointer: &str, message: String| match &raw {
+        Some(doc) => doc.error(pointer, message),
+        None => Diagnostic::error(load::display_name(path), 0, 0, message),
+    };
+    if !dir.is_dir() {
+        report.add([located(
+            "/mappings/dir",
+            format!(
+                "mapping directory `{}` does not exist",
+                load::display_name(&dir)
+            ),
+        )
+        .with_expected("a directory of mapping specs (relative to the config file)")]);
+        return None;
     }
+    if let Some(name) = &template
+        && let Err(missing) = load::template_file(&dir, name)
+    {
+        let mut d = located("/mappings/template", missing.message);
+        d.expected = missing.expected;
+        d.hint = missing.hint;
+        report.add([d]);
+        template = None;
+    }
+    Some((dir, template))
 }
 
 fn explicit_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {

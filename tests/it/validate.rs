@@ -350,3 +350,22 @@ fn nested_alternatives_report_the_closest_one() {
       hint: did you mean `all`?
     ");
 }
+
+#[test]
+fn the_configs_template_and_mapping_dir_are_checked_at_their_lines() {
+    let (code, stdout) = run_in("tests/data/validate/bad-config-refs", &["validate"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(stdout, @r"
+    connector.yaml:9:13: error: template `iso` not found (no file ../clean/templates/iso.yaml)
+      expected: one of `isi`
+      hint: did you mean `isi`?
+    1 error, 0 warnings in 2 files
+    ");
+    let (code, stdout) = run_in("tests/data/validate/bad-config-dir", &["validate"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(stdout, @r"
+    connector.yaml:8:8: error: mapping directory `nowhere` does not exist
+      expected: a directory of mapping specs (relative to the config file)
+    1 error, 0 warnings in 1 file
+    ");
+}
