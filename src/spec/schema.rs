@@ -72,11 +72,13 @@ impl Kind {
 }
 
 fn generate(kind: Kind) -> Value {
+    // Draft 7: the newest draft editors fully support (yaml-language-server, VS Code's JSON service).
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
     let schema = match kind {
-        Kind::Connector => schemars::schema_for!(ConnectorConfig),
-        Kind::Mapping => schemars::schema_for!(MappingSpec),
-        Kind::Overlay => schemars::schema_for!(OverlaySpec),
-        Kind::MappingTests => schemars::schema_for!(TestSuite),
+        Kind::Connector => generator.into_root_schema_for::<ConnectorConfig>(),
+        Kind::Mapping => generator.into_root_schema_for::<MappingSpec>(),
+        Kind::Overlay => generator.into_root_schema_for::<OverlaySpec>(),
+        Kind::MappingTests => generator.into_root_schema_for::<TestSuite>(),
     };
     // `$schema`, `title` and `description` first: the order people read a schema file in.
     let Value::Object(mut map) = schema.to_value() else {
