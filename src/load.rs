@@ -354,6 +354,23 @@ pub fn load_mapping_files(
     let mut overlay_file = overlay.map(|path| read_spec::<OverlaySpec>(path, Kind::Overlay));
     if let Some(file) = &mut overlay_file {
         diagnostics.append(&mut file.diagnostics);
+        // A resource file that could not be read is not "missing": what the checks would say about the
+        // overlay's changes to it only follows from that file's own errors.
+        let unreadable = specs.iter().filter(|f| f.spec.is_none()).filter_map(|f| {
+            f.doc
+                .as_ref()?
+                .value
+                .get("resource")?
+                .as_str()
+                .map(str::to_string)
+        });
+        let mut hidden = HashSet::new();
+        if let Some(doc) = &file.doc {
+            for name in unreadable {
+                hidden.extend(doc.subtree_positions(&yaml::pointer_push("/resources", &name)));
+            }
+        }
+        file.masked.extend(hidden);
     }
     let mut all_files: Vec<PathBuf> = files.to_vec();
     all_files.extend(overlay.map(Path::to_path_buf));

@@ -369,3 +369,17 @@ fn the_configs_template_and_mapping_dir_are_checked_at_their_lines() {
     1 error, 0 warnings in 1 file
     ");
 }
+
+/// A resource file broken beyond reading (its `direction` is wrong) does not make the overlay's
+/// changes to it look like changes to a resource that does not exist.
+#[test]
+fn an_unreadable_resource_file_causes_no_overlay_errors() {
+    let (code, stdout) = run(&["validate", "tests/data/validate/unreadable-resource"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(stdout, @r"
+    tests/data/validate/unreadable-resource/event.yaml:4:12: error: unknown value `bothways` for `direction`
+      expected: one of `graph_to_crm`, `crm_to_graph`, `both`
+      hint: did you mean `both`?
+    1 error, 0 warnings in 2 files
+    ");
+}
