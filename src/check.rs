@@ -1455,6 +1455,12 @@ impl Checker {
                 self.writer(writers, f, at);
             }
         }
+        for (i, f) in spec.resolved.link.iter().enumerate() {
+            let lptr = p(&p(&rptr, "link"), i);
+            let at = At { doc, ptr: &lptr };
+            in_form(self, at, f);
+            self.writer(writers, f, at);
+        }
         let missing = spec.missing.as_ref().map(|m| {
             let mptr = p(base, "missing");
             let fat = At {
@@ -1516,6 +1522,7 @@ impl Checker {
                 rep_ids: spec.resolved.rep_ids.clone(),
                 names: spec.resolved.names.clone(),
                 person_ids: spec.resolved.person_ids.clone(),
+                link: spec.resolved.link.clone(),
                 separator: spec
                     .resolved
                     .separator

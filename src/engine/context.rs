@@ -1,7 +1,9 @@
 //! The evaluation context: what the connector knows besides the item (mailbox time zone, language, "now",
 //! the mailbox owner, the folder and the directory of known CRM participants).
 
+use indexmap::IndexMap;
 use jiff::{Timestamp, tz::TimeZone};
+use serde_json::Value;
 
 use super::time::resolve_time_zone;
 use crate::spec::tests::{DirectoryEntry as SpecEntry, DirectorySpec};
@@ -64,6 +66,8 @@ pub struct DirectoryEntry {
     pub email: String,
     pub id: String,
     pub name: String,
+    /// CRM key fields (`CoGrp`, `CoNo`, `PeGrp`, `PeNo`) for linking.
+    pub fields: IndexMap<String, Value>,
 }
 
 /// What an address resolves to.
@@ -91,6 +95,7 @@ impl From<&SpecEntry> for DirectoryEntry {
             email: e.email.clone(),
             id: e.id.clone(),
             name: e.name.clone(),
+            fields: e.fields.clone(),
         }
     }
 }

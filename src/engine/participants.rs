@@ -108,6 +108,13 @@ pub fn write(
     {
         fields.insert(field.clone(), FieldValue::Text(rep.id.clone()));
     }
+    if let Some(first) = persons.first() {
+        for f in &p.resolved.link {
+            if let Some(v) = first.fields.get(f).and_then(FieldValue::from_json) {
+                fields.insert(f.clone(), v);
+            }
+        }
+    }
     let mut set = |field: &Option<String>, items: Vec<String>| {
         if let Some(f) = field
             && !items.is_empty()

@@ -210,6 +210,7 @@ pub struct Resolved {
     pub rep_ids: Option<String>,
     pub names: Option<String>,
     pub person_ids: Option<String>,
+    pub link: Vec<String>,
     pub separator: String,
 }
 

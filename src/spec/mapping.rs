@@ -413,6 +413,10 @@ pub struct Resolved {
     /// Field receiving the person ids, joined by `separator`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub person_ids: Option<String>,
+    /// CRM fields copied from the first resolved person's directory `fields` (e.g. `[CoGrp, CoNo,
+    /// PeGrp, PeNo]`), linking the record to that person and company.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub link: Vec<String>,
     /// Separator between ids or names (default `; `).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub separator: Option<String>,

@@ -64,6 +64,10 @@ pub struct DirectoryEntry {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// CRM key fields of the participant (`{CoGrp: 1, CoNo: 1, PeGrp: 1, PeNo: 4}`), copied to the
+    /// record when the mapping links the first resolved person (`participants.resolved.link`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub fields: IndexMap<String, Value>,
 }
 
 /// One test case.

@@ -33,6 +33,7 @@ fn sandbox_directory() -> Directory {
         email: email.into(),
         id: id.into(),
         name: name.into(),
+        fields: Default::default(),
     };
     Directory {
         reps: vec![
@@ -105,6 +106,11 @@ fn quick_start_map_command_prints_the_record() {
     assert_eq!(f["ParticipantID"], "BEN");
     assert_eq!(f["Participants"], "Ben Becker; Frank Fischer; Jürgen Jäger");
     assert_eq!(f["ConnectorMissingparticipants"], true);
+    // Linked to the first resolved person, Frank Fischer of Fabrikam.
+    assert_eq!(
+        (&f["CoGrp"], &f["CoNo"], &f["PeGrp"], &f["PeNo"]),
+        (&json!(1), &json!(1), &json!(1), &json!(1))
+    );
     assert_eq!(
         f["MissingParticipants"],
         "Unassigned participants:\nTo: stranger@example.org\nCC: zoe.obrien@example.org\nBCC: room-4@contoso.com"
