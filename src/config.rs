@@ -608,6 +608,21 @@ pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
             );
         }
     }
+    if crate::engine::time::resolve_time_zone(&graph.default_time_zone).is_none() {
+        out.push(
+            doc.error(
+                "/graph/default_time_zone",
+                format!("unknown time zone `{}`", graph.default_time_zone),
+            )
+            .with_expected(
+                "a Windows name such as `W. Europe Standard Time` or an IANA name such as `Europe/Berlin`",
+            )
+            .with_hint_opt(crate::diag::did_you_mean(
+                &graph.default_time_zone,
+                jiff::tz::db().available().map(|n| n.as_str().to_string()),
+            )),
+        );
+    }
     if let Some(email) = &graph.admin_email
         && !email.contains('@')
     {

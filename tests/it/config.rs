@@ -219,6 +219,7 @@ graph:
   tenant_id: not-a-guid
   client_id: 3e9a7c51-2d4b-4f6e-8a1c-7b5d9e0f2a43
   client_secret: env:GRAPH_CLIENT_SECRET
+  default_time_zone: Europe/Berln
 crm:
   language: fr
 service:
@@ -233,11 +234,14 @@ service:
     insta::assert_snapshot!(rendered.join("\n"), @r"
     connector.yaml:2:14: error: `not-a-guid` is not a GUID
       expected: a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f` (Entra admin center, app overview)
-    connector.yaml:5:1: error: missing `url` for the `interface` CRM transport
+    connector.yaml:5:22: error: unknown time zone `Europe/Berln`
+      expected: a Windows name such as `W. Europe Standard Time` or an IANA name such as `Europe/Berlin`
+      hint: did you mean `Europe/Berlin`?
+    connector.yaml:6:1: error: missing `url` for the `interface` CRM transport
       expected: `url: https://crm.example.com/crm.interface` (or `transport: memory`)
-    connector.yaml:6:13: error: unsupported CRM language `fr`
+    connector.yaml:7:13: error: unsupported CRM language `fr`
       expected: one of `en`, `de`
-    connector.yaml:8:11: warning: status endpoint listens on non-loopback address `0.0.0.0:8089`
+    connector.yaml:9:11: warning: status endpoint listens on non-loopback address `0.0.0.0:8089`
       expected: a loopback address such as `127.0.0.1:8089`
       hint: the status endpoint has no authentication; put a proxy in front of it
     ");
