@@ -1,0 +1,1 @@
+//! CRM.interface over HTTP (placeholder while encode.rs settles).
