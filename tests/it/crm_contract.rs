@@ -137,7 +137,9 @@ fn contact(graph_id: &str, subject: &str) -> Fields {
     fields
 }
 
-const CONTACT_FIELDS: &[&str] = &["GraphId", "Subject", "Contact", "Date", "Time", "RepID", "Rep"];
+const CONTACT_FIELDS: &[&str] = &[
+    "GraphId", "Subject", "Contact", "Date", "Time", "RepID", "Rep",
+];
 
 async fn health_check_proves_the_master_login(b: &dyn Backend) {
     let health = b.master().health_check().await.expect("healthy");
@@ -161,7 +163,11 @@ async fn impersonation_only_for_the_master_user_and_client(b: &dyn Backend) {
     let ana = Actor::RepEmail("ana@contoso.com".into());
     let query = Query::table("Rep").fields(["RepID"]);
     // The master user with its client may act as a rep.
-    let records = b.master().query(&ana, &query).await.expect("master impersonates");
+    let records = b
+        .master()
+        .query(&ana, &query)
+        .await
+        .expect("master impersonates");
     assert!(!records.is_empty());
     // A valid non-master login may not.
     let err = b
@@ -187,11 +193,18 @@ async fn unknown_field_is_a_typed_error_naming_the_field(b: &dyn Backend) {
     let crm = b.master();
     let mut fields = contact("unknown-field-1", "hello");
     fields.insert("Subjct".into(), "typo".into());
-    let err = crm.insert(&Actor::Master, "Contact", fields).await.unwrap_err();
+    let err = crm
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, CrmErrorKind::UnknownField, "{err}");
     assert_eq!(err.table.as_deref(), Some("Contact"));
     assert_eq!(err.field.as_deref(), Some("Subjct"));
-    assert_eq!(b.count("Contact", "GraphId", "unknown-field-1"), 0, "nothing written");
+    assert_eq!(
+        b.count("Contact", "GraphId", "unknown-field-1"),
+        0,
+        "nothing written"
+    );
 
     let err = crm
         .query(&Actor::Master, &Query::table("Contact").fields(["Subjct"]))
@@ -201,7 +214,10 @@ async fn unknown_field_is_a_typed_error_naming_the_field(b: &dyn Backend) {
     assert_eq!(err.field.as_deref(), Some("Subjct"));
 
     let err = crm
-        .query(&Actor::Master, &Query::table("Contacts").fields(["Subject"]))
+        .query(
+            &Actor::Master,
+            &Query::table("Contacts").fields(["Subject"]),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind, CrmErrorKind::UnknownTable, "{err}");
@@ -225,29 +241,54 @@ async fn write_read_update_delete_round_trip(b: &dyn Backend) {
     assert_eq!(record.text("Contact"), Some("Appointment"));
     assert_eq!(record.text("Date"), Some("2026-11-26"));
     assert_eq!(record.text("Time"), Some("10:30"));
-    assert_eq!(record.text("Rep"), Some("Ana Alvarez"), "rep name filled from RepID");
+    assert_eq!(
+        record.text("Rep"),
+        Some("Ana Alvarez"),
+        "rep name filled from RepID"
+    );
 
     let mut change = Fields::new();
     change.insert("Subject".into(), "second".into());
-    crm.update(&actor, "Contact", &id, change).await.expect("update");
+    crm.update(&actor, "Contact", &id, change)
+        .await
+        .expect("update");
     crm.soft_delete(&actor, "Contact", &id, "ConnectorDeleted")
         .await
         .expect("soft delete");
     let record = crm
-        .read(&actor, "Contact", &id, &["Subject", "ConnectorDeleted", "GraphId"])
+        .read(
+            &actor,
+            "Contact",
+            &id,
+            &["Subject", "ConnectorDeleted", "GraphId"],
+        )
         .await
         .unwrap()
         .unwrap();
     assert_eq!(record.text("Subject"), Some("second"));
     assert_eq!(record.text("ConnectorDeleted"), Some("true"));
-    assert_eq!(record.text("GraphId"), Some("rt-1"), "untouched fields keep their values");
+    assert_eq!(
+        record.text("GraphId"),
+        Some("rt-1"),
+        "untouched fields keep their values"
+    );
 
     crm.delete(&actor, "Contact", &id).await.expect("delete");
-    assert_eq!(crm.read(&actor, "Contact", &id, &["Subject"]).await.unwrap(), None);
+    assert_eq!(
+        crm.read(&actor, "Contact", &id, &["Subject"])
+            .await
+            .unwrap(),
+        None
+    );
     let err = crm.delete(&actor, "Contact", &id).await.unwrap_err();
     assert_eq!(err.kind, CrmErrorKind::NotFound, "{err}");
     let err = crm
-        .update(&actor, "Contact", &RecordId::new("4294999999"), Fields::new())
+        .update(
+            &actor,
+            "Contact",
+            &RecordId::new("4294999999"),
+            Fields::new(),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind, CrmErrorKind::NotFound, "{err}");
@@ -264,11 +305,21 @@ async fn write_read_update_delete_round_trip(b: &dyn Backend) {
 async fn upsert_by_match_key_never_duplicates(b: &dyn Backend) {
     let crm = b.master();
     let first = crm
-        .upsert(&Actor::Master, "Contact", &["GraphId"], contact("up-1", "v1"))
+        .upsert(
+            &Actor::Master,
+            "Contact",
+            &["GraphId"],
+            contact("up-1", "v1"),
+        )
         .await
         .unwrap();
     let second = crm
-        .upsert(&Actor::Master, "Contact", &["GraphId"], contact("up-1", "v2"))
+        .upsert(
+            &Actor::Master,
+            "Contact",
+            &["GraphId"],
+            contact("up-1", "v2"),
+        )
         .await
         .unwrap();
     assert_eq!(first.action, WriteAction::Insert);
@@ -291,7 +342,12 @@ async fn ambiguous_match_key_writes_nothing(b: &dyn Backend) {
             .unwrap();
     }
     let err = crm
-        .upsert(&Actor::Master, "Contact", &["GraphId"], contact("dup-1", "third"))
+        .upsert(
+            &Actor::Master,
+            "Contact",
+            &["GraphId"],
+            contact("dup-1", "third"),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind, CrmErrorKind::AmbiguousMatch, "{err}");
@@ -301,7 +357,10 @@ async fn ambiguous_match_key_writes_nothing(b: &dyn Backend) {
 
 async fn conditions_groups_operators_and_wildcards(b: &dyn Backend) {
     let crm = b.master();
-    for (n, subject) in ["Alpha offer", "beta OFFER", "Gamma call", "delta"].iter().enumerate() {
+    for (n, subject) in ["Alpha offer", "beta OFFER", "Gamma call", "delta"]
+        .iter()
+        .enumerate()
+    {
         let mut fields = contact(&format!("cond-{n}"), subject);
         fields.insert("Duration".into(), Value::Number(n as f64 * 10.0));
         crm.insert(&Actor::Master, "Contact", fields).await.unwrap();
@@ -330,14 +389,26 @@ async fn conditions_groups_operators_and_wildcards(b: &dyn Backend) {
         subjects(c("Subject", Op::NotContains, "offer".into())).await,
         ["Gamma call", "delta"]
     );
-    assert_eq!(subjects(c("Subject", Op::Eq, "ALPHA*".into())).await, ["Alpha offer"]);
+    assert_eq!(
+        subjects(c("Subject", Op::Eq, "ALPHA*".into())).await,
+        ["Alpha offer"]
+    );
     assert_eq!(
         subjects(c("Subject", Op::Ne, "*offer".into())).await,
         ["Gamma call", "delta"]
     );
-    assert_eq!(subjects(c("Duration", Op::Ge, Value::Number(20.0))).await, ["Gamma call", "delta"]);
-    assert_eq!(subjects(c("Duration", Op::Gt, Value::Number(20.0))).await, ["delta"]);
-    assert_eq!(subjects(c("Duration", Op::Lt, Value::Number(10.0))).await, ["Alpha offer"]);
+    assert_eq!(
+        subjects(c("Duration", Op::Ge, Value::Number(20.0))).await,
+        ["Gamma call", "delta"]
+    );
+    assert_eq!(
+        subjects(c("Duration", Op::Gt, Value::Number(20.0))).await,
+        ["delta"]
+    );
+    assert_eq!(
+        subjects(c("Duration", Op::Lt, Value::Number(10.0))).await,
+        ["Alpha offer"]
+    );
     assert_eq!(
         subjects(c("Duration", Op::Le, Value::Number(10.0))).await,
         ["Alpha offer", "beta OFFER"]
@@ -391,7 +462,10 @@ async fn linked_tables_and_cursor_flags(b: &dyn Backend) {
         .child(persons.clone().flags(CursorFlags::WITH))
         .filter(Condition::eq("Person", "LastName", "Huber"));
     let companies = crm.query(&Actor::Master, &query).await.unwrap();
-    let names: Vec<_> = companies.iter().map(|c| c.text("Company").unwrap()).collect();
+    let names: Vec<_> = companies
+        .iter()
+        .map(|c| c.text("Company").unwrap())
+        .collect();
     assert_eq!(names, ["Northwind GmbH"]);
 }
 
@@ -413,7 +487,10 @@ async fn reps_and_email_resolution(b: &dyn Backend) {
     ]
     .map(String::from)
     .to_vec();
-    let found = crm.resolve_emails(&Actor::Master, &addresses).await.unwrap();
+    let found = crm
+        .resolve_emails(&Actor::Master, &addresses)
+        .await
+        .unwrap();
     assert_eq!(found.len(), 4);
     let ana = &found["ana@contoso.com"];
     assert_eq!(ana.reps.len(), 1);
@@ -422,7 +499,10 @@ async fn reps_and_email_resolution(b: &dyn Backend) {
     assert_eq!(frank.reps.len(), 0);
     assert_eq!(frank.persons.len(), 1);
     assert_eq!(frank.persons[0].text("LastName"), Some("Fischer"));
-    assert_eq!(found["juergen@northwind.de"].persons[0].text("FirstName"), Some("Jürgen"));
+    assert_eq!(
+        found["juergen@northwind.de"].persons[0].text("FirstName"),
+        Some("Jürgen")
+    );
     let stranger = &found["stranger@example.org"];
     assert!(stranger.reps.is_empty() && stranger.persons.is_empty());
 }
@@ -452,7 +532,10 @@ async fn catalog_values_with_texts_and_external_keys(b: &dyn Backend) {
     // A catalog field rejects a text the catalog does not hold.
     let mut fields = contact("cat-1", "x");
     fields.insert("ShowAs".into(), "Sleeping".into());
-    let err = crm.insert(&Actor::Master, "Contact", fields).await.unwrap_err();
+    let err = crm
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
     assert_eq!(err.field.as_deref(), Some("ShowAs"));
 }
@@ -468,8 +551,14 @@ async fn changed_since_sees_recent_writes(b: &dyn Backend) {
         .changed_since(&Actor::Master, "Contact", before, &["GraphId"])
         .await
         .unwrap();
-    let hit = changed.iter().find(|r| r.id == id).expect("recent write is listed");
-    assert!(hit.text("Upd").is_some_and(|u| u.ends_with('Z')), "Upd is RFC 3339 UTC");
+    let hit = changed
+        .iter()
+        .find(|r| r.id == id)
+        .expect("recent write is listed");
+    assert!(
+        hit.text("Upd").is_some_and(|u| u.ends_with('Z')),
+        "Upd is RFC 3339 UTC"
+    );
     let later = jiff::Timestamp::now() + 1.hour();
     let changed = crm
         .changed_since(&Actor::Master, "Contact", later, &["GraphId"])
@@ -496,9 +585,16 @@ async fn break_skips_commands_after_a_failure(b: &dyn Backend) {
         }),
     ];
     let results = crm.execute(&Actor::Master, &commands).await.unwrap();
-    assert_eq!(results[0].as_ref().unwrap_err().kind, CrmErrorKind::NotFound);
+    assert_eq!(
+        results[0].as_ref().unwrap_err().kind,
+        CrmErrorKind::NotFound
+    );
     assert_eq!(results[1], Ok(Reply::Skipped));
-    assert_eq!(results[2], Ok(Reply::Skipped), "a break stops the rest of the request");
+    assert_eq!(
+        results[2],
+        Ok(Reply::Skipped),
+        "a break stops the rest of the request"
+    );
     assert_eq!(b.count("Contact", "GraphId", "break-1"), 0);
     assert_eq!(b.count("Contact", "GraphId", "break-2"), 0);
 
@@ -519,7 +615,10 @@ async fn break_skips_commands_after_a_failure(b: &dyn Backend) {
     ];
     let results = crm.execute(&Actor::Master, &commands).await.unwrap();
     assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
-    assert_eq!(results[1].as_ref().unwrap_err().kind, CrmErrorKind::NotFound);
+    assert_eq!(
+        results[1].as_ref().unwrap_err().kind,
+        CrmErrorKind::NotFound
+    );
     assert_eq!(b.count("Contact", "GraphId", "batch-1"), 1);
     assert_eq!(b.count("Contact", "GraphId", "batch-2"), 1);
 }
@@ -538,7 +637,11 @@ async fn too_long_values_are_rejected_naming_the_field(b: &dyn Backend) {
         .unwrap();
     assert_eq!(record.text("Subject"), Some(exactly.as_str()));
     let err = crm
-        .insert(&Actor::Master, "Contact", contact("len-2", &"x".repeat(256)))
+        .insert(
+            &Actor::Master,
+            "Contact",
+            contact("len-2", &"x".repeat(256)),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
@@ -565,7 +668,7 @@ const EXOTIC: &[&str] = &[
 fn exotic(n: usize) -> (String, String) {
     let sample = EXOTIC[n % EXOTIC.len()];
     let subject: String = format!("{sample} #{n}").chars().take(255).collect();
-    let text = if n % 10 == 0 {
+    let text = if n.is_multiple_of(10) {
         // Very long: exactly the field's 32,000 characters.
         sample.chars().cycle().take(32_000).collect()
     } else {
@@ -602,7 +705,9 @@ async fn exotic_text_survives_insert_and_query(b: &dyn Backend) {
     let records = crm.query(&Actor::Master, &query).await.unwrap();
     assert_eq!(records.len(), RECORDS);
     for record in &records {
-        let n: usize = record.text("GraphId").unwrap()["exotic-".len()..].parse().unwrap();
+        let n: usize = record.text("GraphId").unwrap()["exotic-".len()..]
+            .parse()
+            .unwrap();
         let (subject, text) = exotic(n);
         assert_eq!(record.text("Subject"), Some(subject.as_str()), "record {n}");
         assert_eq!(record.text("Text"), Some(text.as_str()), "record {n}");
@@ -652,20 +757,30 @@ async fn upserts_under_injected_faults_never_duplicate() {
         }
     }
     let elapsed = started.elapsed();
-    let injected = backend.0.counters().faults;
+    let counters = backend.0.counters();
+    let injected = counters.faults.clone();
+    let checks = counters.commands.get("match").copied().unwrap_or(0);
     backend.0.set_faults(Faults::default());
     let duplicates: Vec<String> = (0..RECORDS)
         .map(|n| format!("fault-{n:04}"))
         .filter(|id| backend.count("Contact", "GraphId", id) != 1)
         .collect();
     assert_eq!(duplicates, Vec::<String>::new(), "every key exactly once");
-    assert_eq!(backend.count("Contact", "Subject", "round 1"), RECORDS, "second round applied");
+    assert_eq!(
+        backend.count("Contact", "Subject", "round 1"),
+        RECORDS,
+        "second round applied"
+    );
     assert!(
         injected.drops_after > 0 && injected.server_errors > 0 && injected.drops_before > 0,
         "the seeded faults must actually hit: {injected:?}"
     );
+    assert!(
+        checks > 0,
+        "lost answers must be checked by match key before a retry"
+    );
     eprintln!(
-        "faults: {RECORDS} keys x 2 rounds, injected {injected:?}, duplicates 0, in {elapsed:?}"
+        "faults: {RECORDS} keys x 2 rounds, injected {injected:?}, {checks} match-key checks, duplicates 0, in {elapsed:?}"
     );
     backend.0.shutdown().await;
 }

@@ -77,10 +77,22 @@ pub fn encode_request(
         ("client", login.client.to_owned()),
         ("xml:lang", login.language.to_owned()),
     ];
-    match actor {
-        Actor::Master => {}
-        Actor::RepEmail(email) => attrs.push(("impersonate", format!("email={email}"))),
-        Actor::RepName(name) => attrs.push(("impersonate", format!("rep={name}"))),
+    let impersonate = match actor {
+        Actor::Master => None,
+        Actor::RepEmail(email) => Some(("email", email)),
+        Actor::RepName(name) => Some(("rep", name)),
+    };
+    if let Some((key, value)) = impersonate {
+        // `;` separates the keys of the impersonate attribute: a value holding one could name another rep.
+        if value.contains(';') || forbidden_xml_char(value).is_some() || value.trim().is_empty() {
+            return Err(CrmError::new(
+                CrmErrorKind::InvalidValue,
+                format!(
+                    "cannot impersonate `{value}`: expected a rep {key} without `;` or control characters"
+                ),
+            ));
+        }
+        attrs.push(("impersonate", format!("{key}={value}")));
     }
     xml.start("request", &attrs);
     for (n, command) in commands.iter().enumerate() {
@@ -324,9 +336,9 @@ fn validate_command(n: usize, command: &Command) -> Result<(), CrmError> {
                 .table(table));
             }
             for k in key {
-                if !fields
+                if fields
                     .get(k)
-                    .is_some_and(|v| v.to_wire(&WireFormats::default()).is_some())
+                    .is_none_or(|v| v.to_wire(&WireFormats::default()).is_none())
                 {
                     return Err(CrmError::new(
                         CrmErrorKind::InvalidValue,
