@@ -1,5 +1,6 @@
 //! Integration test modules.
 
-mod tidy;
 mod crm_contract;
+mod crm_emulator;
 mod crm_encode;
+mod tidy;

@@ -210,8 +210,15 @@ impl Engine {
                     return finish(response, out);
                 }
             }
-        } else {
+        } else if request.children.iter().any(|c| has_credentials(&c.attrs)) {
             None
+        } else {
+            let e = CrmError::new(
+                "auth",
+                "no credentials: expected user and pwd (or auth) on <request> or on the commands",
+            );
+            response.push(error_element(&e, None, &[]));
+            return finish(response, out);
         };
         for cmd in &request.children {
             match cmd.name.as_str() {
@@ -232,9 +239,7 @@ impl Engine {
                         }
                     };
                     if fired {
-                        let mut el = Element::new("break");
-                        el.attrs = custom_attrs(cmd, &[]).unwrap_or_default();
-                        response.push(el);
+                        // G15: no result element; the skipped commands answer nothing either
                         break;
                     }
                     continue;
@@ -267,17 +272,17 @@ struct CommandError {
     echo: Vec<(String, String)>,
 }
 
-impl From<CrmError> for CommandError {
+impl From<CrmError> for Box<CommandError> {
     fn from(error: CrmError) -> Self {
-        CommandError {
+        Box::new(CommandError {
             error,
             index: None,
             echo: Vec::new(),
-        }
+        })
     }
 }
 
-type CmdResult<T> = Result<T, CommandError>;
+type CmdResult<T> = Result<T, Box<CommandError>>;
 
 fn has_credentials(attrs: &[(String, String)]) -> bool {
     attrs
@@ -618,15 +623,19 @@ impl Engine {
             .find(|c| c.name == "fields")
             .ok_or_else(|| malformed(format!("<{}> needs a <fields> element", cmd.name)))?;
         for (i, rec) in fields.children.iter().enumerate() {
-            let echo = custom_attrs(rec, &["id"]).map_err(|e| CommandError {
-                error: e,
-                index: Some(i + 1),
-                echo: Vec::new(),
+            let echo = custom_attrs(rec, &["id"]).map_err(|e| {
+                Box::new(CommandError {
+                    error: e,
+                    index: Some(i + 1),
+                    echo: Vec::new(),
+                })
             })?;
-            let wrap = |error: CrmError| CommandError {
-                error,
-                index: Some(i + 1),
-                echo: echo.clone(),
+            let wrap = |error: CrmError| {
+                Box::new(CommandError {
+                    error,
+                    index: Some(i + 1),
+                    echo: echo.clone(),
+                })
             };
             let table = self.table_index(Some(&rec.name)).map_err(wrap)?;
             self.check_write(table, session).map_err(wrap)?;
@@ -718,7 +727,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Ids of live records whose fields equal all `keys` (case-insensitively; unset equals empty or 0).
+    /// Ids of live records whose fields equal all `keys` exactly (G9: case-sensitive; no value = unset).
     fn find_matching(&self, table: usize, keys: &[(String, Option<String>)]) -> Vec<u64> {
         self.db.data[table]
             .records
@@ -729,10 +738,7 @@ impl Engine {
                     let stored = field_text(r, k);
                     match v {
                         None => is_unset(&stored),
-                        Some(v) => {
-                            stored.eq_ignore_ascii_case(v)
-                                || stored.to_lowercase() == v.to_lowercase()
-                        }
+                        Some(v) => stored == *v,
                     }
                 })
             })
@@ -752,15 +758,19 @@ impl Engine {
             .find(|c| c.name == "fields")
             .ok_or_else(|| malformed("<match> needs a <fields> element"))?;
         for (i, rec) in fields.children.iter().enumerate() {
-            let echo = custom_attrs(rec, &[]).map_err(|e| CommandError {
-                error: e,
-                index: Some(i + 1),
-                echo: Vec::new(),
+            let echo = custom_attrs(rec, &[]).map_err(|e| {
+                Box::new(CommandError {
+                    error: e,
+                    index: Some(i + 1),
+                    echo: Vec::new(),
+                })
             })?;
-            let wrap = |error: CrmError| CommandError {
-                error,
-                index: Some(i + 1),
-                echo: echo.clone(),
+            let wrap = |error: CrmError| {
+                Box::new(CommandError {
+                    error,
+                    index: Some(i + 1),
+                    echo: echo.clone(),
+                })
             };
             let table = self.table_index(Some(&rec.name)).map_err(wrap)?;
             let given = self.record_fields(table, rec, ctx, true).map_err(wrap)?;

@@ -192,6 +192,7 @@ impl Schema {
                         .unwrap_or_else(|| format!("{}_{}_{}", seed.station, cat.number, v.code)),
                 });
             }
+            values.sort_by_key(|v| v.code);
             catalogs.push(Catalog {
                 name: cat.name.clone(),
                 number: cat.number,
@@ -400,9 +401,9 @@ pub struct TableData {
     pub next_serial: u32,
 }
 
-/// Formats a system timestamp: UTC RFC 3339 with milliseconds.
+/// Formats a system timestamp: UTC RFC 3339, second precision (`2026-11-26T10:00:00Z`).
 pub fn format_ts(ts: Timestamp) -> String {
-    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Parses a timestamp in a condition: RFC 3339, or a date (midnight UTC).
@@ -519,12 +520,13 @@ impl Db {
         };
     }
 
-    /// A strictly increasing write timestamp (ties are pushed 1 ms apart), so `Upd` orders writes.
+    /// The write timestamp: `now` cut to whole seconds (the wire precision of `Created`/`Upd`), never
+    /// earlier than the previous write's, so `Upd >= T` finds every write made at or after `T`.
     pub fn stamp(&mut self, now: Timestamp) -> Timestamp {
-        let now = now.round(jiff::Unit::Millisecond).unwrap_or(now);
+        let secs = Timestamp::from_second(now.as_second()).unwrap_or(now);
         let ts = match self.last_ts {
-            Some(last) if now <= last => last + jiff::SignedDuration::from_millis(1),
-            _ => now,
+            Some(last) if secs < last => last,
+            _ => secs,
         };
         self.last_ts = Some(ts);
         ts
@@ -899,20 +901,22 @@ impl Db {
         Ok(id)
     }
 
-    /// Marks a record deleted (kept, visible to queries with flag 16384). Deleting a deleted record is a
-    /// no-op success, so a retried delete is harmless.
+    /// Marks a record deleted (kept, visible to queries with flag 16384). Deleting a deleted record is
+    /// `not-found`, like updating it.
     pub fn delete(&mut self, table: usize, id: u64, now: Timestamp) -> Result<(), CrmError> {
         let name = self.schema.tables[table].name.clone();
-        let Some(mut rec) = self.data[table].records.get(&id).cloned() else {
+        let Some(mut rec) = self.data[table]
+            .records
+            .get(&id)
+            .cloned()
+            .filter(|r| !r.deleted)
+        else {
             return Err(CrmError::new(
                 "not-found",
                 format!("no record with id {id} in table {name}"),
             )
             .at(&name, None));
         };
-        if rec.deleted {
-            return Ok(());
-        }
         rec.deleted = true;
         rec.upd = self.stamp(now);
         self.save(table, rec);

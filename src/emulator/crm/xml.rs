@@ -162,6 +162,11 @@ pub fn parse(input: &str) -> Result<Element, String> {
             Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
         }
     }
+    if let Some(root) = &root
+        && let Some(bad) = forbidden_in(root)
+    {
+        return Err(bad);
+    }
     if !stack.is_empty() {
         return Err(format!(
             "XML not well-formed: element <{}> is not closed",
@@ -169,6 +174,31 @@ pub fn parse(input: &str) -> Result<Element, String> {
         ));
     }
     root.ok_or_else(|| "empty document: expected a <request> element".to_owned())
+}
+
+/// Characters XML 1.0 cannot carry, even as character references.
+fn forbidden(c: char) -> bool {
+    (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
+}
+
+fn forbidden_in(el: &Element) -> Option<String> {
+    let describe = |where_: String, text: &str| {
+        text.chars().find(|&c| forbidden(c)).map(|c| {
+            format!(
+                "{where_} holds U+{:04X}, a character XML 1.0 cannot carry",
+                u32::from(c)
+            )
+        })
+    };
+    if let Some(msg) = describe(format!("the text of <{}>", el.name), &el.text) {
+        return Some(msg);
+    }
+    for (k, v) in &el.attrs {
+        if let Some(msg) = describe(format!("attribute {k} of <{}>", el.name), v) {
+            return Some(msg);
+        }
+    }
+    el.children.iter().find_map(forbidden_in)
 }
 
 fn close(el: Element, stack: &mut [Element], root: &mut Option<Element>) {
@@ -201,6 +231,14 @@ mod tests {
         let doc = el.to_document();
         let back = parse(&doc).unwrap();
         assert_eq!(back, el);
+    }
+
+    #[test]
+    fn rejects_characters_xml_cannot_carry() {
+        let err = parse("<request><Subject>bell&#7;</Subject></request>").unwrap_err();
+        assert!(err.contains("U+0007"), "{err}");
+        assert!(parse("<request a=\"&#xFFFF;\"/>").is_err());
+        assert!(parse("<request>tab&#9;ok</request>").is_ok());
     }
 
     #[test]

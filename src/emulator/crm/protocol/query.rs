@@ -279,7 +279,10 @@ impl Engine {
                     )
                     .at(tname, Some(&field))
                 };
-                if field == "id" {
+                if field.eq_ignore_ascii_case("id")
+                    && self.db.schema.tables[table].field(&field).is_none()
+                {
+                    let field = "id".to_owned();
                     let id = value
                         .trim()
                         .parse::<u64>()
@@ -307,7 +310,7 @@ impl Engine {
                         Target::Ts(parse_ts(value).ok_or_else(|| bad("an RFC 3339 timestamp"))?),
                     ),
                     Kind::Catalog
-                        if !textual && !(value.is_empty() && el.attr("extkey").is_none()) =>
+                        if !(textual || value.is_empty() && el.attr("extkey").is_none()) =>
                     {
                         let cat = &self.db.schema.catalogs[def.catalog.expect("catalog field")];
                         let raw = el.attr("extkey").unwrap_or(value);
