@@ -6,10 +6,10 @@ use std::{sync::Arc, time::Duration, time::Instant};
 use graph_connector::{
     emulator::crm::{self as crm_emulator, CrmEmulator, EmulatorOptions, Faults},
     transport::crm::{
-        Actor, BatchCommand, Command, Condition, CrmErrorKind, CrmTransport, CursorFlags, Fields,
-        Op, Query, RecordId, Reply, TableQuery, Value, WriteAction,
+        Actor, BatchCommand, CatalogMode, Command, Condition, CrmErrorKind, CrmTransport,
+        CursorFlags, Fields, Op, Query, RecordId, Reply, TableQuery, Value, WriteAction,
         client::{CrmClient, CrmClientConfig, RetryPolicy},
-        memory::{MemoryCrm, MemoryLogin},
+        memory::{MemoryCrm, MemoryLogin, MemoryOptions},
     },
 };
 use jiff::{ToSpan, civil::date};
@@ -19,6 +19,8 @@ use pretty_assertions::assert_eq;
 trait Backend: Send + Sync {
     /// A transport logged in as the master user.
     fn master(&self) -> Arc<dyn CrmTransport>;
+    /// A master transport with another catalog mode and request language.
+    fn master_with(&self, mode: CatalogMode, language: &str) -> Arc<dyn CrmTransport>;
     /// A transport logged in with other credentials.
     fn login(&self, user: &str, password: &str, client: &str) -> Arc<dyn CrmTransport>;
     /// Undeleted records of `table` whose `field` equals `value` in the backend's store.
@@ -30,6 +32,14 @@ struct Memory(MemoryCrm);
 impl Backend for Memory {
     fn master(&self) -> Arc<dyn CrmTransport> {
         Arc::new(self.0.clone())
+    }
+
+    fn master_with(&self, mode: CatalogMode, language: &str) -> Arc<dyn CrmTransport> {
+        Arc::new(self.0.clone().with_options(MemoryOptions {
+            language: language.to_owned(),
+            catalog_mode: mode,
+            ..MemoryOptions::default()
+        }))
     }
 
     fn login(&self, user: &str, password: &str, client: &str) -> Arc<dyn CrmTransport> {
@@ -63,6 +73,14 @@ impl Backend for Emulator {
     fn master(&self) -> Arc<dyn CrmTransport> {
         let m = self.0.master();
         self.login(&m.user, &m.password, &m.client)
+    }
+
+    fn master_with(&self, mode: CatalogMode, language: &str) -> Arc<dyn CrmTransport> {
+        let m = self.0.master();
+        let mut config = client_config(self.0.url(), &m.user, &m.password, &m.client);
+        config.catalog_mode = mode;
+        config.language = language.to_owned();
+        Arc::new(CrmClient::new(config).expect("client builds"))
     }
 
     fn login(&self, user: &str, password: &str, client: &str) -> Arc<dyn CrmTransport> {
@@ -120,6 +138,8 @@ contract!(
     linked_tables_and_cursor_flags,
     reps_and_email_resolution,
     catalog_values_with_texts_and_external_keys,
+    catalog_fields_by_text_code_or_external_key,
+    condition_groups_name_one_table,
     changed_since_sees_recent_writes,
     break_skips_commands_after_a_failure,
     too_long_values_are_rejected_naming_the_field,
@@ -538,6 +558,94 @@ async fn catalog_values_with_texts_and_external_keys(b: &dyn Backend) {
         .unwrap_err();
     assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
     assert_eq!(err.field.as_deref(), Some("ShowAs"));
+}
+
+async fn catalog_fields_by_text_code_or_external_key(b: &dyn Backend) {
+    let by_code = b.master_with(CatalogMode::Code, "en");
+    let mut fields = contact("catmode-1", "by code");
+    fields.insert("Contact".into(), "7".into());
+    fields.insert("ShowAs".into(), "3".into());
+    let id = by_code
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap();
+    let show_as = |mode, language: &'static str| {
+        let crm = b.master_with(mode, language);
+        let id = id.clone();
+        async move {
+            let record = crm
+                .read(&Actor::Master, "Contact", &id, &["ShowAs", "Contact"])
+                .await
+                .unwrap()
+                .unwrap();
+            (
+                record.text("ShowAs").unwrap().to_owned(),
+                record.text("Contact").unwrap().to_owned(),
+            )
+        }
+    };
+    assert_eq!(
+        show_as(CatalogMode::Code, "en").await,
+        ("3".into(), "7".into())
+    );
+    assert_eq!(
+        show_as(CatalogMode::Text, "en").await,
+        ("Busy".into(), "Appointment".into())
+    );
+    assert_eq!(
+        show_as(CatalogMode::Text, "de").await,
+        ("Gebucht".into(), "Termin".into())
+    );
+    assert_eq!(
+        show_as(CatalogMode::ExtKey, "en").await,
+        ("1_2_3".into(), "1_1_7".into())
+    );
+
+    let by_ext_key = b.master_with(CatalogMode::ExtKey, "en");
+    let mut change = Fields::new();
+    change.insert("ShowAs".into(), "1_2_4".into());
+    by_ext_key
+        .update(&Actor::Master, "Contact", &id, change)
+        .await
+        .unwrap();
+    assert_eq!(show_as(CatalogMode::Text, "en").await.0, "Out of office");
+
+    // Conditions take catalog values in the same mode.
+    let query = Query::table("Contact")
+        .fields(["GraphId"])
+        .filter(Condition::eq("Contact", "ShowAs", "4"))
+        .filter(Condition::eq("Contact", "GraphId", "catmode-*"));
+    assert_eq!(
+        by_code.query(&Actor::Master, &query).await.unwrap().len(),
+        1
+    );
+    // Texts and `#code` are understood in every mode; an unknown code is refused naming the field.
+    let mut fields = contact("catmode-2", "text in code mode");
+    fields.insert("ShowAs".into(), "#2".into());
+    by_code
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap();
+    let mut fields = contact("catmode-3", "unknown code");
+    fields.insert("Contact".into(), "99".into());
+    let err = by_code
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
+    assert_eq!(err.field.as_deref(), Some("Contact"));
+}
+
+async fn condition_groups_name_one_table(b: &dyn Backend) {
+    let query = Query::table("Company")
+        .fields(["Company"])
+        .child(TableQuery::new("Person").fields(["LastName"]))
+        .filter(Condition::Or(vec![
+            Condition::eq("Company", "Company", "Fabrikam*"),
+            Condition::eq("Person", "LastName", "Huber"),
+        ]));
+    let err = b.master().query(&Actor::Master, &query).await.unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::Malformed, "{err}");
 }
 
 async fn changed_since_sees_recent_writes(b: &dyn Backend) {

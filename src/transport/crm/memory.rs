@@ -851,11 +851,14 @@ impl Store {
                 raw
             }
             Kind::Number => {
-                let n: f64 = raw
-                    .trim()
-                    .parse()
-                    .map_err(|_| bad("a plain decimal number"))?;
-                format!("{n}")
+                let t = raw.trim();
+                if let Ok(n) = t.parse::<i64>() {
+                    n.to_string()
+                } else if t.parse::<f64>().is_ok_and(f64::is_finite) && !t.contains(['e', 'E']) {
+                    t.to_owned()
+                } else {
+                    return Err(bad("a plain decimal number"));
+                }
             }
             Kind::Bool => WireFormats::parse_bool(raw.trim())
                 .ok_or_else(|| bad("true or false"))?
@@ -873,15 +876,12 @@ impl Store {
                 .to_string(),
             Kind::Catalog => {
                 let catalog = &self.catalogs[field.catalog.expect("catalog field has a catalog")];
-                let lower = raw.trim().to_lowercase();
-                let found = catalog
-                    .values
-                    .iter()
-                    .find(|v| match ctx.options.catalog_mode {
-                        CatalogMode::Code => v.code == raw.trim(),
-                        CatalogMode::ExtKey => v.ext_key.as_deref() == Some(raw.trim()),
-                        CatalogMode::Text => v.texts.values().any(|t| t.to_lowercase() == lower),
-                    });
+                let found = resolve_catalog(
+                    &catalog.values,
+                    raw.trim(),
+                    &ctx.options.language,
+                    ctx.options.catalog_mode == CatalogMode::Code,
+                );
                 found
                     .ok_or_else(|| bad(&format!("a value of catalog `{}`", catalog.name)))?
                     .code
@@ -996,6 +996,22 @@ impl Store {
         self.check_query_names(&query.root)?;
         if let Some(c) = &query.condition {
             self.check_condition(c)?;
+            // Like the emulator (G5): each top-level item names one table (alias); groups do not span tables.
+            let items = match c {
+                Condition::And(all) => all.iter().collect(),
+                other => vec![other],
+            };
+            for item in items {
+                let mut used = Vec::new();
+                tables_of(item, &mut used);
+                used.dedup();
+                if used.len() > 1 {
+                    return Err(err(
+                        CrmErrorKind::Malformed,
+                        "a <lop> group must only name fields of one table (alias); split it per table",
+                    ));
+                }
+            }
         }
         let t = self.table(&query.root.table)?;
         let candidates: Vec<u64> = self.data[t].keys().copied().collect();
@@ -1163,6 +1179,47 @@ impl Store {
             Op::Contains => have_l.contains(&want_l),
             Op::NotContains => !have_l.contains(&want_l),
         }
+    }
+}
+
+/// Like the emulator (G11): `#code` always, a bare code when `numeric` (catbynum), an external key, or a
+/// text in any language (the request language first), case-insensitively.
+fn resolve_catalog<'a>(
+    values: &'a [CatalogValue],
+    raw: &str,
+    language: &str,
+    numeric: bool,
+) -> Option<&'a CatalogValue> {
+    if let Some(code) = raw.strip_prefix('#') {
+        return values.iter().find(|v| v.code == code);
+    }
+    if numeric && raw.parse::<u32>().is_ok() {
+        return values.iter().find(|v| v.code == raw);
+    }
+    if let Some(v) = values.iter().find(|v| v.ext_key.as_deref() == Some(raw)) {
+        return Some(v);
+    }
+    let lower = raw.to_lowercase();
+    let text_in = |v: &&CatalogValue, lang: Option<&str>| {
+        v.texts
+            .iter()
+            .any(|(l, t)| lang.is_none_or(|lang| l == lang) && t.to_lowercase() == lower)
+    };
+    values
+        .iter()
+        .find(|v| text_in(v, Some(language)))
+        .or_else(|| values.iter().find(|v| text_in(v, None)))
+}
+
+fn tables_of<'a>(condition: &'a Condition, out: &mut Vec<(&'a str, Option<&'a str>)>) {
+    match condition {
+        Condition::Cond(c) => {
+            let key = (c.table.as_str(), c.alias.as_deref());
+            if !out.contains(&key) {
+                out.push(key);
+            }
+        }
+        Condition::And(all) | Condition::Or(all) => all.iter().for_each(|c| tables_of(c, out)),
     }
 }
 
