@@ -390,10 +390,15 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             .drops_before += 1;
         return dropped();
     }
-    let text = String::from_utf8_lossy(&body);
     let outcome = {
         let mut engine = shared.engine.lock().expect("engine lock");
-        let outcome = engine.handle(&text, jiff::Timestamp::now());
+        let outcome = match std::str::from_utf8(&body) {
+            Ok(text) => engine.handle(text, jiff::Timestamp::now()),
+            Err(e) => protocol::malformed_outcome(&format!(
+                "the request body is not UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            )),
+        };
         if let Some(tx) = &shared.persist
             && !outcome.touched.is_empty()
         {

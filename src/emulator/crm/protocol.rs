@@ -264,6 +264,17 @@ impl Engine {
     }
 }
 
+/// The answer to a body that is not a request at all.
+pub fn malformed_outcome(message: &str) -> Outcome {
+    let mut response = Element::new("response");
+    response.push(error_element(&malformed(message), None, &[]));
+    Outcome {
+        response: response.to_document(),
+        errors: 1,
+        ..Outcome::default()
+    }
+}
+
 /// A command failure: the error plus the failing record's position and custom attributes.
 #[derive(Debug)]
 struct CommandError {
@@ -322,10 +333,13 @@ fn value_ctx(request: &Element, cmd: &Element, session: &Session) -> Result<Valu
             (false, false) => CatMode::Text,
         }
     };
-    Ok(ValueCtx {
-        lang: session.lang.clone(),
-        cat,
-    })
+    // a command's own language wins over the session's
+    let lang = cmd
+        .attr("xml:lang")
+        .or_else(|| cmd.attr("lang"))
+        .map(normalize_lang)
+        .unwrap_or_else(|| session.lang.clone());
+    Ok(ValueCtx { lang, cat })
 }
 
 impl Engine {

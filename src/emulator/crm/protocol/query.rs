@@ -258,6 +258,13 @@ impl Engine {
                 Ok(Cond::Group { or, items })
             }
             "cond" => {
+                for unsupported in ["lupd", "value2", "extkey2", "mnr2"] {
+                    if el.attr(unsupported).is_some() {
+                        return Err(malformed(format!(
+                            "<cond {unsupported}=…> is not supported by the emulator (no hierarchical catalogs; for changed-since use a condition on the system field Upd)"
+                        )));
+                    }
+                }
                 let node = find_node(nodes, el.attr("tablename"), el.attr("alias"))?;
                 let table = nodes[node].table;
                 let field = el
