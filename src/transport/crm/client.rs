@@ -238,6 +238,10 @@ impl CrmTransport for CrmClient {
     ) -> BoxFuture<'a, Result<Vec<Result<Reply, CrmError>>, CrmError>> {
         Box::pin(async move {
             let n_commands = commands.len();
+            if n_commands == 0 {
+                return Ok(Vec::new());
+            }
+            let started = std::time::Instant::now();
             let mut results: Vec<Option<Result<Reply, CrmError>>> = vec![None; n_commands];
             let mut state = vec![State::Pending; n_commands];
             // Commands as they will be (re)sent: a confirmed upsert becomes an update by id.
@@ -292,6 +296,13 @@ impl CrmTransport for CrmClient {
                     }
                 }
             }
+            tracing::debug!(
+                url = %self.config.url,
+                n_commands,
+                attempts = attempt,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "crm request done"
+            );
             Ok(results
                 .into_iter()
                 .map(|r| r.expect("every command has a result"))

@@ -692,8 +692,8 @@ fn decode_result(node: &Node, n: usize, command: &Command) -> Result<Reply, CrmE
     }
     let records = node.children.iter().filter(|c| !c.is_error());
     match command {
+        // Every record element is a root record, whatever its name (alias or table).
         Command::Query(query) => records
-            .filter(|r| r.name == query.root.element_name())
             .map(|r| decode_record(r, &query.root))
             .collect::<Result<_, _>>()
             .map(Reply::Records),
@@ -883,6 +883,27 @@ mod tests {
         assert_eq!(err.table.as_deref(), Some("Contact"));
         assert_eq!(err.record.as_deref(), Some("42"));
         assert_eq!(err.field.as_deref(), Some("Text"));
+    }
+
+    proptest::proptest! {
+        /// Any text XML 1.0 can carry survives the writer and a conforming reader, as element text and
+        /// as attribute value.
+        #[test]
+        fn any_carriable_text_round_trips(text in "(\\PC|[\t\n\r\u{85}\u{2028}]|&|<|>|\"|'|]]>| )*") {
+            let mut fields = Fields::new();
+            fields.insert("Subject".into(), Value::from(text.as_str()));
+            let query = Query::table("Contact").filter(Condition::eq("Contact", "Subject", text.as_str()));
+            let commands = [
+                BatchCommand::new(Command::Insert { table: "Contact".into(), fields }),
+                BatchCommand::new(Command::Query(query)),
+            ];
+            let xml = encode_request(&login(), &Actor::Master, &commands, &EncodeOptions::default()).unwrap();
+            let tree = parse_tree(&xml).unwrap();
+            let subject = tree.children[0].children[0].children[0].children.first().map(|n| n.text.clone());
+            let cond = &tree.children[1].children[1].children[0];
+            proptest::prop_assert_eq!(subject.unwrap_or_default(), text.clone());
+            proptest::prop_assert_eq!(cond.attr("value"), Some(text.as_str()));
+        }
     }
 
     #[test]
