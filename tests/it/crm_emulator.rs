@@ -530,6 +530,18 @@ async fn cursor_flags_with_exists_not_exists_and_read_deleted() {
         deleted.contains(&format!(r#"id="{empty}" deleted="true""#)),
         "{deleted}"
     );
+    // TN rows of the default seed hang under their person, which inherits the company link
+    let body = post(
+        &emu,
+        &request(
+            r#"<query><tables><table tablename="TelNo"><table tablename="Person"/></table></tables><condition><cond tablename="TelNo" fieldname="Number" op="=" value="HANNA@northwind.de"/></condition><fields tablename="TelNo" fields="CoGrp,CoNo,Kind"/><fields tablename="Person" fields="LastName"/></query>"#,
+        ),
+    )
+    .await;
+    assert!(
+        body.contains("<CoGrp>1</CoGrp><CoNo>2</CoNo><Kind>E-mail</Kind><Person tableshort=\"KP\" id=\"4294967299\"><LastName>Huber</LastName></Person>"),
+        "{body}"
+    );
     emu.shutdown().await;
 }
 
@@ -700,6 +712,15 @@ async fn catalog_values_by_text_code_external_key_and_language() {
             r#"<query><tables><table tablename="Catalog"/></tables><condition><cond tablename="Catalog" fieldname="Name" op="=" value="{name}"/></condition><fields tablename="Catalog" fields="Name,Code,Text,ExtKey"/></query>"#
         ))
     };
+    // a command's own language wins over the request's
+    let body = post(
+        &emu,
+        &request(
+            r#"<query xml:lang="de"><tables><table tablename="Contact" maxrecords="1"/></tables><fields tablename="Contact" fields="Contact"/></query>"#,
+        ),
+    )
+    .await;
+    assert!(body.contains("<Contact>E-Mail</Contact>"), "{body}");
     let body = post(&emu, &catalog("Content Type (groupware)")).await;
     for mime in [
         "application/x-mmRecord",
@@ -838,6 +859,14 @@ async fn exotic_text_round_trips_unchanged() {
         error_codes(&post(&emu, &request("<nop>&#1;</nop>")).await),
         ["malformed"]
     );
+    let res = reqwest::Client::new()
+        .post(emu.url())
+        .body(vec![0xffu8, 0xfe])
+        .send()
+        .await
+        .unwrap();
+    let body = res.text().await.unwrap();
+    assert!(body.contains("not UTF-8"), "{body}");
     emu.shutdown().await;
 }
 
