@@ -937,3 +937,32 @@ async fn persistent_server_failure_is_a_retryable_error() {
     assert_eq!(backend.0.counters().requests, 3, "one try and two retries");
     backend.0.shutdown().await;
 }
+
+/// A CRM slower than the client's timeout gives a retryable error after the bounded retries; the
+/// uncertain upsert is checked by its key (the checks time out too) and never written twice.
+#[tokio::test]
+async fn timeouts_are_bounded_retryable_errors() {
+    let backend = emulator_with(Faults {
+        latency: Duration::from_secs(30),
+        ..Faults::default()
+    })
+    .await;
+    let m = backend.0.master();
+    let mut config = client_config(backend.0.url(), &m.user, &m.password, &m.client);
+    config.timeout = Duration::from_millis(50);
+    config.retry.max_retries = 2;
+    let crm = CrmClient::new(config).unwrap();
+    let err = crm
+        .upsert(
+            &Actor::Master,
+            "Contact",
+            &["GraphId"],
+            contact("slow-1", "never answered"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::Transient, "{err}");
+    assert!(err.message.contains("timed out"), "{err}");
+    assert_eq!(backend.0.counters().requests, 3, "one try and two retries");
+    assert_eq!(backend.count("Contact", "GraphId", "slow-1"), 0);
+}

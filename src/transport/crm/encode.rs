@@ -944,6 +944,12 @@ mod tests {
         assert_eq!(err.kind, CrmErrorKind::NotFound);
         assert_eq!(err.record.as_deref(), Some("7"));
         assert_eq!(out[1], Ok(Reply::Skipped));
+        let transient = decode_response(
+            r#"<response><delete corr="0"><return type="error" code="511">busy</return></delete></response>"#,
+            &commands[..1],
+        )
+        .unwrap();
+        assert!(transient[0].as_ref().unwrap_err().is_retryable());
         let auth = decode_response(
             r#"<response><return type="error" code="auth">bad</return></response>"#,
             &commands,
