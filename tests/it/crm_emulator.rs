@@ -1067,3 +1067,22 @@ async fn cli_prints_one_json_line_then_serves() {
     child.wait().unwrap();
     assert_eq!(ids(&body, "Rep").len(), 5, "{body}");
 }
+
+#[test]
+fn cli_names_a_bad_seed_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("bad-seed.yaml");
+    std::fs::write(&seed, "master: { user: OCSU }\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+        .args(["emulate", "crm", "--seed"])
+        .arg(&seed)
+        .output()
+        .expect("binary runs");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no JSON line for a bad seed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad-seed.yaml") && stderr.contains("invalid CRM emulator seed"),
+        "{stderr}"
+    );
+}

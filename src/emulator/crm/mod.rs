@@ -146,7 +146,8 @@ struct Shared {
     counters: Mutex<Counters>,
     faults: Mutex<Faults>,
     rng: Mutex<StdRng>,
-    persist: Option<mpsc::UnboundedSender<persist::Job>>,
+    /// Taken at shutdown, which ends the writer task once the last job is written.
+    persist: Mutex<Option<mpsc::UnboundedSender<persist::Job>>>,
 }
 
 /// A running emulator.
@@ -212,7 +213,7 @@ pub async fn spawn(options: EmulatorOptions) -> Result<CrmEmulator, Error> {
         counters: Mutex::new(Counters::default()),
         faults: Mutex::new(sanitize(options.faults)),
         rng: Mutex::new(StdRng::seed_from_u64(options.rng_seed)),
-        persist: persist_tx,
+        persist: Mutex::new(persist_tx),
     });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -333,9 +334,22 @@ impl CrmEmulator {
             let _ = stop.send(());
         }
         let _ = (&mut self.server).await;
-        drop(self.shared);
+        self.shared.persist.lock().expect("persist lock").take();
         if let Some(writer) = self.writer.take() {
             let _ = writer.await;
+        }
+    }
+}
+
+impl Drop for CrmEmulator {
+    /// Dropping the handle without `shutdown` still stops the server (pending SQLite writes finish in the
+    /// background while the runtime lives).
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Ok(mut tx) = self.shared.persist.lock() {
+            tx.take();
         }
     }
 }
@@ -399,7 +413,7 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
                 e.valid_up_to()
             )),
         };
-        if let Some(tx) = &shared.persist
+        if let Some(tx) = shared.persist.lock().expect("persist lock").as_ref()
             && !outcome.touched.is_empty()
         {
             let _ = tx.send(persist::Job::from_db(&engine.db, &outcome.touched));
