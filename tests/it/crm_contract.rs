@@ -828,7 +828,8 @@ async fn exotic_text_survives_insert_and_query(b: &dyn Backend) {
 
 // ---- emulator only: injected faults ----
 
-/// Upserts under dropped connections and 500/503 answers at a seeded rate never duplicate a record.
+/// Upserts (plain and dependent pairs) under dropped connections and 500/503 answers at a seeded rate
+/// never duplicate a record.
 #[tokio::test]
 async fn upserts_under_injected_faults_never_duplicate() {
     const RECORDS: usize = 300;
@@ -842,7 +843,7 @@ async fn upserts_under_injected_faults_never_duplicate() {
     let backend = emulator_with(faults).await;
     let crm = backend.master();
     let started = Instant::now();
-    // Two rounds: the first inserts, the second updates; both under faults.
+    // Two rounds of independent upserts: the first inserts, the second updates; all under faults.
     for round in 0..2 {
         let commands: Vec<BatchCommand> = (0..RECORDS)
             .map(|n| {
@@ -864,6 +865,37 @@ async fn upserts_under_injected_faults_never_duplicate() {
             }
         }
     }
+    // A third round of dependent pairs: each child upsert runs only after its parent's succeeded.
+    let commands: Vec<BatchCommand> = (0..RECORDS)
+        .flat_map(|n| {
+            let parent = contact(&format!("fault-{n:04}"), "round 2");
+            let child = contact(&format!("fault-{n:04}-child"), "child");
+            [
+                BatchCommand::new(Command::Upsert {
+                    table: "Contact".into(),
+                    key: vec!["GraphId".into()],
+                    fields: parent,
+                }),
+                BatchCommand::after_success(Command::Upsert {
+                    table: "Contact".into(),
+                    key: vec!["GraphId".into()],
+                    fields: child,
+                }),
+            ]
+        })
+        .collect();
+    for chunk in commands.chunks(PER_REQUEST) {
+        let results = crm
+            .execute(&Actor::Master, chunk)
+            .await
+            .expect("retries get through");
+        for result in results {
+            assert!(
+                matches!(result, Ok(Reply::Written(_))),
+                "dependent upserts all run: {result:?}"
+            );
+        }
+    }
     let elapsed = started.elapsed();
     let counters = backend.0.counters();
     let injected = counters.faults.clone();
@@ -875,9 +907,18 @@ async fn upserts_under_injected_faults_never_duplicate() {
         .collect();
     assert_eq!(duplicates, Vec::<String>::new(), "every key exactly once");
     assert_eq!(
-        backend.count("Contact", "Subject", "round 1"),
+        backend.count("Contact", "Subject", "round 2"),
         RECORDS,
-        "second round applied"
+        "last round applied"
+    );
+    let child_duplicates: Vec<String> = (0..RECORDS)
+        .map(|n| format!("fault-{n:04}-child"))
+        .filter(|id| backend.count("Contact", "GraphId", id) != 1)
+        .collect();
+    assert_eq!(
+        child_duplicates,
+        Vec::<String>::new(),
+        "every child exactly once"
     );
     assert!(
         injected.drops_after > 0 && injected.server_errors > 0 && injected.drops_before > 0,
@@ -888,7 +929,7 @@ async fn upserts_under_injected_faults_never_duplicate() {
         "lost answers must be checked by match key before a retry"
     );
     eprintln!(
-        "faults: {RECORDS} keys x 2 rounds, injected {injected:?}, {checks} match-key checks, duplicates 0, in {elapsed:?}"
+        "faults: {RECORDS} keys x 3 rounds (+{RECORDS} dependent children), injected {injected:?}, {checks} match-key checks, duplicates 0, in {elapsed:?}"
     );
     backend.0.shutdown().await;
 }

@@ -369,24 +369,51 @@ impl CrmClient {
                 }
             }
         }
-        // Open commands in order; a dependent command keeps its `<break>` only if its predecessor is
-        // re-sent with it (a predecessor that already succeeded satisfied the dependency).
-        let open: Vec<usize> = (0..state.len())
-            .filter(|&n| {
-                matches!(
-                    state[n],
-                    State::Pending | State::Confirmed | State::DeleteRetried
-                )
-            })
-            .collect();
+        // Open commands in order. A dependent command (after_success) is sent with its `<break>` when its
+        // predecessor is sent with it; without one when the predecessor already succeeded; it is final
+        // `Skipped` when the predecessor failed or was skipped; and it waits while the predecessor's
+        // outcome is still being checked.
+        let mut open: Vec<usize> = Vec::new();
+        let mut breaks: Vec<bool> = Vec::new();
+        for n in 0..state.len() {
+            if !matches!(
+                state[n],
+                State::Pending | State::Confirmed | State::DeleteRetried
+            ) {
+                continue;
+            }
+            if !(current[n].after_success && n > 0) {
+                open.push(n);
+                breaks.push(false);
+                continue;
+            }
+            let p = n - 1;
+            if open.last() == Some(&p) {
+                open.push(n);
+                breaks.push(true);
+                continue;
+            }
+            match (state[p], &results[p]) {
+                (State::Done, Some(Ok(Reply::Skipped)) | Some(Err(_))) => {
+                    results[n] = Some(Ok(Reply::Skipped));
+                    state[n] = State::Done;
+                }
+                (State::Done, Some(Ok(_))) => {
+                    open.push(n);
+                    breaks.push(false);
+                }
+                _ => {}
+            }
+        }
         if open.is_empty() {
             return Ok(());
         }
         let batch: Vec<BatchCommand> = open
             .iter()
-            .map(|&n| BatchCommand {
+            .zip(&breaks)
+            .map(|(&n, &after_success)| BatchCommand {
                 command: current[n].command.clone(),
-                after_success: current[n].after_success && n > 0 && open.contains(&(n - 1)),
+                after_success,
             })
             .collect();
         match self.send_once(actor, &batch).await {

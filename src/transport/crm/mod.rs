@@ -31,7 +31,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///   other method is a provided helper built on `execute`, so all implementations share their semantics.
 /// * **Batching**: `execute` sends many commands in one round trip (one `<request>`). Commands run in
 ///   order. A command marked [`BatchCommand::after_success`] runs only if the command before it succeeded;
-///   otherwise it is [`Reply::Skipped`].
+///   otherwise it is [`Reply::Skipped`] (on the wire a fired `<break>` also skips every later command of
+///   the request, so treat `Skipped` as "not run" and send it again if it is still wanted).
 /// * **Atomicity is per command, not per request**: a command that fails wrote nothing; commands before it
 ///   stay written. Each write command carries exactly one record.
 /// * **Idempotency**: [`Command::Upsert`] (insert-or-update by a match key, e.g. the stored Graph id) is the
