@@ -227,10 +227,15 @@ impl Engine {
                     let Some(expr) = cmd.attr("if") else {
                         continue;
                     };
-                    let mut root = Element::new("root");
-                    root.push(response.clone());
                     let fired = match xpath::compile(expr) {
-                        Ok(path) => path.matches(&root),
+                        Ok(path) => {
+                            // the answers so far under an internal <root> (reference §3), without copying
+                            let mut root = Element::new("root");
+                            root.push(std::mem::take(&mut response));
+                            let fired = path.matches(&root);
+                            response = root.children.pop().expect("response was pushed");
+                            fired
+                        }
                         Err(msg) => {
                             let mut el = Element::new("break");
                             el.push(error_element(&CrmError::new("malformed", msg), None, &[]));

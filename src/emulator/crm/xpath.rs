@@ -131,29 +131,55 @@ fn predicate(expr: &str, body: &str) -> Result<Pred, String> {
 impl Path {
     /// True when the path selects at least one element of the document whose root is `root`.
     pub fn matches(&self, root: &Element) -> bool {
-        // The document node: its only child is `root`.
-        let doc = Element {
-            children: vec![root.clone()],
-            ..Element::default()
-        };
-        let mut context: Vec<&Element> = vec![&doc];
+        let name_ok = |step: &Step, e: &Element| step.name == "*" || e.name == step.name;
+        // `None` stands for the document node, whose only child is `root`.
+        let mut context: Vec<Option<&Element>> = vec![None];
         for step in &self.steps {
             let mut next = Vec::new();
             for node in &context {
-                let parents: Vec<&Element> = if step.descendant {
-                    let mut all = Vec::new();
-                    descendants_or_self(node, &mut all);
-                    all
-                } else {
-                    vec![node]
+                // the parents whose children this step selects from, each a separate positional group
+                let mut groups: Vec<Vec<&Element>> = Vec::new();
+                let from_doc = || {
+                    vec![root]
+                        .into_iter()
+                        .filter(|e| name_ok(step, e))
+                        .collect()
                 };
-                for parent in parents {
-                    let candidates: Vec<&Element> = parent
-                        .children
-                        .iter()
-                        .filter(|c| step.name == "*" || c.name == step.name)
-                        .collect();
-                    next.extend(filter(candidates, &step.preds));
+                match (node, step.descendant) {
+                    (None, false) => groups.push(from_doc()),
+                    (None, true) => {
+                        groups.push(from_doc());
+                        let mut all = Vec::new();
+                        descendants_or_self(root, &mut all);
+                        for parent in all {
+                            groups.push(
+                                parent
+                                    .children
+                                    .iter()
+                                    .filter(|c| name_ok(step, c))
+                                    .collect(),
+                            );
+                        }
+                    }
+                    (Some(el), false) => {
+                        groups.push(el.children.iter().filter(|c| name_ok(step, c)).collect());
+                    }
+                    (Some(el), true) => {
+                        let mut all = Vec::new();
+                        descendants_or_self(el, &mut all);
+                        for parent in all {
+                            groups.push(
+                                parent
+                                    .children
+                                    .iter()
+                                    .filter(|c| name_ok(step, c))
+                                    .collect(),
+                            );
+                        }
+                    }
+                }
+                for group in groups {
+                    next.extend(filter(group, &step.preds).into_iter().map(Some));
                 }
             }
             context = next;
@@ -221,6 +247,19 @@ mod tests {
         assert!(any.matches(&doc(false)));
         let first = compile("/root/response/*[1]/return").unwrap();
         assert!(first.matches(&doc(false)));
+    }
+
+    #[test]
+    fn paths_start_at_the_document_node() {
+        let matches = |expr: &str| compile(expr).unwrap().matches(&doc(false));
+        assert!(matches("//return[@type='error']"));
+        assert!(matches("/root"));
+        assert!(matches("/*[1]/response/*[2]"));
+        assert!(!matches("/response"));
+        assert!(!matches("/root/response/*[3]"));
+        assert!(!matches("//return[@type!='error']"));
+        assert!(matches("//*[@type]"));
+        assert!(!matches("//insert/return"));
     }
 
     #[test]
