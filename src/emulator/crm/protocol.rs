@@ -754,10 +754,13 @@ impl Engine {
             .filter(|r| !r.deleted)
             .filter(|r| {
                 keys.iter().all(|(k, v)| {
-                    let stored = field_text(r, k);
+                    let stored = match k.as_str() {
+                        "Created" | "Upd" => std::borrow::Cow::Owned(field_text(r, k)),
+                        _ => std::borrow::Cow::Borrowed(r.get(k)),
+                    };
                     match v {
                         None => is_unset(&stored),
-                        Some(v) => stored == *v,
+                        Some(v) => *stored == **v,
                     }
                 })
             })
@@ -811,7 +814,8 @@ impl Engine {
                     rec.name
                 ))));
             }
-            let t = self.db.schema.tables[table].clone();
+            let schema = self.db.schema.clone();
+            let t = &schema.tables[table];
             for id in self.find_matching(table, &keys) {
                 let record = &self.db.data[table].records[&id];
                 let mut el =

@@ -461,7 +461,7 @@ pub struct ValueCtx {
 /// The records of every table plus the undo log of the running command.
 #[derive(Debug, Clone)]
 pub struct Db {
-    pub schema: Schema,
+    pub schema: std::sync::Arc<Schema>,
     pub data: Vec<TableData>,
     last_ts: Option<Timestamp>,
     undo: Vec<(usize, u64, Option<Record>, u32)>,
@@ -472,7 +472,7 @@ impl Db {
     pub fn new(schema: Schema) -> Db {
         let mut db = Db {
             data: vec![TableData::default(); schema.tables.len()],
-            schema,
+            schema: std::sync::Arc::new(schema),
             last_ts: None,
             undo: Vec::new(),
             touched: Vec::new(),
@@ -780,7 +780,8 @@ impl Db {
         changes: Vec<(String, Option<String>)>,
         now: Timestamp,
     ) -> Result<u64, CrmError> {
-        let t = self.schema.tables[table].clone();
+        let schema = self.schema.clone();
+        let t = &schema.tables[table];
         let ts = self.stamp(now);
         let mut rec = match existing {
             Some(id) => self.data[table]

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::{CmdResult, EXISTS, Engine, NOT_EXISTS, READ_DELETED, WITH, malformed, truthy};
 use crate::emulator::crm::{
-    store::{CrmError, Kind, Record, ValueCtx, parse_ts},
+    store::{CrmError, Field, Kind, Record, ValueCtx, parse_ts},
     xml::Element,
 };
 
@@ -37,6 +37,8 @@ enum Cond {
     Leaf {
         node: usize,
         field: String,
+        /// The field's definition (none for the pseudo field `ID`).
+        def: Option<Field>,
         op: Op,
         target: Target,
     },
@@ -297,6 +299,7 @@ impl Engine {
                     return Ok(Cond::Leaf {
                         node,
                         field,
+                        def: None,
                         op,
                         target: Target::Num(id as f64),
                     });
@@ -348,9 +351,11 @@ impl Engine {
                     Kind::Catalog => (Kind::Catalog, Target::Text(value.to_lowercase())),
                     _ => (Kind::Text, Target::Text(value.to_lowercase())),
                 };
+                let def = Some(def.clone());
                 Ok(Cond::Leaf {
                     node,
                     field,
+                    def,
                     op,
                     target,
                 })
@@ -361,14 +366,23 @@ impl Engine {
         }
     }
 
-    fn eval(&self, cond: &Cond, table: usize, rec: &Record, ctx: &ValueCtx) -> bool {
+    /// `text_ctx`: the request language with catalogs as text (what `*` and `()` compare against).
+    fn eval(&self, cond: &Cond, table: usize, rec: &Record, text_ctx: &ValueCtx) -> bool {
         match cond {
-            Cond::Group { or: true, items } => items.iter().any(|c| self.eval(c, table, rec, ctx)),
-            Cond::Group { or: false, items } => items.iter().all(|c| self.eval(c, table, rec, ctx)),
+            Cond::Group { or: true, items } => {
+                items.iter().any(|c| self.eval(c, table, rec, text_ctx))
+            }
+            Cond::Group { or: false, items } => {
+                items.iter().all(|c| self.eval(c, table, rec, text_ctx))
+            }
             Cond::Leaf {
-                field, op, target, ..
+                field,
+                def,
+                op,
+                target,
+                ..
             } => {
-                let def = self.db.schema.tables[table].field(field);
+                let def = def.as_ref();
                 match target {
                     Target::Num(n) => {
                         let stored = if field == "id" {
@@ -396,15 +410,25 @@ impl Engine {
                         }
                     }
                     Target::Text(want) => {
+                        let plain = matches!(
+                            def.map(|d| d.kind),
+                            None | Some(Kind::Text | Kind::Rep | Kind::Date | Kind::Time)
+                        );
+                        if plain && matches!(op, Op::Eq | Op::Ne) && !want.contains('*') {
+                            // the common lookup (e-mail, GraphId): compare without allocating
+                            let stored = self.db.value(table, rec, field, &text_ctx.lang);
+                            let equal = if stored.is_ascii() {
+                                stored.eq_ignore_ascii_case(want)
+                            } else {
+                                stored.to_lowercase() == *want
+                            };
+                            return equal == (*op == Op::Eq);
+                        }
                         let stored = match def.map(|d| d.kind) {
-                            Some(Kind::Catalog) => self.db.format(
-                                def.expect("field exists"),
-                                rec.get(field),
-                                &ValueCtx {
-                                    lang: ctx.lang.clone(),
-                                    cat: super::CatMode::Text,
-                                },
-                            ),
+                            Some(Kind::Catalog) => {
+                                self.db
+                                    .format(def.expect("field exists"), rec.get(field), text_ctx)
+                            }
                             Some(Kind::Bool) => if rec.get(field) == "true" {
                                 "true"
                             } else {
@@ -418,7 +442,7 @@ impl Engine {
                                     rec.upd
                                 })
                             }
-                            _ => self.db.value(table, rec, field, &ctx.lang).to_owned(),
+                            _ => self.db.value(table, rec, field, &text_ctx.lang).to_owned(),
                         }
                         .to_lowercase();
                         match op {
@@ -448,10 +472,18 @@ impl Engine {
             None => self.db.data[node.table].records.values().collect(),
         };
         let read_deleted = node.flags & READ_DELETED != 0;
+        let text_ctx = ValueCtx {
+            lang: ctx.lang.clone(),
+            cat: super::CatMode::Text,
+        };
         Ok(candidates
             .into_iter()
             .filter(|r| read_deleted || !r.deleted)
-            .filter(|r| node.conds.iter().all(|c| self.eval(c, node.table, r, ctx)))
+            .filter(|r| {
+                node.conds
+                    .iter()
+                    .all(|c| self.eval(c, node.table, r, &text_ctx))
+            })
             .collect())
     }
 
