@@ -1,6 +1,9 @@
 //! Integration test modules.
 
 mod config;
+mod crm_contract;
+mod crm_emulator;
+mod crm_encode;
 mod mapping_check;
 mod mapping_engine;
 mod mapping_tests;
