@@ -1,3 +1,4 @@
 //! Integration test modules.
 
+mod graph_corpus;
 mod tidy;
