@@ -2,3 +2,4 @@
 
 mod graph_corpus;
 mod tidy;
+mod graph_client;
