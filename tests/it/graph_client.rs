@@ -63,7 +63,13 @@ fn client_with(
 ) -> GraphClient {
     let creds = Credentials {
         token_url: token_url.to_owned(),
-        tenant_id: emulator.tenant_id().to_owned(),
+        // The tenant is the token url's path segment, as `Credentials::new` builds it.
+        tenant_id: token_url
+            .rsplit("/oauth2/")
+            .nth(1)
+            .and_then(|p| p.rsplit('/').next())
+            .unwrap_or(emulator.tenant_id())
+            .to_owned(),
         client_id: client_id.to_owned(),
         client_secret: SecretString::from(secret.to_owned()),
         scope: "https://graph.microsoft.com/.default".to_owned(),
@@ -468,6 +474,27 @@ async fn delta_rounds_survive_a_30_percent_fault_rate_without_loss_or_duplicates
         ..EmulatorOptions::default()
     })
     .await;
+    // More than the sandbox seed: dozens of pages per mailbox.
+    for n in 0..40 {
+        let subject = format!("bulk message {n}");
+        emulator
+            .add_item(
+                ANA,
+                emu::ItemKind::Message,
+                Some("inbox"),
+                json!({"subject": subject, "receivedDateTime": "2026-11-24T10:00:00Z"}),
+            )
+            .unwrap();
+        let surname = format!("Bulk{n}");
+        emulator
+            .add_item(
+                BEN,
+                emu::ItemKind::Contact,
+                None,
+                json!({"givenName": "Bo", "surname": surname}),
+            )
+            .unwrap();
+    }
     let clock = Arc::new(RecordingClock::default());
     let c = client(&emulator, clock.clone());
     let started = Instant::now();

@@ -350,7 +350,10 @@ impl TokenError {
 
 impl fmt::Display for TokenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Entra appends "Trace ID: … Correlation ID: … Timestamp: …" (on new lines or the same one);
+        // the ids are printed once at the end.
         let first_line = self.description.lines().next().unwrap_or("");
+        let first_line = first_line.split(" Trace ID:").next().unwrap_or(first_line);
         let summary = match self.aadsts {
             Some(code) => {
                 let text = first_line
