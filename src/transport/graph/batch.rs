@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde_json::{Map, Value};
 
 use super::{
-    error::{ApiError, GraphError, hint_for},
+    error::{ApiError, DecodeError, GraphError, hint_for},
     http::{GraphHttp, Request},
     throttle::parse_retry_after,
     types::{BatchRequestBody, BatchRequestItem, BatchResponseBody, BatchResponseItem, ErrorBody},
@@ -40,7 +40,7 @@ pub struct BatchReply {
 }
 
 /// Per-request results of a batch, in the order of the requests.
-pub type BatchResults = Vec<Result<BatchReply, ApiError>>;
+pub type BatchResults = Vec<Result<BatchReply, Box<ApiError>>>;
 
 impl GraphHttp {
     /// Sends `requests` (paths relative to the graph url) through `$batch`, 20 at a time.
@@ -49,7 +49,8 @@ impl GraphHttp {
         requests: &[Request],
         mode: BatchMode,
     ) -> Result<BatchResults, GraphError> {
-        let mut results: Vec<Option<Result<BatchReply, ApiError>>> = vec![None; requests.len()];
+        let mut results: Vec<Option<Result<BatchReply, Box<ApiError>>>> =
+            vec![None; requests.len()];
         for chunk in chunks(requests, mode, self.limiter().per_mailbox()) {
             self.run_chunk(requests, &chunk, mode, &mut results).await?;
         }
@@ -64,7 +65,7 @@ impl GraphHttp {
         requests: &[Request],
         chunk: &[usize],
         mode: BatchMode,
-        results: &mut [Option<Result<BatchReply, ApiError>>],
+        results: &mut [Option<Result<BatchReply, Box<ApiError>>>],
     ) -> Result<(), GraphError> {
         let mut pending: Vec<usize> = chunk.to_vec();
         let mut backoff = self.config.retry.backoff();
@@ -110,14 +111,14 @@ impl GraphHttp {
             for &i in &pending {
                 let id = (i + 1).to_string();
                 let Some(item) = by_id.remove(&id) else {
-                    return Err(GraphError::Decode {
+                    return Err(GraphError::Decode(Box::new(DecodeError {
                         method: "POST".into(),
                         url: "/$batch".into(),
                         expected: "one response per request id",
                         detail: format!("no response for request id {id}"),
                         request_id: res.request_id.clone(),
                         client_request_id: res.client_request_id.clone(),
-                    });
+                    })));
                 };
                 let headers = item.headers.clone().unwrap_or_default();
                 let last_round = round >= self.config.retry.max_attempts;
@@ -143,13 +144,13 @@ impl GraphHttp {
                         body: item.body,
                     })
                 } else {
-                    Err(item_error(
+                    Err(Box::new(item_error(
                         &requests[i],
                         &item,
                         &headers,
                         round,
                         &res.client_request_id,
-                    ))
+                    )))
                 });
             }
             if !retry.is_empty() {

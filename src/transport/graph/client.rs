@@ -17,7 +17,7 @@ use super::{
     Restart, StampScope, TimeZoneSource, UpdateOutcome, UserListing,
     batch::{BatchMode, BatchResults},
     delta::{parse_page, stamp_expand, start_url},
-    error::{GraphError, diagnose},
+    error::{DecodeError, GraphError, diagnose},
     http::{GraphClientConfig, GraphHttp, Request, StatsSnapshot, seg, with_query},
     throttle::{Clock, MailboxLimiter, is_ambiguous},
     types::{Collection, MailboxSettings, TodoTask, TodoTaskList, User},
@@ -198,13 +198,15 @@ impl GraphClient {
 
     fn parse_item(kind: ItemKind, res: &super::http::Response) -> Result<Item, GraphError> {
         let v: Value = res.json(kind.as_str())?;
-        Item::from_json(kind, v).map_err(|e| GraphError::Decode {
-            method: res.method.clone(),
-            url: res.url.clone(),
-            expected: kind.as_str(),
-            detail: e.to_string(),
-            request_id: res.request_id.clone(),
-            client_request_id: res.client_request_id.clone(),
+        Item::from_json(kind, v).map_err(|e| {
+            GraphError::Decode(Box::new(DecodeError {
+                method: res.method.clone(),
+                url: res.url.clone(),
+                expected: kind.as_str(),
+                detail: e.to_string(),
+                request_id: res.request_id.clone(),
+                client_request_id: res.client_request_id.clone(),
+            }))
         })
     }
 
@@ -257,13 +259,15 @@ impl GraphClient {
             .await?;
         let mut out = Vec::new();
         for v in raw {
-            let item = Item::from_json(scope.kind, v).map_err(|e| GraphError::Decode {
-                method: "GET".into(),
-                url: path.clone(),
-                expected: scope.kind.as_str(),
-                detail: e.to_string(),
-                request_id: None,
-                client_request_id: String::new(),
+            let item = Item::from_json(scope.kind, v).map_err(|e| {
+                GraphError::Decode(Box::new(DecodeError {
+                    method: "GET".into(),
+                    url: path.clone(),
+                    expected: scope.kind.as_str(),
+                    detail: e.to_string(),
+                    request_id: None,
+                    client_request_id: String::new(),
+                }))
             })?;
             // Trust but verify: only items really carrying the stamp count.
             if item.crm_stamp() == Some(crm_id) {
@@ -492,15 +496,16 @@ impl GraphClient {
         };
         let page: Collection<Value> =
             res.json("a delta page {\"value\": [...], \"@odata.nextLink\"|\"@odata.deltaLink\"}")?;
-        let (changes, next) =
-            parse_page(scope.resource.kind(), page).map_err(|detail| GraphError::Decode {
+        let (changes, next) = parse_page(scope.resource.kind(), page).map_err(|detail| {
+            GraphError::Decode(Box::new(DecodeError {
                 method: res.method.clone(),
                 url: res.url.clone(),
                 expected: "a delta page of the resource",
                 detail,
                 request_id: res.request_id.clone(),
                 client_request_id: res.client_request_id.clone(),
-            })?;
+            }))
+        })?;
         Ok(DeltaPage {
             changes,
             next,
@@ -538,7 +543,7 @@ fn own_link(task: &TodoTask) -> Option<&super::types::LinkedResource> {
 /// A failure after which the server may have executed the request.
 fn is_ambiguous_failure(e: &GraphError) -> bool {
     match e {
-        GraphError::Http { .. } => true,
+        GraphError::Http(_) => true,
         GraphError::Api(api) => is_ambiguous(api.status),
         _ => false,
     }

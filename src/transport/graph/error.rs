@@ -15,29 +15,11 @@ pub enum GraphError {
     #[error("{0}")]
     Api(Box<ApiError>),
     /// No HTTP response at all (connection refused, reset, timeout).
-    #[error(
-        "{method} {url}: no response from graph: {source} (client-request-id {client_request_id}); fix: check that the graph and token urls are reachable from this host"
-    )]
-    Http {
-        method: String,
-        url: String,
-        client_request_id: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    #[error("{0}")]
+    Http(Box<HttpError>),
     /// A 2xx response whose body is not what Graph documents.
-    #[error(
-        "{method} {url}: unexpected response body, expected {expected}: {detail} (request-id {}, client-request-id {client_request_id})",
-        request_id.as_deref().unwrap_or("-")
-    )]
-    Decode {
-        method: String,
-        url: String,
-        expected: &'static str,
-        detail: String,
-        request_id: Option<String>,
-        client_request_id: String,
-    },
+    #[error("{0}")]
+    Decode(Box<DecodeError>),
     /// The caller asked for something the transport cannot do (bad config, bad item reference).
     #[error("{0}")]
     Invalid(String),
@@ -69,11 +51,36 @@ impl GraphError {
 
     /// True for 404 `ErrorItemNotFound` / `itemNotFound` (and other 404s on an item).
     pub fn is_not_found(&self) -> bool {
-        self.status() == Some(404)
-            && !self
-                .code()
-                .is_some_and(|c| c == "MailboxNotEnabledForRESTAPI")
+        self.status() == Some(404) && self.code() != Some("MailboxNotEnabledForRESTAPI")
     }
+}
+
+/// No HTTP response at all.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{method} {url}: no response from graph: {source} (client-request-id {client_request_id}); fix: check that the graph and token urls are reachable from this host"
+)]
+pub struct HttpError {
+    pub method: String,
+    pub url: String,
+    pub client_request_id: String,
+    #[source]
+    pub source: reqwest::Error,
+}
+
+/// A 2xx response whose body is not what Graph documents.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{method} {url}: unexpected response body, expected {expected}: {detail} (request-id {}, client-request-id {client_request_id})",
+    request_id.as_deref().unwrap_or("-")
+)]
+pub struct DecodeError {
+    pub method: String,
+    pub url: String,
+    pub expected: &'static str,
+    pub detail: String,
+    pub request_id: Option<String>,
+    pub client_request_id: String,
 }
 
 /// One line a `doctor` command can print for any transport error: the cause and its fix.

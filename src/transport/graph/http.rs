@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::{
     auth::{Credentials, TokenCache},
-    error::{ApiError, GraphError, hint_for},
+    error::{ApiError, DecodeError, GraphError, HttpError, hint_for},
     throttle::{
         Clock, MailboxLimiter, RetryPolicy, TokioClock, is_ambiguous, is_retryable,
         parse_retry_after,
@@ -144,13 +144,15 @@ pub struct Response {
 impl Response {
     /// Decodes the body as `T`, or says what was expected.
     pub fn json<T: DeserializeOwned>(&self, expected: &'static str) -> Result<T, GraphError> {
-        serde_json::from_slice(&self.body).map_err(|e| GraphError::Decode {
-            method: self.method.clone(),
-            url: self.url.clone(),
-            expected,
-            detail: e.to_string(),
-            request_id: self.request_id.clone(),
-            client_request_id: self.client_request_id.clone(),
+        serde_json::from_slice(&self.body).map_err(|e| {
+            GraphError::Decode(Box::new(DecodeError {
+                method: self.method.clone(),
+                url: self.url.clone(),
+                expected,
+                detail: e.to_string(),
+                request_id: self.request_id.clone(),
+                client_request_id: self.client_request_id.clone(),
+            }))
         })
     }
 }
@@ -350,12 +352,12 @@ impl GraphHttp {
                         continue;
                     }
                     tracing::error!(method, url = %shown, attempt, client_request_id, error = %e, "graph request failed");
-                    return Err(GraphError::Http {
+                    return Err(GraphError::Http(Box::new(HttpError {
                         method,
                         url: shown,
                         client_request_id,
                         source: e,
-                    });
+                    })));
                 }
             };
             let request_id = header(&headers, "request-id");
