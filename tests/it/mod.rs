@@ -3,3 +3,4 @@
 mod graph_corpus;
 mod tidy;
 mod graph_client;
+mod graph_emulator;

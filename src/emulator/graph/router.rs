@@ -1244,7 +1244,7 @@ fn item_route(
                 return Resp::ok(with_context(&entity_context(ctx, store, ui, kind), body));
             }
             let mut body = render::item_json(&item, &ctx.view);
-            if kind == ItemKind::Event && ctx.view.select.is_none() {
+            if kind == ItemKind::Event {
                 let cal = format!(
                     "{}/users('{}')/calendars('{}')",
                     ctx.shared.graph_base(),
@@ -1434,7 +1434,7 @@ pub fn apply_patch(
         }
         ItemKind::Message => store::normalize_body(&mut data),
         ItemKind::Contact => store::refresh_contact(&mut data),
-        ItemKind::Task => store.fix_task(&mut data),
+        ItemKind::Task => store.fix_task(&mut data, now),
     }
     {
         let slot = store.mailbox_mut(ui).items.get_mut(id).expect("found");

@@ -700,13 +700,13 @@ impl Store {
         for (k, v) in src {
             t.insert(k, v);
         }
-        self.fix_task(&mut t);
+        self.fix_task(&mut t, now);
         self.insert(ui, ItemKind::Task, list, t, now)
     }
 
     /// To Do quirks: due dates keep only the date; completedDateTime is UTC midnight; linked
     /// resources get ids.
-    pub fn fix_task(&mut self, t: &mut Map<String, Value>) {
+    pub fn fix_task(&mut self, t: &mut Map<String, Value>, now: Timestamp) {
         if let Some(due) = t.get("dueDateTime").filter(|v| v.is_object())
             && let Some(dt) = calendar::wall_of(due)
         {
@@ -737,9 +737,7 @@ impl Store {
         if t.get("status").and_then(Value::as_str) == Some("completed")
             && !t.contains_key("completedDateTime")
         {
-            let today = Timestamp::now()
-                .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-                .date();
+            let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
             t.insert(
                 "completedDateTime".into(),
                 calendar::render_floating(today.to_datetime(jiff::civil::Time::midnight()), "UTC"),
