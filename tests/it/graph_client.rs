@@ -1112,3 +1112,118 @@ async fn admin_mistakes_produce_their_one_line_fix() {
     }
     println!("{}", lines.join("\n"));
 }
+
+#[tokio::test]
+async fn writes_under_faults_create_each_item_exactly_once() {
+    let emulator = start(EmulatorOptions {
+        faults: Faults {
+            rate: 0.3,
+            statuses: vec![429, 503, 504],
+            retry_after: vec![
+                RetryAfter::Integer(1),
+                RetryAfter::Decimal(0.25),
+                RetryAfter::Absent,
+            ],
+            ..Faults::default()
+        },
+        rng_seed: 1234,
+        ..EmulatorOptions::default()
+    })
+    .await;
+    let c = client(&emulator, Arc::default());
+    let list = c.todo_lists(ANA).await.unwrap().remove(0).id;
+    let events_before = emulator.items(ANA, emu::ItemKind::Event).len();
+    let contacts_before = emulator.items(ANA, emu::ItemKind::Contact).len();
+    let tasks_before = emulator.items(ANA, emu::ItemKind::Task).len();
+    let creates = (0..10).map(|n| {
+        let c = &c;
+        let list = list.clone();
+        async move {
+            let event = json!({
+                "subject": format!("CRM appointment {n}"),
+                "start": {"dateTime": "2026-12-15T09:00:00", "timeZone": "UTC"},
+                "end": {"dateTime": "2026-12-15T10:00:00", "timeZone": "UTC"},
+            });
+            let stamp = |s: &str| CreateOptions {
+                crm_stamp: Some(format!("{s}-{n}")),
+                transaction_id: None,
+            };
+            let target = |kind, container| CreateTarget {
+                mailbox: ANA.into(),
+                kind,
+                container,
+            };
+            c.create_item(&target(ItemKind::Event, None), &event, &stamp("MA"))
+                .await
+                .unwrap();
+            let contact = json!({"givenName": "Crm", "surname": format!("Person{n}")});
+            c.create_item(&target(ItemKind::Contact, None), &contact, &stamp("KP"))
+                .await
+                .unwrap();
+            let task = json!({"title": format!("CRM task {n}")});
+            c.create_item(&target(ItemKind::Task, Some(list)), &task, &stamp("A1"))
+                .await
+                .unwrap();
+        }
+    });
+    join_all(creates).await;
+    assert_eq!(
+        emulator.items(ANA, emu::ItemKind::Event).len(),
+        events_before + 10
+    );
+    assert_eq!(
+        emulator.items(ANA, emu::ItemKind::Contact).len(),
+        contacts_before + 10
+    );
+    assert_eq!(
+        emulator.items(ANA, emu::ItemKind::Task).len(),
+        tasks_before + 10
+    );
+    for n in 0..10 {
+        for (kind, prefix, list_id) in [
+            (ItemKind::Event, "MA", None),
+            (ItemKind::Contact, "KP", None),
+            (ItemKind::Task, "A1", Some(list.clone())),
+        ] {
+            let scope = StampScope {
+                mailbox: ANA.into(),
+                kind,
+                list_id,
+            };
+            let found = c
+                .find_by_stamp(&scope, &format!("{prefix}-{n}"))
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 1, "{prefix}-{n}");
+        }
+    }
+    // Received messages: only flags and categories change.
+    let message = messages_in(&emulator, ANA, &["inbox"])
+        .into_iter()
+        .next()
+        .unwrap();
+    let m = ItemRef {
+        mailbox: ANA.into(),
+        kind: ItemKind::Message,
+        id: message.clone(),
+        list_id: None,
+    };
+    let patch = json!({"categories": ["CRM"], "flag": {"flagStatus": "flagged"}, "isRead": true});
+    let out = c.update_item(&m, &patch, None).await.unwrap();
+    let Item::Message(after) = out.item else {
+        panic!()
+    };
+    assert_eq!(after.categories, Some(vec!["CRM".to_owned()]));
+    assert_eq!(after.is_read, Some(true));
+    let counters = emulator.counters();
+    assert!(
+        counters.faults.values().sum::<u64>() >= 10,
+        "{:?}",
+        counters.faults
+    );
+    assert!(
+        counters.max_in_flight.values().all(|n| *n <= 4),
+        "{:?}",
+        counters.max_in_flight
+    );
+}
