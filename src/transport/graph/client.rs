@@ -130,7 +130,8 @@ impl GraphClient {
                     },
                 });
             }
-            Err(e) if e.code() == Some("MailboxNotEnabledForRESTAPI") => {
+            // MailboxNotEnabledForRESTAPI, or the user vanished since the listing (ErrorInvalidUser).
+            Err(e) if e.status() == Some(404) => {
                 return Ok(MailboxState::NoMailbox {
                     diagnosis: diagnose(&e),
                 });
@@ -163,11 +164,9 @@ impl GraphClient {
                 time_zone: self.http.config().default_mailbox_time_zone.clone(),
                 source: TimeZoneSource::ConfiguredDefault,
             }),
-            Err(e) if e.code() == Some("MailboxNotEnabledForRESTAPI") => {
-                Ok(MailboxState::NoMailbox {
-                    diagnosis: diagnose(&e),
-                })
-            }
+            Err(e) if e.status() == Some(404) => Ok(MailboxState::NoMailbox {
+                diagnosis: diagnose(&e),
+            }),
             Err(e) if e.status() == Some(403) => Ok(MailboxState::Denied {
                 diagnosis: diagnose(&e),
             }),
