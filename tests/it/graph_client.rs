@@ -1227,3 +1227,162 @@ async fn writes_under_faults_create_each_item_exactly_once() {
         counters.max_in_flight
     );
 }
+
+/// A scripted Graph: answers each request with the next canned reply and records the request headers.
+#[derive(Default)]
+struct Script {
+    seen: Mutex<Vec<axum::http::HeaderMap>>,
+    replies: Mutex<std::collections::VecDeque<(u16, Vec<(&'static str, String)>, String)>>,
+    tokens: Mutex<u32>,
+}
+
+async fn scripted(replies: Vec<(u16, Vec<(&'static str, String)>, &str)>) -> (String, Arc<Script>) {
+    use axum::response::IntoResponse;
+    let script = Arc::new(Script::default());
+    script
+        .replies
+        .lock()
+        .unwrap()
+        .extend(replies.into_iter().map(|(s, h, b)| (s, h, b.to_owned())));
+    let s = script.clone();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let s = s.clone();
+        async move {
+            if req.uri().path().ends_with("/oauth2/v2.0/token") {
+                *s.tokens.lock().unwrap() += 1;
+                let body = r#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"t"}"#;
+                return ([("content-type", "application/json")], body).into_response();
+            }
+            s.seen.lock().unwrap().push(req.headers().clone());
+            let (status, headers, body) = s.replies.lock().unwrap().pop_front().expect("a scripted reply is left");
+            let mut res = (axum::http::StatusCode::from_u16(status).unwrap(), body).into_response();
+            for (k, v) in headers {
+                res.headers_mut().insert(k, v.parse().unwrap());
+            }
+            res
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), script)
+}
+
+fn scripted_client(base: &str, clock: Arc<RecordingClock>, max_attempts: u32) -> GraphClient {
+    let tenant = "8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f";
+    let creds = Credentials::new(
+        base,
+        tenant,
+        "3e9a7c51-2d4b-4f6e-8a1c-7b5d9e0f2a43",
+        SecretString::from("s"),
+    );
+    let mut config = GraphClientConfig::new(&format!("{base}/v1.0"), creds);
+    config.retry.max_attempts = max_attempts;
+    config.retry.min_backoff = Duration::from_millis(100);
+    config.retry.jitter_seed = Some(3);
+    GraphClient::with_parts(config, clock, MailboxLimiter::new(4)).unwrap()
+}
+
+fn error_body(code: &str) -> &'static str {
+    match code {
+        "504" => r#"{"error":{"code":"GatewayTimeout","message":"The gateway timed out."}}"#,
+        "503" => r#"{"error":{"code":"ServiceUnavailable","message":"Service unavailable."}}"#,
+        "429" => {
+            r#"{"error":{"code":"ApplicationThrottled","message":"Application is over its MailboxConcurrency limit."}}"#
+        }
+        _ => {
+            r#"{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired or is not yet valid."}}"#
+        }
+    }
+}
+
+#[tokio::test]
+async fn retry_after_forms_are_honoured_and_504_shrinks_the_page() {
+    let in_30s = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+    let (base, script) = scripted(vec![
+        (504, vec![], error_body("504")),
+        (503, vec![("retry-after", in_30s)], error_body("503")),
+        (429, vec![("retry-after", "0.5".into())], error_body("429")),
+        (
+            200,
+            vec![("content-type", "application/json".into())],
+            r#"{"value":[{"id":"L1","displayName":"Tasks"}]}"#,
+        ),
+    ])
+    .await;
+    let clock = Arc::new(RecordingClock::default());
+    let c = scripted_client(&base, clock.clone(), 8);
+    let lists = c.todo_lists(ANA).await.unwrap();
+    assert_eq!(lists[0].id, "L1");
+    let sleeps = clock.sleeps.lock().unwrap().clone();
+    assert_eq!(sleeps.len(), 3, "{sleeps:?}");
+    assert!(
+        sleeps[0] >= Duration::from_millis(100) && sleeps[0] <= Duration::from_millis(200),
+        "backoff: {sleeps:?}"
+    );
+    assert!(
+        sleeps[1] >= Duration::from_secs(28) && sleeps[1] <= Duration::from_secs(30),
+        "http date: {sleeps:?}"
+    );
+    assert_eq!(sleeps[2], Duration::from_millis(500), "decimal seconds");
+    let seen = script.seen.lock().unwrap().clone();
+    let header =
+        |h: &axum::http::HeaderMap, k: &str| h.get(k).unwrap().to_str().unwrap().to_owned();
+    let page_sizes: Vec<String> = seen
+        .iter()
+        .map(|h| {
+            header(h, "prefer")
+                .rsplit("odata.maxpagesize=")
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(page_sizes, ["100", "50", "50", "50"]);
+    for h in &seen {
+        assert!(
+            header(h, "prefer").starts_with("IdType=\"ImmutableId\", outlook.timezone=\"UTC\"")
+        );
+        assert_eq!(header(h, "authorization"), "Bearer t");
+        assert_eq!(
+            header(h, "client-request-id"),
+            header(&seen[0], "client-request-id"),
+            "one id per call"
+        );
+    }
+    assert_eq!(*script.tokens.lock().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn retries_are_bounded_and_a_second_401_is_reported() {
+    let (base, script) = scripted(vec![
+        (503, vec![], error_body("503")),
+        (503, vec![], error_body("503")),
+        (503, vec![("request-id", "rid-3".into())], error_body("503")),
+        (401, vec![], error_body("401")),
+        (401, vec![("request-id", "rid-5".into())], error_body("401")),
+    ])
+    .await;
+    let c = scripted_client(&base, Arc::default(), 3);
+    let err = c.todo_lists(ANA).await.unwrap_err();
+    let line = diagnose(&err);
+    assert_eq!(err.status(), Some(503));
+    assert!(
+        line.contains("gave up after 3 attempts") && line.contains("request-id rid-3"),
+        "{line}"
+    );
+    let err = c.todo_lists(ANA).await.unwrap_err();
+    let line = diagnose(&err);
+    assert_eq!(err.status(), Some(401));
+    assert!(
+        line.contains("rejected the access token") && line.contains("request-id rid-5"),
+        "{line}"
+    );
+    assert_eq!(
+        *script.tokens.lock().unwrap(),
+        2,
+        "one renewal after the first 401"
+    );
+    assert_eq!(c.stats().token_refreshes_on_401, 1);
+    assert_eq!(script.seen.lock().unwrap().len(), 5);
+}

@@ -281,10 +281,14 @@ impl GraphHttp {
     }
 
     pub(crate) fn prefer(&self, req: &Request) -> String {
+        self.prefer_with(req, self.config.max_page_size)
+    }
+
+    fn prefer_with(&self, req: &Request, page_size: u32) -> String {
         let tz = req.time_zone.as_deref().unwrap_or(&self.config.time_zone);
         format!(
-            "IdType=\"ImmutableId\", outlook.timezone=\"{tz}\", outlook.body-content-type=\"{}\", odata.maxpagesize={}",
-            self.config.body_content_type, self.config.max_page_size
+            "IdType=\"ImmutableId\", outlook.timezone=\"{tz}\", outlook.body-content-type=\"{}\", odata.maxpagesize={page_size}",
+            self.config.body_content_type
         )
     }
 
@@ -297,6 +301,8 @@ impl GraphHttp {
         let mut backoff = self.config.retry.backoff();
         let mut attempt: u32 = 0;
         let mut refreshed = false;
+        // Graph's advice for 504 (gateway timeout): ask for smaller pages.
+        let mut page_size = self.config.max_page_size;
         loop {
             attempt += 1;
             let token = self.tokens.get().await?;
@@ -304,7 +310,7 @@ impl GraphHttp {
                 .http
                 .request(req.method.clone(), &url)
                 .bearer_auth(token.token.expose_secret())
-                .header("Prefer", self.prefer(req))
+                .header("Prefer", self.prefer_with(req, page_size))
                 .header("client-request-id", &client_request_id)
                 .header("return-client-request-id", "true");
             if let Some(etag) = &req.if_match {
@@ -382,6 +388,9 @@ impl GraphHttp {
                 self.tokens.invalidate(token.generation).await;
                 tracing::info!(method, url = %shown, client_request_id, ?request_id, "graph answered 401, renewing the token");
                 continue;
+            }
+            if status == 504 {
+                page_size = (page_size / 2).max(1);
             }
             if status == 429 {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
