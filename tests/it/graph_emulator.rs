@@ -125,7 +125,8 @@ async fn token_endpoint_answers_each_admin_mistake_with_its_aadsts_code() {
             ("grant_type", "client_credentials".to_owned()),
         ]
     };
-    let cases: Vec<(Vec<(&str, String)>, Option<&str>, u16, &str, u64)> = vec![
+    type Case<'a> = (Vec<(&'a str, String)>, Option<&'a str>, u16, &'a str, u64);
+    let cases: Vec<Case> = vec![
         (
             base("b7c3e1f0-0000-4000-8000-000000000001"),
             None,

@@ -4,3 +4,4 @@ mod graph_corpus;
 mod tidy;
 mod graph_client;
 mod graph_emulator;
+mod graph_emulator_corpus;

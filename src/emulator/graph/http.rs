@@ -177,6 +177,9 @@ impl Resp {
                 .iter()
                 .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
         {
+            self.headers
+                .push(("Cache-Control".into(), "no-cache".into()));
+            self.headers.push(("OData-Version".into(), "4.0".into()));
             self.headers.push((
                 "Content-Type".into(),
                 "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8".into(),

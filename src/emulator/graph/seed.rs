@@ -90,6 +90,12 @@ pub struct UserSeed {
     pub surname: Option<String>,
     #[serde(default)]
     pub job_title: Option<String>,
+    #[serde(default)]
+    pub mobile_phone: Option<String>,
+    #[serde(default)]
+    pub business_phones: Vec<String>,
+    #[serde(default)]
+    pub office_location: Option<String>,
     /// Whether the user has an Exchange Online mailbox (false → 404 MailboxNotEnabledForRESTAPI).
     #[serde(default = "yes")]
     pub mailbox: bool,

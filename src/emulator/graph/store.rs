@@ -59,6 +59,9 @@ pub struct User {
     pub given_name: Option<String>,
     pub surname: Option<String>,
     pub job_title: Option<String>,
+    pub mobile_phone: Option<String>,
+    pub business_phones: Vec<String>,
+    pub office_location: Option<String>,
     pub account_enabled: bool,
     pub user_type: String,
     pub has_mailbox: bool,
@@ -68,13 +71,13 @@ pub struct User {
 impl User {
     pub fn json(&self) -> Map<String, Value> {
         let mut m = Map::new();
-        m.insert("businessPhones".into(), json!([]));
+        m.insert("businessPhones".into(), json!(self.business_phones));
         m.insert("displayName".into(), json!(self.display_name));
         m.insert("givenName".into(), json!(self.given_name));
         m.insert("jobTitle".into(), json!(self.job_title));
         m.insert("mail".into(), json!(self.mail));
-        m.insert("mobilePhone".into(), Value::Null);
-        m.insert("officeLocation".into(), Value::Null);
+        m.insert("mobilePhone".into(), json!(self.mobile_phone));
+        m.insert("officeLocation".into(), json!(self.office_location));
         m.insert("preferredLanguage".into(), json!("en-US"));
         m.insert("surname".into(), json!(self.surname));
         m.insert("userPrincipalName".into(), json!(self.upn));
@@ -275,6 +278,9 @@ impl Store {
                 given_name: u.given_name.clone(),
                 surname: u.surname.clone(),
                 job_title: u.job_title.clone(),
+                mobile_phone: u.mobile_phone.clone(),
+                business_phones: u.business_phones.clone(),
+                office_location: u.office_location.clone(),
                 account_enabled: u.account_enabled,
                 user_type: u.user_type.clone(),
                 has_mailbox: u.mailbox,
@@ -901,7 +907,10 @@ impl Store {
             json!({"response": "organizer", "time": "0001-01-01T00:00:00Z"}),
         );
         e.insert("body".into(), json!({"contentType": "html", "content": ""}));
-        e.insert("location".into(), json!({"displayName": "", "locationType": "default", "uniqueIdType": "unknown", "address": {}, "coordinates": {}}));
+        e.insert(
+            "location".into(),
+            json!({"displayName": "", "locationType": "default", "uniqueIdType": "unknown"}),
+        );
         e.insert("locations".into(), json!([]));
         e.insert("recurrence".into(), Value::Null);
         e.insert("attendees".into(), json!([]));
@@ -985,8 +994,6 @@ impl Store {
             } else {
                 loc.entry("uniqueIdType").or_insert(json!("unknown"));
             }
-            loc.entry("address").or_insert(json!({}));
-            loc.entry("coordinates").or_insert(json!({}));
         }
         let loc_name = e
             .get("location")
@@ -999,11 +1006,22 @@ impl Store {
                 if let Value::Object(l) = l {
                     lower_in(l, "locationType");
                     l.entry("locationType").or_insert(json!("default"));
-                    l.entry("uniqueIdType").or_insert(json!("unknown"));
+                    let named = l
+                        .get("displayName")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    if l.contains_key("address") || l.contains_key("coordinates") {
+                        l.entry("uniqueId").or_insert(json!(named));
+                        l.entry("uniqueIdType").or_insert(json!("private"));
+                    } else {
+                        l.entry("uniqueId").or_insert(json!(""));
+                        l.entry("uniqueIdType").or_insert(json!("unknown"));
+                    }
                 }
             }
             if locs.is_empty() && !loc_name.is_empty() {
-                locs.push(json!({"displayName": loc_name, "locationType": "default", "uniqueIdType": "unknown"}));
+                locs.push(json!({"displayName": loc_name, "locationType": "default", "uniqueId": "", "uniqueIdType": "unknown"}));
             }
         }
         if let Some(Value::Array(att)) = e.get_mut("attendees") {
