@@ -12,11 +12,12 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{
-    CRM_STAMP_APPLICATION, CRM_STAMP_PROPERTY_ID, CreateOptions, CreateTarget, DeltaCursor,
-    DeltaPage, DeltaScope, GraphTransport, Item, ItemKind, ItemRef, MailboxState, MailboxUser,
-    Restart, StampScope, TimeZoneSource, UpdateOutcome, UserListing,
+    CRM_STAMP_APPLICATION, CreateOptions, CreateTarget, DeltaCursor, DeltaPage, DeltaScope,
+    GraphTransport, Item, ItemKind, ItemRef, MailboxState, MailboxUser, Restart, StampScope,
+    TimeZoneSource, UpdateOutcome, UserListing,
     batch::{BatchMode, BatchResults},
-    delta::{parse_page, stamp_expand, start_url},
+    delta::{parse_page, start_url},
+    encode,
     error::{DecodeError, GraphError, diagnose},
     http::{GraphClientConfig, GraphHttp, Request, StatsSnapshot, seg, with_query},
     throttle::{Clock, MailboxLimiter, is_ambiguous},
@@ -174,27 +175,6 @@ impl GraphClient {
         }
     }
 
-    fn item_path(&self, item: &ItemRef) -> Result<String, GraphError> {
-        let user = seg(&item.mailbox);
-        let id = seg(&item.id);
-        Ok(match item.kind {
-            ItemKind::Event => format!("/users/{user}/events/{id}"),
-            ItemKind::Message => format!("/users/{user}/messages/{id}"),
-            ItemKind::Contact => format!("/users/{user}/contacts/{id}"),
-            ItemKind::Task => format!(
-                "/users/{user}/todo/lists/{}/tasks/{id}",
-                seg(list_of(&item.list_id)?)
-            ),
-        })
-    }
-
-    fn expand_for(kind: ItemKind) -> String {
-        match kind {
-            ItemKind::Task => "linkedResources".to_owned(),
-            _ => stamp_expand(),
-        }
-    }
-
     fn parse_item(kind: ItemKind, res: &super::http::Response) -> Result<Item, GraphError> {
         let v: Value = res.json(kind.as_str())?;
         Item::from_json(kind, v).map_err(|e| {
@@ -210,10 +190,7 @@ impl GraphClient {
     }
 
     async fn get(&self, item: &ItemRef) -> Result<Option<Item>, GraphError> {
-        let path = with_query(
-            &self.item_path(item)?,
-            &[("$expand", &Self::expand_for(item.kind))],
-        );
+        let path = encode::get_url(item)?;
         match self
             .http
             .send(&Request::get(path, Some(&item.mailbox)))
@@ -226,33 +203,8 @@ impl GraphClient {
     }
 
     async fn find(&self, scope: &StampScope, crm_id: &str) -> Result<Vec<Item>, GraphError> {
-        let user = seg(&scope.mailbox);
-        let value = odata_string(crm_id);
-        let (path, filter, expand) = match scope.kind {
-            ItemKind::Task => (
-                format!(
-                    "/users/{user}/todo/lists/{}/tasks",
-                    seg(list_of(&scope.list_id)?)
-                ),
-                format!("linkedResources/any(r:r/externalId eq {value})"),
-                "linkedResources".to_owned(),
-            ),
-            kind => {
-                let collection = match kind {
-                    ItemKind::Event => "events",
-                    ItemKind::Message => "messages",
-                    _ => "contacts",
-                };
-                (
-                    format!("/users/{user}/{collection}"),
-                    format!(
-                        "singleValueExtendedProperties/Any(ep: ep/id eq '{CRM_STAMP_PROPERTY_ID}' and ep/value eq {value})"
-                    ),
-                    stamp_expand(),
-                )
-            }
-        };
-        let first = with_query(&path, &[("$filter", &filter), ("$expand", &expand)]);
+        let first = encode::find_url(scope, crm_id)?;
+        let path = first.split('?').next().unwrap_or_default().to_owned();
         let raw: Vec<Value> = self
             .list_all(first, Some(&scope.mailbox), "a collection of items")
             .await?;
@@ -282,64 +234,22 @@ impl GraphClient {
         body: &Value,
         options: &CreateOptions,
     ) -> Result<Item, GraphError> {
-        let Value::Object(fields) = body else {
-            return Err(GraphError::Invalid(format!(
-                "a new {} must be a JSON object, found {body}",
-                target.kind.as_str()
-            )));
-        };
-        let mut fields = fields.clone();
-        let user = seg(&target.mailbox);
-        let path = match (target.kind, &target.container) {
-            (ItemKind::Event, None) => format!("/users/{user}/events"),
-            (ItemKind::Event, Some(cal)) => format!("/users/{user}/calendars/{}/events", seg(cal)),
-            (ItemKind::Contact, None) => format!("/users/{user}/contacts"),
-            (ItemKind::Contact, Some(f)) => {
-                format!("/users/{user}/contactFolders/{}/contacts", seg(f))
-            }
-            (ItemKind::Message, None) => format!("/users/{user}/messages"),
-            (ItemKind::Message, Some(f)) => {
-                format!("/users/{user}/mailFolders/{}/messages", seg(f))
-            }
-            (ItemKind::Task, list) => {
-                format!("/users/{user}/todo/lists/{}/tasks", seg(list_of(list)?))
-            }
-        };
-        if let Some(crm_id) = &options.crm_stamp {
-            match target.kind {
-                ItemKind::Task => {
-                    let mut links = fields
-                        .remove("linkedResources")
-                        .and_then(|v| v.as_array().cloned())
-                        .unwrap_or_default();
-                    links.push(task_stamp(crm_id));
-                    fields.insert("linkedResources".into(), Value::Array(links));
-                }
-                _ => {
-                    let mut props = fields
-                        .remove("singleValueExtendedProperties")
-                        .and_then(|v| v.as_array().cloned())
-                        .unwrap_or_default();
-                    props.retain(|p| p["id"].as_str() != Some(CRM_STAMP_PROPERTY_ID));
-                    props.push(json!({"id": CRM_STAMP_PROPERTY_ID, "value": crm_id}));
-                    fields.insert("singleValueExtendedProperties".into(), Value::Array(props));
-                }
-            }
-        }
+        let path = encode::create_path(target)?;
         if target.kind == ItemKind::Event {
             // One transactionId for every attempt of this create: Graph returns the first event on a repeat.
             let tid = options
                 .transaction_id
                 .clone()
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            fields.insert("transactionId".into(), Value::String(tid));
-            let req =
-                Request::new(Method::POST, path, Some(&target.mailbox)).json(Value::Object(fields));
+            let body =
+                encode::create_body(target.kind, body, options.crm_stamp.as_deref(), Some(&tid))?;
+            let req = Request::new(Method::POST, path, Some(&target.mailbox)).json(body);
             let res = self.http.send(&req).await?;
             return Self::parse_item(target.kind, &res);
         }
+        let body = encode::create_body(target.kind, body, options.crm_stamp.as_deref(), None)?;
         let req = Request::new(Method::POST, path, Some(&target.mailbox))
-            .json(Value::Object(fields))
+            .json(body)
             .not_idempotent();
         let mut resends = 0;
         loop {
@@ -380,7 +290,7 @@ impl GraphClient {
                 item.kind.as_str()
             )));
         }
-        let path = self.item_path(item)?;
+        let path = encode::item_path(item)?;
         let mut etag = if_match.map(str::to_owned);
         let mut conflicts = 0;
         loop {
@@ -409,8 +319,12 @@ impl GraphClient {
     }
 
     async fn delete(&self, item: &ItemRef, if_match: Option<&str>) -> Result<bool, GraphError> {
-        let req = Request::new(Method::DELETE, self.item_path(item)?, Some(&item.mailbox))
-            .if_match(if_match);
+        let req = Request::new(
+            Method::DELETE,
+            encode::item_path(item)?,
+            Some(&item.mailbox),
+        )
+        .if_match(if_match);
         match self.http.send(&req).await {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
@@ -420,7 +334,7 @@ impl GraphClient {
 
     async fn stamp_item(&self, item: &ItemRef, crm_id: &str) -> Result<Item, GraphError> {
         if item.kind != ItemKind::Task {
-            let patch = json!({"singleValueExtendedProperties": [{"id": CRM_STAMP_PROPERTY_ID, "value": crm_id}]});
+            let patch = encode::stamp_patch(crm_id);
             self.update(item, &patch, None).await?;
             return self.get(item).await?.ok_or_else(|| {
                 GraphError::Invalid(format!(
@@ -436,7 +350,7 @@ impl GraphClient {
                 item.id
             )));
         };
-        let path = format!("{}/linkedResources", self.item_path(item)?);
+        let path = format!("{}/linkedResources", encode::item_path(item)?);
         let ours = own_link(&task);
         match ours {
             Some(link) if link.external_id.as_deref() == Some(crm_id) => {
@@ -453,8 +367,8 @@ impl GraphClient {
                 self.http.send(&req).await?;
             }
             _ => {
-                let req =
-                    Request::new(Method::POST, path, Some(&item.mailbox)).json(task_stamp(crm_id));
+                let req = Request::new(Method::POST, path, Some(&item.mailbox))
+                    .json(encode::task_stamp(crm_id));
                 self.http.send(&req).await?;
             }
         }
@@ -511,25 +425,6 @@ impl GraphClient {
             restarted,
         })
     }
-}
-
-fn list_of(list: &Option<String>) -> Result<&str, GraphError> {
-    list.as_deref().ok_or_else(|| {
-        GraphError::Invalid("a To Do task needs its list id; none was given".to_owned())
-    })
-}
-
-/// OData string literal (`'` doubled).
-fn odata_string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-fn task_stamp(crm_id: &str) -> Value {
-    json!({
-        "applicationName": CRM_STAMP_APPLICATION,
-        "displayName": format!("CRM record {crm_id}"),
-        "externalId": crm_id,
-    })
 }
 
 fn own_link(task: &TodoTask) -> Option<&super::types::LinkedResource> {
@@ -720,6 +615,6 @@ mod tests {
         assert!(in_domains("Ana@Contoso.com", &d));
         assert!(!in_domains("eva@fabrikam-partner.com", &d));
         assert!(!in_domains("nobody", &d));
-        assert_eq!(odata_string("O'Brien"), "'O''Brien'");
+        assert_eq!(encode::odata_string("O'Brien"), "'O''Brien'");
     }
 }

@@ -4,12 +4,13 @@
 //! HTTP client (`GraphClient`) implements it against Graph v1.0 app-only. Module map: `types` (serde
 //! shapes of Graph payloads), `error` (one-line diagnoses), `auth` (tokens), `throttle` (per-mailbox
 //! cap, retry policy, clock), `http` (one request), `delta` (pages and rounds), `batch` (`$batch`),
-//! `client` (the operations).
+//! `encode` (pure URLs and bodies), `client` (the operations).
 
 pub mod auth;
 pub mod batch;
 pub mod client;
 pub mod delta;
+pub mod encode;
 pub mod error;
 pub mod http;
 pub mod throttle;
