@@ -1228,22 +1228,21 @@ async fn writes_under_faults_create_each_item_exactly_once() {
     );
 }
 
+/// A canned reply: status, headers, body.
+type Reply = (u16, Vec<(&'static str, String)>, &'static str);
+
 /// A scripted Graph: answers each request with the next canned reply and records the request headers.
 #[derive(Default)]
 struct Script {
     seen: Mutex<Vec<axum::http::HeaderMap>>,
-    replies: Mutex<std::collections::VecDeque<(u16, Vec<(&'static str, String)>, String)>>,
+    replies: Mutex<std::collections::VecDeque<Reply>>,
     tokens: Mutex<u32>,
 }
 
-async fn scripted(replies: Vec<(u16, Vec<(&'static str, String)>, &str)>) -> (String, Arc<Script>) {
+async fn scripted(replies: Vec<Reply>) -> (String, Arc<Script>) {
     use axum::response::IntoResponse;
     let script = Arc::new(Script::default());
-    script
-        .replies
-        .lock()
-        .unwrap()
-        .extend(replies.into_iter().map(|(s, h, b)| (s, h, b.to_owned())));
+    script.replies.lock().unwrap().extend(replies);
     let s = script.clone();
     let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
         let s = s.clone();
