@@ -1,7 +1,7 @@
 //! Integration test modules.
 
-mod graph_corpus;
-mod tidy;
 mod graph_client;
+mod graph_corpus;
 mod graph_emulator;
 mod graph_emulator_corpus;
+mod tidy;
