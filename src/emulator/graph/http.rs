@@ -283,14 +283,10 @@ pub fn percent_decode(s: &str) -> String {
         .unwrap_or_else(|| s.to_owned())
 }
 
-/// Parses a query string keeping order; `+` is a space only in form bodies, so keep it literal here.
+/// Parses a query string keeping order; `+` is a space, as ASP.NET (and so Graph) reads it.
 pub fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
+    url::form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
