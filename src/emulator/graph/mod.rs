@@ -1,8 +1,625 @@
 //! Emulator of Microsoft Graph v1.0 (and the Entra token endpoint) on loopback, from a YAML seed.
+//!
+//! It answers the calls the connector makes the way Graph does (shapes from
+//! `../shared/graph-examples`, rules from `../shared/reference/graph.md`): client-credentials
+//! tokens with the real AADSTS errors, role-checked calls, users and mailbox probes, messages,
+//! events (series, occurrences, exceptions, attendee copies), contacts, To Do, delta rounds with
+//! opaque generation-stamped tokens, `$batch`, optimistic concurrency, per app × mailbox throttling
+//! and seeded fault injection. It is the independent reference the Graph client is tested against,
+//! so it shares no code with `transport::graph`.
+//!
+//! Entry points: [`spawn`] for tests and the sandbox, [`run_from_cli`] for
+//! `graph-connector emulate graph`. User guide: `docs/graph-emulator.md`.
 
-use std::{net::SocketAddr, path::Path};
+mod auth;
+mod batch;
+mod calendar;
+mod delta;
+mod http;
+mod odata;
+mod render;
+mod router;
+mod seed;
+mod store;
+mod throttle;
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri},
+    response::{IntoResponse, Response},
+};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+use tokio::{sync::watch, task::JoinHandle};
+
+pub use seed::{AppSeed, SecretSeed, Seed, TenantSeed, TodoListSeed, UserSeed};
+pub use store::ItemKind;
+pub use throttle::{Counters, Faults, RetryAfter, ThrottleSettings};
+
+use http::{Req, Resp};
+use store::Store;
+use throttle::Throttle;
+
+/// Errors starting the emulator or using its test helpers.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("graph emulator seed {origin}: {message}")]
+    Seed { origin: String, message: String },
+    #[error("graph emulator cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("graph emulator: {0}")]
+    Helper(String),
+}
+
+/// Delta behaviour knobs (defaults follow what Graph does in the wild).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DeltaSettings {
+    /// Page size when the client sends no `Prefer: odata.maxpagesize` / `$top`.
+    pub default_page_size: usize,
+    /// Each page after the first repeats the last item of the previous page.
+    pub repeat_last_item: bool,
+    /// The first request of a round answers an empty page with a nextLink.
+    pub empty_first_page: bool,
+    /// How many newer sync-state generations may exist before an old token gives 410.
+    pub retained_generations: u64,
+}
+
+impl Default for DeltaSettings {
+    fn default() -> Self {
+        DeltaSettings {
+            default_page_size: 10,
+            repeat_last_item: true,
+            empty_first_page: true,
+            retained_generations: 16,
+        }
+    }
+}
+
+/// How to start an emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorOptions {
+    /// Default `127.0.0.1:0` (a free loopback port).
+    pub listen: SocketAddr,
+    pub seed: Seed,
+    pub faults: Faults,
+    pub throttle: ThrottleSettings,
+    pub delta: DeltaSettings,
+    /// Seeds ids, change keys, fault draws and `$batch` response order.
+    pub rng_seed: u64,
+    /// Access token lifetime (`expires_in`), Graph: 3599 s.
+    pub token_lifetime: Duration,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        EmulatorOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: Seed::sandbox(),
+            faults: Faults::none(),
+            throttle: ThrottleSettings::default(),
+            delta: DeltaSettings::default(),
+            rng_seed: 42,
+            token_lifetime: Duration::from_secs(3599),
+        }
+    }
+}
+
+/// A controllable clock: real time plus an offset tests can advance.
+pub(crate) struct Clock {
+    offset: Mutex<SignedDuration>,
+}
+
+impl Clock {
+    pub fn now(&self) -> Timestamp {
+        Timestamp::now() + *self.offset.lock().expect("clock lock")
+    }
+}
+
+pub(crate) struct Shared {
+    pub store: Mutex<Store>,
+    pub throttle: Mutex<Throttle>,
+    pub clock: Clock,
+    pub gate: watch::Sender<bool>,
+    pub delta: DeltaSettings,
+    pub token_lifetime: Duration,
+    pub base: String,
+}
+
+impl Shared {
+    pub fn graph_base(&self) -> String {
+        format!("{}/v1.0", self.base)
+    }
+}
+
+/// A running emulator.
+pub struct GraphEmulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    tenant_id: String,
+    client_id: String,
+    client_secret: String,
+    secret_id: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Starts an emulator on `options.listen` and returns once it accepts connections.
+pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
+    let now = Timestamp::now();
+    let store =
+        Store::new(&options.seed, options.rng_seed, now).map_err(|message| Error::Seed {
+            origin: "seed".into(),
+            message,
+        })?;
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: options.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Bind {
+        addr: options.listen,
+        source,
+    })?;
+    let (tenant_id, client_id, client_secret, secret_id) = {
+        let app = store.apps.first();
+        let secret = app.and_then(|a| a.secrets.first());
+        (
+            store.tenant_id.clone(),
+            app.map(|a| a.client_id.clone()).unwrap_or_default(),
+            secret.map(|s| s.1.clone()).unwrap_or_default(),
+            secret.map(|s| s.0.clone()).unwrap_or_default(),
+        )
+    };
+    let (gate, _) = watch::channel(true);
+    let shared = Arc::new(Shared {
+        store: Mutex::new(store),
+        throttle: Mutex::new(Throttle::new(
+            options.throttle,
+            options.faults,
+            options.rng_seed,
+        )),
+        clock: Clock {
+            offset: Mutex::new(SignedDuration::ZERO),
+        },
+        gate,
+        delta: options.delta,
+        token_lifetime: options.token_lifetime,
+        base: format!("http://{addr}"),
+    });
+    let app = axum::Router::new()
+        .fallback(entry)
+        .with_state(shared.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(error) = serve.await {
+            tracing::error!(%error, "graph emulator stopped");
+        }
+    });
+    tracing::info!(%addr, "graph emulator listening");
+    Ok(GraphEmulator {
+        addr,
+        shared,
+        tenant_id,
+        client_id,
+        client_secret,
+        secret_id,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
 
 /// `graph-connector emulate graph`: serves until Ctrl-C after printing one JSON line with URLs and credentials.
-pub async fn run_from_cli(_listen: SocketAddr, _seed: Option<&Path>) -> anyhow::Result<()> {
-    anyhow::bail!("emulate graph: the Graph emulator is not implemented yet")
+pub async fn run_from_cli(listen: SocketAddr, seed: Option<&Path>) -> anyhow::Result<()> {
+    let seed = match seed {
+        Some(path) => Seed::from_file(path)?,
+        None => Seed::sandbox(),
+    };
+    let emulator = spawn(EmulatorOptions {
+        listen,
+        seed,
+        ..EmulatorOptions::default()
+    })
+    .await?;
+    println!("{}", emulator.connection_json());
+    tokio::signal::ctrl_c().await?;
+    emulator.shutdown().await;
+    Ok(())
+}
+
+impl GraphEmulator {
+    /// `http://127.0.0.1:PORT/v1.0`
+    pub fn graph_url(&self) -> String {
+        self.shared.graph_base()
+    }
+    /// `http://127.0.0.1:PORT/{tenant}/oauth2/v2.0/token`
+    pub fn token_url(&self) -> String {
+        format!("{}/{}/oauth2/v2.0/token", self.shared.base, self.tenant_id)
+    }
+    /// `http://127.0.0.1:PORT` (the token endpoint for another tenant is `{base}/{tenant}/oauth2/v2.0/token`).
+    pub fn base_url(&self) -> String {
+        self.shared.base.clone()
+    }
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+    /// The first app of the seed.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    /// The first secret value of the first app.
+    pub fn client_secret(&self) -> &str {
+        &self.client_secret
+    }
+    /// The id of that secret (what admins paste by mistake).
+    pub fn secret_id(&self) -> &str {
+        &self.secret_id
+    }
+
+    /// The line `emulate graph` prints.
+    pub fn connection_json(&self) -> Value {
+        json!({
+            "graph_url": self.graph_url(),
+            "token_url": self.token_url(),
+            "tenant_id": self.tenant_id,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        })
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.shared
+            .throttle
+            .lock()
+            .expect("throttle lock")
+            .counters
+            .clone()
+    }
+    pub fn reset_counters(&self) {
+        let mut t = self.shared.throttle.lock().expect("throttle lock");
+        let keep = t.counters.max_in_flight.keys().cloned().collect::<Vec<_>>();
+        t.counters = Counters::default();
+        drop(keep);
+    }
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.throttle.lock().expect("throttle lock").faults = faults;
+    }
+    pub fn set_throttle(&self, settings: ThrottleSettings) {
+        self.shared.throttle.lock().expect("throttle lock").settings = settings;
+    }
+
+    /// Holds every admitted Graph request before it is handled, until [`Self::release_requests`]:
+    /// lets tests build up concurrency deterministically.
+    pub fn hold_requests(&self) {
+        self.shared.gate.send_replace(false);
+    }
+    pub fn release_requests(&self) {
+        self.shared.gate.send_replace(true);
+    }
+    /// Waits until `n` requests for `mailbox` are admitted and in flight (e.g. held at the gate).
+    pub async fn wait_for_in_flight(&self, mailbox: &str, n: usize) -> Result<(), Error> {
+        let ui = self.user(mailbox)?;
+        for _ in 0..4000 {
+            if self
+                .shared
+                .throttle
+                .lock()
+                .expect("throttle lock")
+                .in_flight_for(ui)
+                >= n
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Err(Error::Helper(format!(
+            "{n} requests for {mailbox} did not arrive within 20 s"
+        )))
+    }
+
+    /// Moves the emulator clock (token and secret expiry, request budget windows).
+    pub fn advance_clock(&self, by: SignedDuration) {
+        *self.shared.clock.offset.lock().expect("clock lock") += by;
+    }
+    pub fn now(&self) -> Timestamp {
+        self.shared.clock.now()
+    }
+
+    /// Replaces the admin-consented roles of an app (tokens issued later carry them).
+    pub fn set_app_roles(&self, client_id: &str, roles: &[&str]) -> Result<(), Error> {
+        let mut store = self.store();
+        let app = store
+            .apps
+            .iter_mut()
+            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+            .ok_or_else(|| Error::Helper(format!("no app {client_id} in the seed")))?;
+        app.roles = roles.iter().map(|r| (*r).to_owned()).collect();
+        Ok(())
+    }
+    /// Sets (or clears) an application access policy: only the listed mailboxes are reachable.
+    pub fn set_access_policy(&self, client_id: &str, allow: Option<&[&str]>) -> Result<(), Error> {
+        let mut store = self.store();
+        let app = store
+            .apps
+            .iter_mut()
+            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+            .ok_or_else(|| Error::Helper(format!("no app {client_id} in the seed")))?;
+        app.access_policy_allow = allow.map(|a| a.iter().map(|s| (*s).to_owned()).collect());
+        Ok(())
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.shared.store.lock().expect("store lock")
+    }
+
+    fn user(&self, mailbox: &str) -> Result<usize, Error> {
+        let store = self.store();
+        let ui = store
+            .user_index(mailbox)
+            .ok_or_else(|| Error::Helper(format!("no user `{mailbox}` in the seed")))?;
+        if store.mailboxes[ui].is_none() {
+            return Err(Error::Helper(format!("user `{mailbox}` has no mailbox")));
+        }
+        Ok(ui)
+    }
+
+    /// Id of a mail folder (well-known name or display name), contact folder (display name;
+    /// `contacts` = the default folder) or To Do list (display name), in that order.
+    pub fn container_id(&self, mailbox: &str, name: &str) -> Result<String, Error> {
+        let ui = self.user(mailbox)?;
+        let store = self.store();
+        let mb = store.mailbox(ui);
+        mb.mail_folder(name)
+            .or_else(|| {
+                mb.mail_folders
+                    .iter()
+                    .find(|f| f.display_name.eq_ignore_ascii_case(name))
+            })
+            .map(|f| f.id.clone())
+            .or_else(|| mb.contact_folder(name).map(|f| f.id.clone()))
+            .or_else(|| {
+                mb.contact_folders
+                    .iter()
+                    .find(|f| f.display_name.eq_ignore_ascii_case(name))
+                    .map(|f| f.id.clone())
+            })
+            .or_else(|| {
+                mb.todo_lists
+                    .iter()
+                    .find(|l| l.display_name.eq_ignore_ascii_case(name))
+                    .map(|l| l.id.clone())
+            })
+            .ok_or_else(|| Error::Helper(format!("no folder or list `{name}` in {mailbox}")))
+    }
+
+    /// Adds an item as a user would in Outlook (Graph JSON). `container` is a folder or list
+    /// name or id (default: inbox, the default contact folder, the default To Do list).
+    /// Events with internal attendees also land in their calendars.
+    pub fn add_item(
+        &self,
+        mailbox: &str,
+        kind: ItemKind,
+        container: Option<&str>,
+        item: Value,
+    ) -> Result<String, Error> {
+        let Value::Object(map) = item else {
+            return Err(Error::Helper("add_item: expected a JSON object".into()));
+        };
+        let ui = self.user(mailbox)?;
+        let container = match (kind, container) {
+            (ItemKind::Event, _) => String::new(),
+            (_, Some(c)) => self.container_id(mailbox, c)?,
+            (ItemKind::Message, None) => self.container_id(mailbox, "inbox")?,
+            (ItemKind::Contact, None) => self.container_id(mailbox, "contacts")?,
+            (ItemKind::Task, None) => {
+                let store = self.store();
+                let mb = store.mailbox(ui);
+                mb.todo_lists
+                    .iter()
+                    .find(|l| l.wellknown == "defaultList")
+                    .map(|l| l.id.clone())
+                    .unwrap_or_default()
+            }
+        };
+        let now = self.now();
+        let mut store = self.store();
+        Ok(match kind {
+            ItemKind::Message => store.create_message(ui, &container, map, false, now),
+            ItemKind::Contact => store.create_contact(ui, &container, map, now),
+            ItemKind::Task => store.create_task(ui, &container, map, now),
+            ItemKind::Event => store.create_event(ui, map, now).map_err(Error::Helper)?,
+        })
+    }
+
+    /// Changes an item as a user would (merge of top-level properties), bumping its change key.
+    pub fn update_item(&self, mailbox: &str, id: &str, patch: Value) -> Result<(), Error> {
+        let Value::Object(patch) = patch else {
+            return Err(Error::Helper("update_item: expected a JSON object".into()));
+        };
+        let ui = self.user(mailbox)?;
+        let now = self.now();
+        let mut store = self.store();
+        router::apply_patch(&mut store, ui, id, patch, now, true).map_err(|r| {
+            Error::Helper(format!(
+                "update_item {id}: {}",
+                r.body.map(|b| b.to_string()).unwrap_or_default()
+            ))
+        })
+    }
+
+    /// Deletes an item (or one occurrence of a series) as a user would.
+    pub fn delete_item(&self, mailbox: &str, id: &str) -> Result<(), Error> {
+        let ui = self.user(mailbox)?;
+        let now = self.now();
+        let mut store = self.store();
+        router::delete_item(&mut store, ui, id, now).map_err(|r| {
+            Error::Helper(format!(
+                "delete_item {id}: {}",
+                r.body.map(|b| b.to_string()).unwrap_or_default()
+            ))
+        })
+    }
+
+    /// The stored item as Graph JSON (UTC), with its extended properties; `None` if absent or deleted.
+    pub fn item(&self, mailbox: &str, id: &str) -> Option<Value> {
+        let ui = self.user(mailbox).ok()?;
+        let store = self.store();
+        let item = store.mailbox(ui).live(id)?;
+        Some(render::stored_view(item))
+    }
+
+    /// All live items of one kind in a mailbox (stored view, series masters unexpanded).
+    pub fn items(&self, mailbox: &str, kind: ItemKind) -> Vec<Value> {
+        let Ok(ui) = self.user(mailbox) else {
+            return Vec::new();
+        };
+        let store = self.store();
+        store
+            .mailbox(ui)
+            .items
+            .values()
+            .filter(|i| i.kind == kind && !i.deleted)
+            .map(render::stored_view)
+            .collect()
+    }
+
+    /// Evicts the sync states of a mailbox (or all): every delta/skip token issued so far answers
+    /// 410 SyncStateNotFound, as when Exchange drops its cache.
+    pub fn evict_delta_tokens(&self, mailbox: Option<&str>) -> Result<(), Error> {
+        let only = match mailbox {
+            Some(m) => Some(self.user(m)?),
+            None => None,
+        };
+        let mut store = self.store();
+        for (ui, mb) in store.mailboxes.iter_mut().enumerate() {
+            let Some(mb) = mb else { continue };
+            if only.is_some_and(|o| o != ui) {
+                continue;
+            }
+            for g in mb.generations.values_mut() {
+                g.current += 1;
+                g.evicted_below = g.current;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops serving and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.release_requests();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for GraphEmulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.shared.gate.send_replace(true);
+    }
+}
+
+async fn entry(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    let query = uri.query().unwrap_or("").to_owned();
+    let hdrs: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let client_request_id = hdrs
+        .iter()
+        .find(|(k, _)| k == "client-request-id")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let now = shared.clock.now();
+    let resp = if let Some(rest) = path.strip_prefix("/v1.0") {
+        let parsed_body = if body.is_empty() {
+            None
+        } else {
+            match serde_json::from_slice::<Value>(&body) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    let r = http::err::bad_request(format!(
+                        "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format. ({e})"
+                    ));
+                    return to_http(r.finish(&request_id, &client_request_id, now), &method);
+                }
+            }
+        };
+        let req = Req {
+            method: method.as_str().to_owned(),
+            segments: http::split_segments(rest),
+            raw_path: rest.to_owned(),
+            query: http::parse_query(&query),
+            headers: hdrs,
+            body: parsed_body,
+            request_id: request_id.clone(),
+            client_request_id: client_request_id.clone(),
+        };
+        router::graph(shared.clone(), req, false).await
+    } else if path.ends_with("/oauth2/v2.0/token") {
+        auth::token_endpoint(&shared, &method, &path, &hdrs, &body).await
+    } else {
+        http::err::no_route(method.as_str(), &path)
+    };
+    to_http(
+        resp.finish(&request_id, &client_request_id, shared.clock.now()),
+        &method,
+    )
+}
+
+fn to_http(resp: Resp, method: &Method) -> Response {
+    let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut headers = HeaderMap::new();
+    for (k, v) in &resp.headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::try_from(k.as_str()),
+            HeaderValue::try_from(v.as_str()),
+        ) {
+            headers.append(k, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::try_from(httpdate::fmt_http_date(std::time::SystemTime::now())) {
+        headers.insert(axum::http::header::DATE, v);
+    }
+    let body = match (&resp.body, method == Method::HEAD) {
+        (Some(b), false) => b.to_string(),
+        _ => String::new(),
+    };
+    (status, headers, body).into_response()
 }

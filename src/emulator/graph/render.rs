@@ -1,0 +1,276 @@
+//! Turns stored items into the JSON Graph returns: time zone and body-type preferences, `$select`,
+//! `$expand` of extended properties, series occurrences (full or sparse).
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    calendar, odata,
+    store::{Instance, Item, ItemKind, html_to_text, text_to_html},
+};
+
+/// How the client asked to see items.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    pub tz: Option<String>,
+    pub body_type: Option<String>,
+    pub select: Option<Vec<String>>,
+    /// `Some(None)`: expand all extended properties; `Some(Some(f))`: those matching `f`.
+    pub expand_ext: Option<Option<odata::Expr>>,
+}
+
+/// Parses `$expand=singleValueExtendedProperties($filter=id eq '…')`.
+pub fn parse_expand(expand: Option<&str>) -> Result<Option<Option<odata::Expr>>, String> {
+    let Some(expand) = expand else {
+        return Ok(None);
+    };
+    let e = expand.trim();
+    let lower = e.to_ascii_lowercase();
+    if !lower.starts_with("singlevalueextendedproperties") {
+        return Ok(None);
+    }
+    let rest = e["singleValueExtendedProperties".len()..].trim();
+    if rest.is_empty() {
+        return Ok(Some(None));
+    }
+    let inner = rest
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .ok_or("expected singleValueExtendedProperties($filter=id eq '...')")?;
+    let filter = inner
+        .trim()
+        .strip_prefix("$filter=")
+        .ok_or("expected $filter= inside singleValueExtendedProperties(...)")?;
+    Ok(Some(Some(odata::parse(filter)?)))
+}
+
+fn convert_body(body: &Value, to: &str) -> Value {
+    let ct = body
+        .get("contentType")
+        .and_then(Value::as_str)
+        .unwrap_or("text");
+    let content = body.get("content").and_then(Value::as_str).unwrap_or("");
+    match (ct, to) {
+        ("html", "text") => json!({"contentType": "text", "content": html_to_text(content)}),
+        ("text", "html") => json!({"contentType": "html", "content": text_to_html(content)}),
+        _ => body.clone(),
+    }
+}
+
+fn zone_value(v: &Value, tz: &str, floating: bool) -> Value {
+    if floating {
+        match calendar::wall_of(v) {
+            Some(w) => calendar::render_floating(w, tz),
+            None => v.clone(),
+        }
+    } else {
+        match calendar::instant_of(v) {
+            Some(t) => calendar::render(t, tz),
+            None => v.clone(),
+        }
+    }
+}
+
+fn apply_zone(m: &mut Map<String, Value>, kind: ItemKind, tz: &str) {
+    match kind {
+        ItemKind::Event => {
+            let all_day = m.get("isAllDay").and_then(Value::as_bool) == Some(true);
+            for k in ["start", "end"] {
+                if let Some(v) = m.get(k).filter(|v| v.is_object()) {
+                    let z = zone_value(v, tz, all_day);
+                    m.insert(k.into(), z);
+                }
+            }
+        }
+        ItemKind::Task => {
+            if let Some(v) = m.get("dueDateTime").filter(|v| v.is_object()) {
+                let z = zone_value(v, tz, true);
+                m.insert("dueDateTime".into(), z);
+            }
+            for k in ["startDateTime", "reminderDateTime"] {
+                if let Some(v) = m.get(k).filter(|v| v.is_object()) {
+                    let z = zone_value(v, tz, false);
+                    m.insert(k.into(), z);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Properties Graph returns only when `$select`ed.
+fn hidden(kind: ItemKind) -> &'static [&'static str] {
+    match kind {
+        ItemKind::Message => &["uniqueBody", "internetMessageHeaders"],
+        _ => &[],
+    }
+}
+
+fn ext_json(item: &Item) -> Vec<Value> {
+    item.ext
+        .iter()
+        .map(|(id, v)| json!({"id": id, "value": v}))
+        .collect()
+}
+
+/// Renders a stored item for a response.
+pub fn item_json(item: &Item, view: &View) -> Map<String, Value> {
+    let mut m = item.data.clone();
+    finish(&mut m, item, view);
+    m
+}
+
+fn finish(m: &mut Map<String, Value>, item: &Item, view: &View) {
+    let tz = view.tz.clone().unwrap_or_else(|| "UTC".into());
+    apply_zone(m, item.kind, &tz);
+    if let Some(to) = &view.body_type {
+        for k in ["body", "uniqueBody"] {
+            if let Some(b) = m.get(k) {
+                let c = convert_body(b, to);
+                m.insert(k.into(), c);
+            }
+        }
+    }
+    if let Some(ext) = &view.expand_ext {
+        let matching: Vec<Value> = ext_json(item)
+            .into_iter()
+            .filter(|p| ext.as_ref().is_none_or(|f| f.eval(p)))
+            .collect();
+        if !matching.is_empty() {
+            m.insert(
+                "singleValueExtendedProperties".into(),
+                Value::Array(matching),
+            );
+        }
+    }
+    match &view.select {
+        Some(sel) => {
+            let keep = |k: &str| {
+                matches!(
+                    k,
+                    "@odata.etag" | "id" | "@odata.type" | "singleValueExtendedProperties"
+                ) || sel.iter().any(|s| s.eq_ignore_ascii_case(k))
+            };
+            m.retain(|k, _| keep(k));
+        }
+        None => {
+            for h in hidden(item.kind) {
+                m.remove(*h);
+            }
+        }
+    }
+}
+
+/// Renders one instance of a series: full (calendarView, /instances) or sparse (delta).
+pub fn instance_json(
+    master: &Item,
+    inst: &Instance,
+    view: &View,
+    sparse: bool,
+) -> Map<String, Value> {
+    let tz = view.tz.clone().unwrap_or_else(|| "UTC".into());
+    let kind = if inst.exception {
+        "exception"
+    } else {
+        "occurrence"
+    };
+    let all_day = master.data.get("isAllDay").and_then(Value::as_bool) == Some(true);
+    let (start, end) = if all_day {
+        let stz = calendar::zone(master.data["start"]["timeZone"].as_str().unwrap_or("UTC"))
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        (
+            calendar::render_floating(stz.to_datetime(inst.start), &tz),
+            calendar::render_floating(stz.to_datetime(inst.end), &tz),
+        )
+    } else {
+        (
+            calendar::render(inst.start, &tz),
+            calendar::render(inst.end, &tz),
+        )
+    };
+    let etag = master.etag();
+    if sparse && !inst.exception {
+        let mut m = Map::new();
+        m.insert("@odata.type".into(), json!("#microsoft.graph.event"));
+        m.insert("@odata.etag".into(), json!(etag));
+        m.insert("type".into(), json!(kind));
+        m.insert("seriesMasterId".into(), json!(master.id));
+        m.insert("start".into(), start);
+        m.insert("end".into(), end);
+        m.insert("id".into(), json!(inst.id));
+        return m;
+    }
+    let mut m = master.data.clone();
+    if let Some(over) = master.exceptions.get(&inst.original) {
+        for (k, v) in over {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    m.insert("id".into(), json!(inst.id));
+    m.insert("type".into(), json!(kind));
+    m.insert("seriesMasterId".into(), json!(master.id));
+    m.insert("recurrence".into(), Value::Null);
+    m.insert(
+        "originalStart".into(),
+        json!(calendar::fmt_instant(inst.start)),
+    );
+    let (s0, e0) = if all_day {
+        let stz = calendar::zone(master.data["start"]["timeZone"].as_str().unwrap_or("UTC"))
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        (
+            calendar::render_floating(stz.to_datetime(inst.start), "UTC"),
+            calendar::render_floating(stz.to_datetime(inst.end), "UTC"),
+        )
+    } else {
+        (
+            calendar::render(inst.start, "UTC"),
+            calendar::render(inst.end, "UTC"),
+        )
+    };
+    m.insert("start".into(), s0);
+    m.insert("end".into(), e0);
+    let _ = (start, end);
+    finish(&mut m, master, view);
+    m
+}
+
+/// The stored item as tests see it: Graph JSON with extended properties, exceptions and
+/// cancelled occurrences of a series.
+pub fn stored_view(item: &Item) -> Value {
+    let mut m = item.data.clone();
+    if !item.ext.is_empty() {
+        m.insert(
+            "singleValueExtendedProperties".into(),
+            Value::Array(ext_json(item)),
+        );
+    }
+    if !item.exceptions.is_empty() {
+        let ex: Map<String, Value> = item
+            .exceptions
+            .iter()
+            .map(|(d, o)| (d.to_string(), Value::Object(o.clone())))
+            .collect();
+        m.insert("exceptions".into(), Value::Object(ex));
+    }
+    if !item.cancelled.is_empty() {
+        m.insert(
+            "cancelledOccurrences".into(),
+            json!(
+                item.cancelled
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    Value::Object(m)
+}
+
+/// The JSON view `$filter` is evaluated against (extended properties included).
+pub fn filter_view(item: &Item) -> Value {
+    let mut m = item.data.clone();
+    m.insert(
+        "singleValueExtendedProperties".into(),
+        Value::Array(ext_json(item)),
+    );
+    Value::Object(m)
+}

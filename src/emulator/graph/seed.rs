@@ -1,0 +1,245 @@
+//! The YAML seed: tenant, app registrations, users and the Outlook items in their mailboxes.
+//!
+//! Items are written in Graph's own JSON shapes (camelCase, as `GET` returns them) plus a few
+//! emulator keys (`folder`, `exceptions`, `cancelledOccurrences`), so a seed reads like a
+//! captured mailbox. The format is documented in `docs/graph-emulator.md`.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Error;
+
+/// The sandbox seed shared with the CRM emulator (see the team brief): tenant contoso.com, one app,
+/// ANA, BEN, CHL (no mailbox), DIE, EVA (outside the managed domain).
+pub const DEFAULT_SEED_YAML: &str = include_str!("default-seed.yaml");
+
+/// A whole emulated tenant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seed {
+    pub tenant: TenantSeed,
+    #[serde(default)]
+    pub apps: Vec<AppSeed>,
+    #[serde(default)]
+    pub users: Vec<UserSeed>,
+}
+
+/// The Entra tenant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSeed {
+    /// Tenant GUID.
+    pub id: String,
+    /// Verified domains; the token endpoint accepts any of them in place of the GUID.
+    pub domains: Vec<String>,
+}
+
+/// An app registration with its client secrets and admin-consented application roles.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSeed {
+    pub client_id: String,
+    #[serde(default = "default_app_name")]
+    pub display_name: String,
+    #[serde(default)]
+    pub secrets: Vec<SecretSeed>,
+    /// Granted application permissions, e.g. `Mail.ReadWrite` (carried in the token's `roles`).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub disabled: bool,
+    /// Exchange application access policy: when set, only these mailboxes (UPN or id) are
+    /// reachable; others answer 403 "Access to OData is disabled.".
+    #[serde(default)]
+    pub access_policy_allow: Option<Vec<String>>,
+}
+
+fn default_app_name() -> String {
+    "graph-connector".to_owned()
+}
+
+/// A client secret: its id (shown in the portal, often pasted by mistake), value and expiry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSeed {
+    pub id: String,
+    pub value: String,
+    /// RFC 3339 instant; absent = never expires.
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+/// A directory user, optionally with an Exchange Online mailbox and its items.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UserSeed {
+    pub id: String,
+    pub display_name: String,
+    pub user_principal_name: String,
+    #[serde(default)]
+    pub mail: Option<String>,
+    #[serde(default = "yes")]
+    pub account_enabled: bool,
+    #[serde(default = "member")]
+    pub user_type: String,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub surname: Option<String>,
+    #[serde(default)]
+    pub job_title: Option<String>,
+    #[serde(default)]
+    pub mobile_phone: Option<String>,
+    #[serde(default)]
+    pub business_phones: Vec<String>,
+    #[serde(default)]
+    pub office_location: Option<String>,
+    /// Whether the user has an Exchange Online mailbox (false → 404 MailboxNotEnabledForRESTAPI).
+    #[serde(default = "yes")]
+    pub mailbox: bool,
+    /// Windows (or IANA) time zone name returned by mailboxSettings.
+    #[serde(default = "utc")]
+    pub time_zone: String,
+    #[serde(default)]
+    pub mail_folders: Vec<FolderSeed>,
+    #[serde(default)]
+    pub contact_folders: Vec<FolderSeed>,
+    /// Graph message JSON plus `folder` (well-known name or display name, default `inbox`).
+    #[serde(default)]
+    pub messages: Vec<Value>,
+    /// Graph event JSON plus `exceptions` (list of `{originalStart: "YYYY-MM-DD", ...overrides}`)
+    /// and `cancelledOccurrences` (list of `YYYY-MM-DD`) for series masters.
+    #[serde(default)]
+    pub events: Vec<Value>,
+    /// Graph contact JSON plus `folder` (display name of a contact folder; default the root).
+    #[serde(default)]
+    pub contacts: Vec<Value>,
+    #[serde(default)]
+    pub todo_lists: Vec<TodoListSeed>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn member() -> String {
+    "Member".to_owned()
+}
+fn utc() -> String {
+    "UTC".to_owned()
+}
+
+/// An extra mail or contact folder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FolderSeed {
+    pub display_name: String,
+}
+
+/// A To Do list with its tasks (Graph todoTask JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TodoListSeed {
+    pub display_name: String,
+    #[serde(default = "none_list")]
+    pub wellknown_list_name: String,
+    #[serde(default)]
+    pub tasks: Vec<Value>,
+}
+
+fn none_list() -> String {
+    "none".to_owned()
+}
+
+impl Seed {
+    /// The built-in sandbox seed.
+    pub fn sandbox() -> Seed {
+        Seed::from_yaml(DEFAULT_SEED_YAML, "<built-in default seed>")
+            .expect("the built-in graph seed parses")
+    }
+
+    /// Parses a seed; `origin` names the file in error messages.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Seed, Error> {
+        let seed: Seed = serde_saphyr::from_str(text).map_err(|e| Error::Seed {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        seed.check(origin)?;
+        Ok(seed)
+    }
+
+    /// Reads and parses a seed file.
+    pub fn from_file(path: &Path) -> Result<Seed, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Seed {
+            origin: path.display().to_string(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        Seed::from_yaml(&text, &path.display().to_string())
+    }
+
+    fn check(&self, origin: &str) -> Result<(), Error> {
+        let bad = |message: String| Error::Seed {
+            origin: origin.to_owned(),
+            message,
+        };
+        if uuid::Uuid::parse_str(&self.tenant.id).is_err() {
+            return Err(bad(format!(
+                "tenant.id: expected a GUID, found `{}`",
+                self.tenant.id
+            )));
+        }
+        if self.tenant.domains.is_empty() {
+            return Err(bad("tenant.domains: expected at least one domain".into()));
+        }
+        for (n, app) in self.apps.iter().enumerate() {
+            if uuid::Uuid::parse_str(&app.client_id).is_err() {
+                return Err(bad(format!(
+                    "apps[{n}].client_id: expected a GUID, found `{}`",
+                    app.client_id
+                )));
+            }
+            for (k, secret) in app.secrets.iter().enumerate() {
+                if let Some(exp) = &secret.expires
+                    && exp.parse::<jiff::Timestamp>().is_err()
+                {
+                    return Err(bad(format!(
+                        "apps[{n}].secrets[{k}].expires: expected an RFC 3339 instant such as 2027-01-01T00:00:00Z, found `{exp}`"
+                    )));
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (n, user) in self.users.iter().enumerate() {
+            if uuid::Uuid::parse_str(&user.id).is_err() {
+                return Err(bad(format!(
+                    "users[{n}].id: expected a GUID, found `{}`",
+                    user.id
+                )));
+            }
+            if !seen.insert(user.user_principal_name.to_lowercase()) {
+                return Err(bad(format!(
+                    "users[{n}].userPrincipalName: `{}` is used twice",
+                    user.user_principal_name
+                )));
+            }
+            if super::calendar::zone(&user.time_zone).is_none() {
+                return Err(bad(format!(
+                    "users[{n}].timeZone: expected a Windows or IANA time zone name, found `{}`",
+                    user.time_zone
+                )));
+            }
+            let has_items = !user.messages.is_empty()
+                || !user.events.is_empty()
+                || !user.contacts.is_empty()
+                || !user.todo_lists.is_empty();
+            if !user.mailbox && has_items {
+                return Err(bad(format!(
+                    "users[{n}] ({}): items need `mailbox: true`",
+                    user.user_principal_name
+                )));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,445 @@
+//! Errors of the Graph transport, each rendered as one actionable line (what failed, why, the fix, request ids).
+//!
+//! The token endpoint's AADSTS codes and Graph's error codes are the setup guide's worst support cases; the
+//! hints here name the admin action that fixes them. `diagnose` is what a `doctor` command prints.
+
+use std::{fmt, time::Duration};
+
+/// Every failure of the Graph transport.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    /// The token endpoint refused the client-credentials grant.
+    #[error("{0}")]
+    Token(Box<TokenError>),
+    /// Graph answered with an error status (after retries where they apply).
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    /// No HTTP response at all (connection refused, reset, timeout).
+    #[error("{0}")]
+    Http(Box<HttpError>),
+    /// A 2xx response whose body is not what Graph documents.
+    #[error("{0}")]
+    Decode(Box<DecodeError>),
+    /// The caller asked for something the transport cannot do (bad config, bad item reference).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl GraphError {
+    /// The Graph error, when the failure is one.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            GraphError::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// HTTP status of a Graph error.
+    pub fn status(&self) -> Option<u16> {
+        self.api().map(|e| e.status)
+    }
+
+    /// Graph error code (`ErrorAccessDenied`, `SyncStateNotFound`…), when the failure is one.
+    pub fn code(&self) -> Option<&str> {
+        self.api().map(|e| e.code.as_str())
+    }
+
+    /// True when a delta token or nextLink is no longer valid (410 `SyncStateNotFound`, `resyncRequired`).
+    pub fn is_sync_state_lost(&self) -> bool {
+        self.api().is_some_and(ApiError::is_sync_state_lost)
+    }
+
+    /// True for 404 `ErrorItemNotFound` / `itemNotFound` (and other 404s on an item).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404) && self.code() != Some("MailboxNotEnabledForRESTAPI")
+    }
+}
+
+/// No HTTP response at all.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{method} {url}: no response from graph: {source} (client-request-id {client_request_id}); fix: check that the graph and token urls are reachable from this host"
+)]
+pub struct HttpError {
+    pub method: String,
+    pub url: String,
+    pub client_request_id: String,
+    #[source]
+    pub source: reqwest::Error,
+}
+
+/// A 2xx response whose body is not what Graph documents.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{method} {url}: unexpected response body, expected {expected}: {detail} (request-id {}, client-request-id {client_request_id})",
+    request_id.as_deref().unwrap_or("-")
+)]
+pub struct DecodeError {
+    pub method: String,
+    pub url: String,
+    pub expected: &'static str,
+    pub detail: String,
+    pub request_id: Option<String>,
+    pub client_request_id: String,
+}
+
+/// One line a `doctor` command can print for any transport error: the cause and its fix.
+pub fn diagnose(err: &GraphError) -> String {
+    err.to_string()
+}
+
+/// A Graph error response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub method: String,
+    /// Path and query of the call (no host; tokens in delta links are opaque but harmless).
+    pub url: String,
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+    pub client_request_id: String,
+    /// How long Graph asked us to wait (429/503), when it said.
+    pub retry_after: Option<Duration>,
+    /// Attempts made before giving up (1 when the error is not retryable).
+    pub attempts: u32,
+    /// The fix, when the error is an admin mistake or a known condition.
+    pub hint: Option<String>,
+}
+
+impl ApiError {
+    /// 410 `SyncStateNotFound` or a `resyncRequired` code: the delta state is gone.
+    pub fn is_sync_state_lost(&self) -> bool {
+        self.status == 410
+            || self.code.eq_ignore_ascii_case("SyncStateNotFound")
+            || self.code.eq_ignore_ascii_case("resyncRequired")
+            || self.code.eq_ignore_ascii_case("SyncStateInvalid")
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let code = if self.code.is_empty() {
+            "-"
+        } else {
+            &self.code
+        };
+        write!(
+            f,
+            "{} {}: {} {}: {}",
+            self.method,
+            self.url,
+            self.status,
+            code,
+            self.message.trim_end_matches('.')
+        )?;
+        if let Some(hint) = &self.hint {
+            write!(f, "; fix: {hint}")?;
+        }
+        if self.attempts > 1 {
+            write!(f, " (gave up after {} attempts)", self.attempts)?;
+        }
+        write!(
+            f,
+            " (request-id {}, client-request-id {})",
+            self.request_id.as_deref().unwrap_or("-"),
+            self.client_request_id
+        )
+    }
+}
+
+/// The application permission a Graph call needs, from its path.
+pub fn permission_for(path: &str) -> &'static str {
+    let p = path.to_ascii_lowercase();
+    let p = p.split('?').next().unwrap_or("");
+    if p.contains("/mailboxsettings") {
+        "MailboxSettings.Read"
+    } else if p.contains("/messages") || p.contains("/mailfolders") {
+        "Mail.ReadWrite"
+    } else if p.contains("/events") || p.contains("/calendarview") || p.contains("/calendar") {
+        "Calendars.ReadWrite"
+    } else if p.contains("/contacts") || p.contains("/contactfolders") {
+        "Contacts.ReadWrite"
+    } else if p.contains("/todo/") || p.ends_with("/todo") {
+        "Tasks.ReadWrite.All"
+    } else {
+        "User.Read.All (or Directory.Read.All)"
+    }
+}
+
+/// The fix for a Graph error, when it is one the setup guide knows.
+pub fn hint_for(status: u16, code: &str, message: &str, path: &str) -> Option<String> {
+    let mailbox = mailbox_of(path);
+    let lower_msg = message.to_ascii_lowercase();
+    if status == 403
+        && (lower_msg.contains("access to odata is disabled")
+            || lower_msg.contains("[raop]")
+            || lower_msg.contains("apponly accesspolicy"))
+    {
+        return Some(format!(
+            "mailbox {} is outside the Exchange application access policy that restricts this app; add it to the \
+             policy's mail-enabled security group (Get-ApplicationAccessPolicy / Test-ApplicationAccessPolicy in \
+             Exchange Online PowerShell) or widen the policy; changes can take up to 24 hours",
+            mailbox.unwrap_or("?")
+        ));
+    }
+    match (status, code) {
+        (403, "ErrorAccessDenied" | "accessDenied" | "Authorization_RequestDenied" | "") | (403, _) => {
+            Some(format!(
+                "the app lacks the application permission {} for this call, or admin consent was not granted; in \
+                 Entra ID > App registrations > API permissions add it as an Application permission and click \
+                 \"Grant admin consent\"",
+                permission_for(path)
+            ))
+        }
+        (404, "MailboxNotEnabledForRESTAPI") => Some(format!(
+            "user {} has no Exchange Online mailbox (unlicensed, guest, soft-deleted or on-premises); assign an \
+             Exchange Online license or turn the connector off for this user",
+            mailbox.unwrap_or("?")
+        )),
+        (404, "ErrorInvalidUser" | "Request_ResourceNotFound") => Some(format!(
+            "user {} does not exist in this tenant; check the rep's e-mail address in the CRM",
+            mailbox.unwrap_or("?")
+        )),
+        (401, _) => Some(
+            "Graph rejected the access token; check that tenant_id and the token url belong to the same tenant and \
+             cloud as the graph url"
+                .to_owned(),
+        ),
+        (410, _) => Some("the delta state expired; a full round for this folder/list/window is needed".to_owned()),
+        (412, _) => Some("the item changed since it was read; re-read it and merge".to_owned()),
+        (429 | 503 | 504, _) => Some(
+            "Graph kept throttling or was unavailable; lower the number of mailboxes synced in parallel or retry later"
+                .to_owned(),
+        ),
+        (400, _) if message.contains("1825") => Some(
+            "the calendar window is longer than 1,825 days; shorten the configured sync window".to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+/// `{uid}` of a `/users/{uid}/...` path.
+fn mailbox_of(path: &str) -> Option<&str> {
+    let rest = path.split("/users/").nth(1)?;
+    let uid = rest.split(['/', '?']).next()?;
+    (!uid.is_empty()).then_some(uid)
+}
+
+/// What went wrong at the token endpoint, by AADSTS code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenErrorKind {
+    /// AADSTS7000215: wrong secret (often the secret ID pasted instead of its value).
+    WrongSecret,
+    /// AADSTS7000222: the secret expired.
+    ExpiredSecret,
+    /// AADSTS7000218: no secret sent.
+    NoSecret,
+    /// AADSTS700016: app not found in the tenant (wrong client id or tenant, or no consent there).
+    UnknownClient,
+    /// AADSTS90002: the tenant does not exist.
+    UnknownTenant,
+    /// AADSTS900023: the tenant string is neither a GUID nor a domain.
+    MalformedTenant,
+    /// AADSTS1002012 / 70011: bad scope.
+    BadScope,
+    /// AADSTS500011: resource not in tenant.
+    BadResource,
+    /// AADSTS7000112: the application is disabled.
+    AppDisabled,
+    /// Anything else (including transport-level failures of the token endpoint).
+    Other,
+}
+
+/// A refused client-credentials grant, with the admin's fix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenError {
+    pub kind: TokenErrorKind,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub status: u16,
+    pub error: String,
+    pub aadsts: Option<u64>,
+    pub description: String,
+    pub trace_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub hint: String,
+}
+
+impl TokenError {
+    /// Classifies a token error body; `secret_looks_like_id` says whether the configured secret is a GUID.
+    pub fn classify(
+        tenant_id: &str,
+        client_id: &str,
+        status: u16,
+        body: &super::types::TokenErrorBody,
+        secret_looks_like_id: bool,
+    ) -> TokenError {
+        let code = body.error_codes.first().copied().or_else(|| {
+            let d = body.error_description.as_deref()?;
+            let n = d.strip_prefix("AADSTS")?;
+            n.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        });
+        let (kind, hint) = match code {
+            Some(7000215) if secret_looks_like_id => (
+                TokenErrorKind::WrongSecret,
+                "the configured client secret is a GUID, i.e. the secret's ID was pasted instead of its Value; in \
+                 Entra ID > App registrations > Certificates & secrets copy the Value column (shown only right \
+                 after creation; create a new secret if it is hidden) into the configuration"
+                    .to_owned(),
+            ),
+            Some(7000215) => (
+                TokenErrorKind::WrongSecret,
+                "the client secret is wrong; copy the secret's Value (not its Secret ID) from Entra ID > App \
+                 registrations > Certificates & secrets, or create a new secret, and update the configuration"
+                    .to_owned(),
+            ),
+            Some(7000222) => (
+                TokenErrorKind::ExpiredSecret,
+                "the client secret has expired; create a new client secret under Certificates & secrets of the app \
+                 registration and put its Value into the configuration"
+                    .to_owned(),
+            ),
+            Some(7000218) => (
+                TokenErrorKind::NoSecret,
+                "no client secret was sent; set the client secret in the configuration".to_owned(),
+            ),
+            Some(700016) => (
+                TokenErrorKind::UnknownClient,
+                format!(
+                    "application {client_id} was not found in tenant {tenant_id}; check client_id (Application \
+                     (client) ID) and tenant_id, and that an administrator of that tenant granted consent to the app"
+                ),
+            ),
+            Some(90002) => (
+                TokenErrorKind::UnknownTenant,
+                format!(
+                    "tenant {tenant_id} does not exist; set tenant_id to the Directory (tenant) ID shown in Entra ID \
+                     (or a verified domain) and check the cloud of the token url"
+                ),
+            ),
+            Some(900023) => (
+                TokenErrorKind::MalformedTenant,
+                format!("tenant {tenant_id:?} is neither a GUID nor a domain; fix tenant_id"),
+            ),
+            Some(1002012 | 70011) => (
+                TokenErrorKind::BadScope,
+                "the scope must be https://graph.microsoft.com/.default for app-only access".to_owned(),
+            ),
+            Some(500011) => (
+                TokenErrorKind::BadResource,
+                "the resource of the scope is not known in this tenant; check the graph url and scope".to_owned(),
+            ),
+            Some(7000112) => (
+                TokenErrorKind::AppDisabled,
+                "the application is disabled in this tenant; enable it in Entra ID > Enterprise applications"
+                    .to_owned(),
+            ),
+            _ => (
+                TokenErrorKind::Other,
+                "check tenant_id, client_id and the client secret in the configuration".to_owned(),
+            ),
+        };
+        TokenError {
+            kind,
+            tenant_id: tenant_id.to_owned(),
+            client_id: client_id.to_owned(),
+            status,
+            error: body.error.clone(),
+            aadsts: code,
+            description: body.error_description.clone().unwrap_or_default(),
+            trace_id: body.trace_id.clone(),
+            correlation_id: body.correlation_id.clone(),
+            hint,
+        }
+    }
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Entra appends "Trace ID: … Correlation ID: … Timestamp: …" (on new lines or the same one);
+        // the ids are printed once at the end.
+        let first_line = self.description.lines().next().unwrap_or("");
+        let first_line = first_line.split(" Trace ID:").next().unwrap_or(first_line);
+        let summary = match self.aadsts {
+            Some(code) => {
+                let text = first_line
+                    .strip_prefix(&format!("AADSTS{code}:"))
+                    .unwrap_or(first_line)
+                    .trim()
+                    .trim_end_matches('.');
+                format!("AADSTS{code} {}: {text}", self.error)
+            }
+            None => format!("{} {}: {}", self.status, self.error, first_line.trim()),
+        };
+        write!(
+            f,
+            "token request for tenant {} failed: {summary}; fix: {} (trace-id {}, correlation-id {})",
+            self.tenant_id,
+            self.hint,
+            self.trace_id.as_deref().unwrap_or("-"),
+            self.correlation_id.as_deref().unwrap_or("-")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::graph::types::TokenErrorBody;
+
+    fn body(code: u64, error: &str) -> TokenErrorBody {
+        TokenErrorBody {
+            error: error.to_owned(),
+            error_description: Some(format!("AADSTS{code}: Something happened.\r\nTrace ID: x")),
+            error_codes: vec![code],
+            timestamp: None,
+            trace_id: Some("t".into()),
+            correlation_id: Some("c".into()),
+            error_uri: None,
+        }
+    }
+
+    #[test]
+    fn secret_id_pasted_is_named() {
+        let e = TokenError::classify("ten", "cli", 401, &body(7000215, "invalid_client"), true);
+        assert_eq!(e.kind, TokenErrorKind::WrongSecret);
+        let line = e.to_string();
+        assert!(
+            line.contains("secret's ID was pasted instead of its Value"),
+            "{line}"
+        );
+        assert!(!line.contains('\n'), "{line}");
+    }
+
+    #[test]
+    fn forbidden_names_the_permission() {
+        let hint = hint_for(
+            403,
+            "ErrorAccessDenied",
+            "Access is denied.",
+            "/users/a@b.c/todo/lists",
+        )
+        .unwrap();
+        assert!(hint.contains("Tasks.ReadWrite.All"), "{hint}");
+        let hint = hint_for(
+            403,
+            "ErrorAccessDenied",
+            "Access to OData is disabled.",
+            "/users/a@b.c/events",
+        )
+        .unwrap();
+        assert!(hint.contains("application access policy"), "{hint}");
+        let hint = hint_for(
+            404,
+            "MailboxNotEnabledForRESTAPI",
+            "x",
+            "/users/a@b.c/mailboxSettings",
+        )
+        .unwrap();
+        assert!(
+            hint.contains("user a@b.c has no Exchange Online mailbox"),
+            "{hint}"
+        );
+    }
+}

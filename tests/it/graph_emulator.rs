@@ -1,0 +1,1172 @@
+//! The Graph emulator answers like Graph: token errors, 403/404/401s, delta paging and 410,
+//! optimistic concurrency, transactionId, `$batch`, throttling, fault injection and its CLI line.
+
+use std::time::Duration;
+
+use graph_connector::emulator::graph::{
+    EmulatorOptions, Faults, GraphEmulator, ItemKind, RetryAfter, Seed, spawn,
+};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+const ANA: &str = "ana@contoso.com";
+
+async fn start() -> GraphEmulator {
+    spawn(EmulatorOptions::default())
+        .await
+        .expect("emulator starts")
+}
+
+async fn token_with(
+    emu: &GraphEmulator,
+    form: &[(&str, &str)],
+    tenant: Option<&str>,
+) -> (StatusCode, Value) {
+    let url = match tenant {
+        Some(t) => format!("{}/{t}/oauth2/v2.0/token", emu.base_url()),
+        None => emu.token_url(),
+    };
+    let res = Client::new().post(url).form(form).send().await.unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap())
+}
+
+async fn token(emu: &GraphEmulator) -> String {
+    let (status, body) = token_with(
+        emu,
+        &[
+            ("client_id", emu.client_id()),
+            ("client_secret", emu.client_secret()),
+            ("scope", "https://graph.microsoft.com/.default"),
+            ("grant_type", "client_credentials"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+struct Call {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+async fn call(
+    emu: &GraphEmulator,
+    tok: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Call {
+    let url = if path.starts_with("http") {
+        path.to_owned()
+    } else {
+        format!("{}{path}", emu.graph_url())
+    };
+    let mut req = Client::new()
+        .request(method.parse().unwrap(), url)
+        .bearer_auth(tok);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    Call {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn get(emu: &GraphEmulator, tok: &str, path: &str) -> Call {
+    call(emu, tok, "GET", path, &[], None).await
+}
+
+fn code(c: &Call) -> &str {
+    c.body["error"]["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn token_endpoint_answers_each_admin_mistake_with_its_aadsts_code() {
+    let mut seed = Seed::sandbox();
+    seed.apps[0]
+        .secrets
+        .push(graph_connector::emulator::graph::SecretSeed {
+            id: "b7c3e1f0-0000-4000-8000-000000000002".into(),
+            value: "old-secret".into(),
+            expires: Some("2020-01-01T00:00:00Z".into()),
+        });
+    let emu = spawn(EmulatorOptions {
+        seed,
+        ..EmulatorOptions::default()
+    })
+    .await
+    .unwrap();
+    let cid = emu.client_id().to_owned();
+    let scope = "https://graph.microsoft.com/.default";
+    let base = |secret: &'static str| {
+        vec![
+            ("client_id", cid.clone()),
+            ("client_secret", secret.to_owned()),
+            ("scope", scope.to_owned()),
+            ("grant_type", "client_credentials".to_owned()),
+        ]
+    };
+    type Case<'a> = (Vec<(&'a str, String)>, Option<&'a str>, u16, &'a str, u64);
+    let cases: Vec<Case> = vec![
+        (
+            base("b7c3e1f0-0000-4000-8000-000000000001"),
+            None,
+            401,
+            "invalid_client",
+            7000215,
+        ),
+        (base("old-secret"), None, 401, "invalid_client", 7000222),
+        (
+            vec![
+                ("client_id", "00000000-0000-4000-8000-00000000dead".into()),
+                ("client_secret", "x".into()),
+                ("scope", scope.into()),
+                ("grant_type", "client_credentials".into()),
+            ],
+            None,
+            400,
+            "unauthorized_client",
+            700016,
+        ),
+        (
+            base("x"),
+            Some("11111111-2222-4333-8444-555555555555"),
+            400,
+            "invalid_request",
+            90002,
+        ),
+        (
+            base("x"),
+            Some("not_a_tenant"),
+            400,
+            "invalid_request",
+            900023,
+        ),
+        (
+            vec![
+                ("client_id", cid.clone()),
+                ("scope", scope.into()),
+                ("grant_type", "client_credentials".into()),
+            ],
+            None,
+            400,
+            "invalid_request",
+            7000218,
+        ),
+        (
+            vec![
+                ("client_id", cid.clone()),
+                ("client_secret", "x".into()),
+                ("scope", "Mail.Read".into()),
+                ("grant_type", "client_credentials".into()),
+            ],
+            None,
+            400,
+            "invalid_scope",
+            1002012,
+        ),
+        (
+            vec![
+                ("client_id", cid.clone()),
+                ("client_secret", "x".into()),
+                (
+                    "scope",
+                    "https://graph.microsoft.com/.default openid".into(),
+                ),
+                ("grant_type", "client_credentials".into()),
+            ],
+            None,
+            400,
+            "invalid_scope",
+            70011,
+        ),
+    ];
+    for (form, tenant, status, error, aadsts) in cases {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (got, body) = token_with(&emu, &form, tenant).await;
+        assert_eq!(got.as_u16(), status, "{body}");
+        assert_eq!(body["error"], error, "{body}");
+        assert_eq!(body["error_codes"], json!([aadsts]), "{body}");
+        let desc = body["error_description"].as_str().unwrap();
+        assert!(desc.starts_with(&format!("AADSTS{aadsts}: ")), "{desc}");
+        for key in ["timestamp", "trace_id", "correlation_id", "error_uri"] {
+            assert!(body[key].is_string(), "{key} missing in {body}");
+        }
+    }
+    // The domain works in place of the tenant GUID, and a good secret gets a JWT-shaped token with roles.
+    let (status, body) = token_with(
+        &emu,
+        &[
+            ("client_id", &cid),
+            ("client_secret", emu.client_secret()),
+            ("scope", scope),
+            ("grant_type", "client_credentials"),
+        ],
+        Some("contoso.com"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3599);
+    let tok = body["access_token"].as_str().unwrap();
+    let payload = tok.split('.').nth(1).unwrap();
+    let payload: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(payload["tid"], emu.tenant_id());
+    assert!(
+        payload["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "Mail.ReadWrite")
+    );
+}
+
+#[tokio::test]
+async fn missing_permissions_give_graphs_403s_and_bad_tokens_401() {
+    let emu = start().await;
+    let cid = emu.client_id().to_owned();
+    emu.set_app_roles(&cid, &["Mail.Read"]).unwrap();
+    let tok = token(&emu).await;
+    let users = get(&emu, &tok, "/users").await;
+    assert_eq!(
+        (users.status.as_u16(), code(&users)),
+        (403, "Authorization_RequestDenied")
+    );
+    let events = get(&emu, &tok, "/users/ana@contoso.com/events").await;
+    assert_eq!(
+        (events.status.as_u16(), code(&events)),
+        (403, "ErrorAccessDenied")
+    );
+    assert_eq!(
+        events.body["error"]["message"],
+        "Access is denied. Check credentials and try again."
+    );
+    let settings = get(
+        &emu,
+        &tok,
+        "/users/ana@contoso.com/mailboxSettings?$select=timeZone",
+    )
+    .await;
+    assert_eq!(settings.status, 403);
+    // Read is enough to read mail, not to write it.
+    assert_eq!(
+        get(
+            &emu,
+            &tok,
+            "/users/ana@contoso.com/mailFolders/inbox?$select=id"
+        )
+        .await
+        .status,
+        200
+    );
+    let write = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/messages",
+        &[],
+        Some(json!({"subject": "x"})),
+    )
+    .await;
+    assert_eq!(write.status, 403);
+
+    let garbage = get(&emu, "not-a-token", "/users").await;
+    assert_eq!(
+        (garbage.status.as_u16(), code(&garbage)),
+        (401, "InvalidAuthenticationToken")
+    );
+    assert!(garbage.headers.contains_key("www-authenticate"));
+    emu.advance_clock(jiff::SignedDuration::from_hours(2));
+    let expired = get(&emu, &tok, "/users/ana@contoso.com/mailFolders/inbox").await;
+    assert_eq!(
+        (expired.status.as_u16(), code(&expired)),
+        (401, "InvalidAuthenticationToken")
+    );
+    assert!(
+        expired.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+}
+
+#[tokio::test]
+async fn mailbox_problems_give_404_and_the_access_policy_403() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let chloe = get(
+        &emu,
+        &tok,
+        "/users/chloe@contoso.com/mailboxSettings?$select=timeZone",
+    )
+    .await;
+    assert_eq!(
+        (chloe.status.as_u16(), code(&chloe)),
+        (404, "MailboxNotEnabledForRESTAPI")
+    );
+    let eva = get(
+        &emu,
+        &tok,
+        "/users/eva@fabrikam-partner.com/mailFolders/inbox",
+    )
+    .await;
+    assert_eq!((eva.status.as_u16(), code(&eva)), (404, "ErrorInvalidUser"));
+    let ben = get(&emu, &tok, "/users/ben@contoso.com/mailboxSettings").await;
+    assert_eq!(ben.body["timeZone"], "Pacific Standard Time");
+    let envelope = &chloe.body["error"]["innerError"];
+    for key in ["date", "request-id", "client-request-id"] {
+        assert!(envelope[key].is_string(), "{key}");
+    }
+    let cid = emu.client_id().to_owned();
+    emu.set_access_policy(&cid, Some(&["ana@contoso.com"]))
+        .unwrap();
+    let blocked = get(&emu, &tok, "/users/ben@contoso.com/events").await;
+    assert_eq!(blocked.status, 403);
+    assert_eq!(
+        blocked.body["error"]["message"],
+        "Access to OData is disabled."
+    );
+    assert_eq!(
+        get(&emu, &tok, "/users/ana@contoso.com/events")
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn every_response_carries_request_ids_and_date() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let c = call(
+        &emu,
+        &tok,
+        "GET",
+        "/users/ana@contoso.com/mailFolders/inbox",
+        &[("client-request-id", "my-id-123")],
+        None,
+    )
+    .await;
+    assert_eq!(c.headers["client-request-id"], "my-id-123");
+    assert!(c.headers.contains_key("request-id"));
+    assert!(c.headers.contains_key("date"));
+}
+
+#[tokio::test]
+async fn users_page_with_skiptoken_and_advanced_filters_need_consistency_level() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let mut all = Vec::new();
+    let mut page = get(
+        &emu,
+        &tok,
+        "/users?$select=id,mail,userPrincipalName&$top=2",
+    )
+    .await;
+    loop {
+        all.extend(page.body["value"].as_array().unwrap().iter().cloned());
+        let Some(next) = page.body["@odata.nextLink"].as_str() else {
+            break;
+        };
+        assert!(next.contains("$skiptoken="));
+        page = get(&emu, &tok, next).await;
+    }
+    assert_eq!(all.len(), 5);
+    assert!(all.iter().all(|u| u.as_object().unwrap().len() == 3));
+    let refused = get(&emu, &tok, "/users?$filter=endswith(mail,'@contoso.com')").await;
+    assert_eq!(
+        (refused.status.as_u16(), code(&refused)),
+        (400, "Request_UnsupportedQuery")
+    );
+    let ok = call(
+        &emu,
+        &tok,
+        "GET",
+        "/users?$filter=endswith(mail,'@contoso.com')&$count=true",
+        &[("ConsistencyLevel", "eventual")],
+        None,
+    )
+    .await;
+    assert_eq!(ok.body["@odata.count"], 4);
+    let upn = get(
+        &emu,
+        &tok,
+        "/users?$filter=startswith(userPrincipalName,'ben')",
+    )
+    .await;
+    assert_eq!(upn.body["value"].as_array().unwrap().len(), 1);
+}
+
+async fn delta_round(
+    emu: &GraphEmulator,
+    tok: &str,
+    first: &str,
+    prefer: &str,
+) -> (Vec<Value>, String, usize) {
+    let mut url = first.to_owned();
+    let mut items = Vec::new();
+    let mut pages = 0;
+    loop {
+        let c = call(emu, tok, "GET", &url, &[("Prefer", prefer)], None).await;
+        assert_eq!(c.status, 200, "{}", c.body);
+        pages += 1;
+        items.extend(c.body["value"].as_array().unwrap().iter().cloned());
+        if let Some(next) = c.body["@odata.nextLink"].as_str() {
+            url = next.to_owned();
+            continue;
+        }
+        return (
+            items,
+            c.body["@odata.deltaLink"].as_str().unwrap().to_owned(),
+            pages,
+        );
+    }
+}
+
+fn ids(items: &[Value]) -> std::collections::BTreeSet<String> {
+    items
+        .iter()
+        .filter(|i| i.get("@removed").is_none())
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn message_delta_pages_repeat_items_report_removals_and_410_after_eviction() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let start =
+        "/users/ana@contoso.com/mailFolders/inbox/messages/delta?$select=subject,sender,isRead";
+    let (items, delta_link, pages) = delta_round(&emu, &tok, start, "odata.maxpagesize=1").await;
+    let inbox: std::collections::BTreeSet<String> = emu
+        .items(ANA, ItemKind::Message)
+        .iter()
+        .filter(|m| m["parentFolderId"] == emu.container_id(ANA, "inbox").unwrap().as_str())
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids(&items), inbox);
+    assert!(
+        items.len() > inbox.len(),
+        "pages after the first repeat the previous page's last item"
+    );
+    assert!(pages >= 3, "an empty first page, then one item per page");
+    assert_eq!(items[0]["@odata.type"], "#microsoft.graph.message");
+
+    // A user reads one message, deletes another and receives a new one.
+    let mut it = inbox.iter();
+    let (a, b) = (it.next().unwrap().clone(), it.next().unwrap().clone());
+    emu.update_item(ANA, &a, json!({"isRead": true})).unwrap();
+    emu.delete_item(ANA, &b).unwrap();
+    let new = emu.add_item(ANA, ItemKind::Message, Some("inbox"), json!({"subject": "New order", "from": {"emailAddress": {"name": "Grace Green", "address": "grace@fabrikam.com"}}})).unwrap();
+    let (round2, link2, _) = delta_round(&emu, &tok, &delta_link, "odata.maxpagesize=5").await;
+    assert!(
+        round2
+            .iter()
+            .any(|i| i["id"] == a.as_str() && i["isRead"] == true)
+    );
+    assert!(
+        round2
+            .iter()
+            .any(|i| i["id"] == b.as_str() && i["@removed"]["reason"] == "deleted")
+    );
+    assert!(round2.iter().any(|i| i["id"] == new.as_str()));
+
+    emu.evict_delta_tokens(Some(ANA)).unwrap();
+    let gone = get(&emu, &tok, &link2).await;
+    assert_eq!(
+        (gone.status.as_u16(), code(&gone)),
+        (410, "SyncStateNotFound")
+    );
+    assert!(
+        gone.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("generation=")
+    );
+    // Only the messages filter Graph allows is accepted.
+    let bad = get(
+        &emu,
+        &tok,
+        "/users/ana@contoso.com/mailFolders/inbox/messages/delta?$filter=subject eq 'x'",
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    let ok = get(&emu, &tok, "/users/ana@contoso.com/mailFolders/inbox/messages/delta?$filter=receivedDateTime ge 2026-11-21T00:00:00Z").await;
+    assert_eq!(ok.status, 200);
+}
+
+#[tokio::test]
+async fn calendar_view_delta_freezes_the_window_and_sends_sparse_occurrences() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let too_wide = get(&emu, &tok, "/users/ana@contoso.com/calendarView/delta?startDateTime=2026-01-01T00:00:00Z&endDateTime=2031-01-02T00:00:00Z").await;
+    assert_eq!(
+        (too_wide.status.as_u16(), code(&too_wide)),
+        (400, "ErrorInvalidRequest")
+    );
+    assert!(
+        too_wide.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Maximum number of days: 1825")
+    );
+
+    let start = "/users/ana@contoso.com/calendarView/delta?startDateTime=2026-11-01T00:00:00Z&endDateTime=2026-12-01T00:00:00Z";
+    let (items, link, _) = delta_round(&emu, &tok, start, "odata.maxpagesize=50").await;
+    let occurrences: Vec<&Value> = items.iter().filter(|i| i["type"] == "occurrence").collect();
+    // Weekly on Mondays 2, 9, 16 (exception), 23 (cancelled), 30.
+    assert_eq!(occurrences.len(), 3, "{items:#?}");
+    for o in &occurrences {
+        let mut keys: Vec<&str> = o.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "@odata.etag",
+                "@odata.type",
+                "end",
+                "id",
+                "seriesMasterId",
+                "start",
+                "type"
+            ]
+        );
+    }
+    let exception = items
+        .iter()
+        .find(|i| i["type"] == "exception")
+        .expect("the moved occurrence");
+    assert_eq!(exception["subject"], "Weekly Fabrikam sync (moved)");
+    assert_eq!(
+        exception["start"]["dateTime"],
+        "2026-11-16T10:00:00.0000000"
+    );
+    assert!(items.iter().any(|i| i["type"] == "seriesMaster"));
+    assert!(
+        !items.iter().any(|i| i["subject"] == "Visit Northwind GmbH"),
+        "outside the window"
+    );
+
+    // An event moved out of the window comes back as @removed; the window stays frozen in the token.
+    let series = items.iter().find(|i| i["type"] == "seriesMaster").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let single = emu.add_item(ANA, ItemKind::Event, None, json!({"subject": "Short call", "start": {"dateTime": "2026-11-20T09:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2026-11-20T09:30:00", "timeZone": "UTC"}})).unwrap();
+    let (round2, link2, _) = delta_round(&emu, &tok, &link, "odata.maxpagesize=50").await;
+    assert!(
+        round2
+            .iter()
+            .any(|i| i["id"] == single.as_str() && i["subject"] == "Short call")
+    );
+    emu.update_item(ANA, &single, json!({"start": {"dateTime": "2027-02-01T09:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2027-02-01T09:30:00", "timeZone": "UTC"}})).unwrap();
+    let (round3, _, _) = delta_round(&emu, &tok, &link2, "odata.maxpagesize=50").await;
+    assert!(
+        round3
+            .iter()
+            .any(|i| i["id"] == single.as_str() && i["@removed"]["reason"] == "deleted")
+    );
+    assert!(
+        !round3.iter().any(|i| i["id"] == series.as_str()),
+        "unchanged series not resent"
+    );
+
+    // /instances lists occurrences and exceptions, not cancelled ones.
+    let inst = get(&emu, &tok, &format!("/users/ana@contoso.com/events/{series}/instances?startDateTime=2026-11-01T00:00:00Z&endDateTime=2026-12-01T00:00:00Z")).await;
+    assert_eq!(inst.body["value"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn attendee_copies_share_the_ical_uid_and_follow_the_organizer() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let ana = emu.items(ANA, ItemKind::Event);
+    let series = ana
+        .iter()
+        .find(|e| e["subject"] == "Weekly Fabrikam sync")
+        .unwrap();
+    let ben = emu.items("ben@contoso.com", ItemKind::Event);
+    let copy = ben
+        .iter()
+        .find(|e| e["iCalUId"] == series["iCalUId"])
+        .expect("Ben got an invitation");
+    assert_ne!(copy["id"], series["id"]);
+    assert_eq!(copy["isOrganizer"], false);
+    let id = series["id"].as_str().unwrap();
+    let patched = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &format!("/users/ana@contoso.com/events/{id}"),
+        &[],
+        Some(json!({"subject": "Fabrikam sync"})),
+    )
+    .await;
+    assert_eq!(patched.status, 200);
+    let copy = emu
+        .item("ben@contoso.com", copy["id"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(copy["subject"], "Fabrikam sync");
+}
+
+#[tokio::test]
+async fn writes_bump_the_change_key_and_a_stale_if_match_gives_412() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let created = call(&emu, &tok, "POST", "/users/ana@contoso.com/events", &[], Some(json!({"subject": "Demo", "start": {"dateTime": "2026-12-01T10:00:00", "timeZone": "W. Europe Standard Time"}, "end": {"dateTime": "2026-12-01T11:00:00", "timeZone": "W. Europe Standard Time"}}))).await;
+    assert_eq!(created.status, 201);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let etag = created.body["@odata.etag"].as_str().unwrap().to_owned();
+    assert_eq!(
+        etag,
+        format!("W/\"{}\"", created.body["changeKey"].as_str().unwrap())
+    );
+    let path = format!("/users/ana@contoso.com/events/{id}");
+    let ok = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &path,
+        &[("If-Match", &etag)],
+        Some(json!({"subject": "Demo 2"})),
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    assert_ne!(ok.body["changeKey"], created.body["changeKey"]);
+    let stale = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &path,
+        &[("If-Match", &etag)],
+        Some(json!({"subject": "Demo 3"})),
+    )
+    .await;
+    assert_eq!(
+        (stale.status.as_u16(), code(&stale)),
+        (412, "ErrorIrresolvableConflict")
+    );
+    let del = call(&emu, &tok, "DELETE", &path, &[("If-Match", &etag)], None).await;
+    assert_eq!(del.status, 412);
+    let fresh = ok.body["@odata.etag"].as_str().unwrap();
+    assert_eq!(
+        call(&emu, &tok, "DELETE", &path, &[("If-Match", fresh)], None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(get(&emu, &tok, &path).await.status, 404);
+
+    // Sent/received messages keep their body and recipients; flags may change.
+    let inbox = emu.container_id(ANA, "inbox").unwrap();
+    let msg = emu
+        .items(ANA, ItemKind::Message)
+        .into_iter()
+        .find(|m| m["parentFolderId"] == inbox.as_str())
+        .unwrap();
+    let mpath = format!(
+        "/users/ana@contoso.com/messages/{}",
+        msg["id"].as_str().unwrap()
+    );
+    let refused = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &mpath,
+        &[],
+        Some(json!({"subject": "edited"})),
+    )
+    .await;
+    assert_eq!(refused.status, 400);
+    let flagged = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &mpath,
+        &[],
+        Some(json!({"flag": {"flagStatus": "flagged"}, "categories": ["CRM"]})),
+    )
+    .await;
+    assert_eq!(flagged.status, 200);
+    assert_eq!(flagged.body["flag"]["flagStatus"], "flagged");
+}
+
+#[tokio::test]
+async fn a_retried_event_create_with_the_same_transaction_id_does_not_duplicate() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let before = emu.items(ANA, ItemKind::Event).len();
+    let body = json!({"subject": "Once", "transactionId": "7E163156-7762-4BEB-A1C6-729EA81755A7", "start": {"dateTime": "2026-12-05T10:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2026-12-05T11:00:00", "timeZone": "UTC"}});
+    let a = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/events",
+        &[],
+        Some(body.clone()),
+    )
+    .await;
+    let b = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/events",
+        &[],
+        Some(body),
+    )
+    .await;
+    assert_eq!((a.status.as_u16(), b.status.as_u16()), (201, 201));
+    assert_eq!(a.body["id"], b.body["id"]);
+    assert_eq!(emu.items(ANA, ItemKind::Event).len(), before + 1);
+}
+
+#[tokio::test]
+async fn extended_properties_and_linked_resources_can_be_expanded_and_filtered() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let prop = "String {0b1ad2ce-7f2a-4c4e-9a3e-5c1f6f0d4b11} Name CrmRecordId";
+    let created = call(&emu, &tok, "POST", "/users/ana@contoso.com/contacts", &[], Some(json!({"givenName": "Grace", "surname": "Green", "singleValueExtendedProperties": [{"id": prop.to_uppercase().replace("STRING", "String").replace("NAME CRMRECORDID", "Name CrmRecordId"), "value": "KP-7"}]}))).await;
+    assert_eq!(created.status, 201);
+    let id = created.body["id"].as_str().unwrap();
+    assert!(
+        created.body.get("singleValueExtendedProperties").is_none(),
+        "only with $expand"
+    );
+    let expanded = get(&emu, &tok, &format!("/users/ana@contoso.com/contacts/{id}?$expand=singleValueExtendedProperties($filter=id eq '{prop}')")).await;
+    assert_eq!(
+        expanded.body["singleValueExtendedProperties"],
+        json!([{"id": prop, "value": "KP-7"}])
+    );
+    let found = get(&emu, &tok, &format!("/users/ana@contoso.com/contacts?$filter=singleValueExtendedProperties/Any(ep: ep/id eq '{prop}' and ep/value eq 'KP-7')")).await;
+    assert_eq!(found.body["value"].as_array().unwrap().len(), 1);
+    assert_eq!(found.body["value"][0]["id"], id);
+
+    let list = emu.container_id(ANA, "Follow-ups").unwrap();
+    let tasks = get(&emu, &tok, &format!("/users/ana@contoso.com/todo/lists/{list}/tasks?$filter=linkedResources/any(r: r/externalId eq 'A1-100-7')")).await;
+    assert_eq!(tasks.body["value"].as_array().unwrap().len(), 1);
+    assert!(tasks.body["value"][0]["linkedResources"][0]["id"].is_string());
+}
+
+#[tokio::test]
+async fn prefer_headers_convert_time_zones_and_bodies() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let events = emu.items(ANA, ItemKind::Event);
+    let visit = events
+        .iter()
+        .find(|e| e["subject"] == "Visit Northwind GmbH")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fair = events
+        .iter()
+        .find(|e| e["subject"] == "Trade fair")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let utc = get(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/events/{visit}"),
+    )
+    .await;
+    assert_eq!(
+        utc.body["start"],
+        json!({"dateTime": "2026-12-03T13:00:00.0000000", "timeZone": "UTC"})
+    );
+    let pst = call(
+        &emu,
+        &tok,
+        "GET",
+        &format!("/users/ana@contoso.com/events/{visit}"),
+        &[(
+            "Prefer",
+            "outlook.timezone=\"Pacific Standard Time\", outlook.body-content-type=\"html\"",
+        )],
+        None,
+    )
+    .await;
+    assert_eq!(
+        pst.body["start"],
+        json!({"dateTime": "2026-12-03T05:00:00.0000000", "timeZone": "Pacific Standard Time"})
+    );
+    assert!(
+        pst.body["body"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("<html>")
+    );
+    let applied: Vec<&str> = pst
+        .headers
+        .get_all("preference-applied")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(
+        applied.contains(&"outlook.timezone=\"Pacific Standard Time\""),
+        "{applied:?}"
+    );
+    // All-day events are floating dates.
+    let allday = call(
+        &emu,
+        &tok,
+        "GET",
+        &format!("/users/ana@contoso.com/events/{fair}"),
+        &[("Prefer", "outlook.timezone=\"Pacific Standard Time\"")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        allday.body["start"]["dateTime"],
+        "2026-12-08T00:00:00.0000000"
+    );
+    let inbox = emu.container_id(ANA, "inbox").unwrap();
+    let msgs = call(
+        &emu,
+        &tok,
+        "GET",
+        &format!("/users/ana@contoso.com/mailFolders/{inbox}/messages?$select=subject,body"),
+        &[("Prefer", "outlook.body-content-type=\"text\"")],
+        None,
+    )
+    .await;
+    let html_one = msgs.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["subject"] == "Fabrikam order 4711")
+        .unwrap();
+    assert_eq!(html_one["body"]["contentType"], "text");
+    assert!(!html_one["body"]["content"].as_str().unwrap().contains('<'));
+}
+
+#[tokio::test]
+async fn batch_runs_dependencies_reports_424_and_rejects_bad_envelopes() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let batch = json!({"requests": [
+        {"id": "1", "method": "GET", "url": "/users/ana@contoso.com/mailFolders/inbox?$select=id"},
+        {"id": "2", "method": "GET", "url": "/users/ana@contoso.com/events/AAMkAGhvc3Q="},
+        {"id": "3", "method": "GET", "url": "users/ben@contoso.com/mailboxSettings/timeZone", "dependsOn": ["1"]},
+        {"id": "4", "method": "DELETE", "url": "/users/ana@contoso.com/events/AAMkAGhvc3Q=", "dependsOn": ["2"]},
+        {"id": "5", "method": "POST", "url": "/users/ana@contoso.com/todo/lists", "body": {"displayName": "CRM"}, "headers": {"Content-Type": "application/json"}}
+    ]});
+    let c = call(&emu, &tok, "POST", "/$batch", &[], Some(batch)).await;
+    assert_eq!(c.status, 200);
+    let responses = c.body["responses"].as_array().unwrap();
+    let status = |id: &str| {
+        responses.iter().find(|r| r["id"] == id).unwrap()["status"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        [
+            status("1"),
+            status("2"),
+            status("3"),
+            status("4"),
+            status("5")
+        ],
+        [200, 404, 200, 424, 201]
+    );
+    assert_eq!(
+        responses.iter().find(|r| r["id"] == "3").unwrap()["body"]["value"],
+        "Pacific Standard Time"
+    );
+
+    let too_many = json!({"requests": (0..21).map(|n| json!({"id": n.to_string(), "method": "GET", "url": "/users"})).collect::<Vec<_>>()});
+    assert_eq!(
+        call(&emu, &tok, "POST", "/$batch", &[], Some(too_many))
+            .await
+            .status,
+        400
+    );
+    let no_ct = json!({"requests": [{"id": "1", "method": "POST", "url": "/users/ana@contoso.com/contacts", "body": {}}]});
+    assert_eq!(
+        call(&emu, &tok, "POST", "/$batch", &[], Some(no_ct))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        call(&emu, &tok, "POST", "/$batch", &[], Some(json!({"nope": 1})))
+            .await
+            .status,
+        400
+    );
+
+    // Sub-requests count against the mailbox limit on their own: 6 parallel reads of one
+    // mailbox, held at the gate, leave two of them throttled.
+    emu.hold_requests();
+    let reads = json!({"requests": (0..6).map(|n| json!({"id": n.to_string(), "method": "GET", "url": "/users/ben@contoso.com/mailFolders/inbox"})).collect::<Vec<_>>()});
+    let emu_url = emu.graph_url();
+    let tok2 = tok.clone();
+    let pending = tokio::spawn(async move {
+        Client::new()
+            .post(format!("{emu_url}/$batch"))
+            .bearer_auth(tok2)
+            .json(&reads)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    });
+    emu.wait_for_in_flight("ben@contoso.com", 4).await.unwrap();
+    wait_until(|| emu.counters().concurrency_429 >= 2).await;
+    emu.release_requests();
+    let body = pending.await.unwrap();
+    let statuses: Vec<u64> = body["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2, "{body}");
+    assert!(
+        body["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["status"] == 429)
+            .all(|r| r["headers"]["Retry-After"].is_string())
+    );
+}
+
+async fn wait_until(mut cond: impl FnMut() -> bool) {
+    for _ in 0..4000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("condition not reached within 20 s");
+}
+
+#[tokio::test]
+async fn a_fifth_concurrent_request_for_a_mailbox_gets_application_throttled() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    emu.hold_requests();
+    let mut tasks = Vec::new();
+    for _ in 0..5 {
+        let url = format!(
+            "{}/users/ana@contoso.com/mailFolders/inbox?$select=id",
+            emu.graph_url()
+        );
+        let tok = tok.clone();
+        tasks.push(tokio::spawn(async move {
+            let res = Client::new()
+                .get(url)
+                .bearer_auth(tok)
+                .send()
+                .await
+                .unwrap();
+            let retry = res
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (
+                res.status().as_u16(),
+                retry,
+                res.json::<Value>().await.unwrap(),
+            )
+        }));
+    }
+    emu.wait_for_in_flight(ANA, 4).await.unwrap();
+    wait_until(|| emu.counters().concurrency_429 == 1).await;
+    // Another mailbox is not affected.
+    assert_eq!(emu.counters().max_in_flight.get("ben@contoso.com"), None);
+    emu.release_requests();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    let throttled: Vec<_> = results.iter().filter(|r| r.0 == 429).collect();
+    assert_eq!(throttled.len(), 1);
+    assert_eq!(results.iter().filter(|r| r.0 == 200).count(), 4);
+    assert_eq!(throttled[0].1.as_deref(), Some("1"));
+    assert_eq!(throttled[0].2["error"]["code"], "ApplicationThrottled");
+    assert_eq!(
+        throttled[0].2["error"]["message"],
+        "Application is over its MailboxConcurrency limit."
+    );
+    let counters = emu.counters();
+    assert_eq!(counters.max_in_flight[ANA], 5);
+    assert_eq!(counters.per_mailbox[ANA], 5);
+    assert_eq!(counters.per_endpoint["GET /users/{id}/mailFolders/{id}"], 5);
+}
+
+#[tokio::test]
+async fn the_request_budget_per_window_throttles_until_the_window_ends() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    emu.set_throttle(graph_connector::emulator::graph::ThrottleSettings {
+        budget: 3,
+        ..Default::default()
+    });
+    for _ in 0..3 {
+        assert_eq!(
+            get(&emu, &tok, "/users/ana@contoso.com/mailFolders/inbox")
+                .await
+                .status,
+            200
+        );
+    }
+    let over = get(&emu, &tok, "/users/ana@contoso.com/mailFolders/inbox").await;
+    assert_eq!(
+        (over.status.as_u16(), code(&over)),
+        (429, "ApplicationThrottled")
+    );
+    assert_eq!(over.headers["retry-after"], "600");
+    assert_eq!(
+        get(&emu, &tok, "/users/ben@contoso.com/mailFolders/inbox")
+            .await
+            .status,
+        200
+    );
+    emu.advance_clock(jiff::SignedDuration::from_mins(10));
+    let tok = token(&emu).await;
+    assert_eq!(
+        get(&emu, &tok, "/users/ana@contoso.com/mailFolders/inbox")
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn injected_faults_follow_the_rate_and_use_every_retry_after_variant() {
+    let emu = spawn(EmulatorOptions {
+        faults: Faults::rate(0.3),
+        rng_seed: 7,
+        ..EmulatorOptions::default()
+    })
+    .await
+    .unwrap();
+    let tok = token(&emu).await;
+    let mut failed = 0;
+    let mut retry_after = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        let c = get(
+            &emu,
+            &tok,
+            "/users/ana@contoso.com/mailFolders/inbox?$select=id",
+        )
+        .await;
+        if c.status != 200 {
+            failed += 1;
+            assert!([429, 503, 504].contains(&c.status.as_u16()));
+            retry_after.insert(
+                c.headers
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned()),
+            );
+        }
+    }
+    let counters = emu.counters();
+    assert_eq!(counters.faults.values().sum::<u64>(), failed);
+    assert!((35..=85).contains(&failed), "30% of 200, got {failed}");
+    assert_eq!(
+        retry_after,
+        [None, Some("0.25".to_owned()), Some("1".to_owned())]
+            .into_iter()
+            .collect()
+    );
+    emu.set_faults(Faults {
+        rate: 1.0,
+        statuses: vec![429],
+        retry_after: vec![RetryAfter::Decimal(0.5)],
+        ..Faults::default()
+    });
+    let c = get(&emu, &tok, "/users/ana@contoso.com/mailFolders/inbox").await;
+    assert_eq!(
+        (
+            c.status.as_u16(),
+            c.headers["retry-after"].to_str().unwrap()
+        ),
+        (429, "0.5")
+    );
+    assert_eq!(c.body["error"]["code"], "TooManyRequests");
+    emu.set_faults(Faults::none());
+    assert_eq!(
+        get(&emu, &tok, "/users/ana@contoso.com/mailFolders/inbox")
+            .await
+            .status,
+        200
+    );
+}
+
+#[test]
+fn cli_prints_one_json_line_with_urls_and_credentials() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+        .args(["emulate", "graph"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert!(
+        v["graph_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    assert!(v["graph_url"].as_str().unwrap().ends_with("/v1.0"));
+    assert!(
+        v["token_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f/oauth2/v2.0/token")
+    );
+    assert_eq!(v["tenant_id"], "8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f");
+    assert_eq!(v["client_id"], "3e9a7c51-2d4b-4f6e-8a1c-7b5d9e0f2a43");
+    assert_eq!(
+        v["client_secret"],
+        "sandbox-secret-value~0123456789abcdefghij"
+    );
+}
+
+#[test]
+fn a_bad_seed_is_reported_with_the_field() {
+    let err = Seed::from_yaml("tenant: {id: nope, domains: [x.com]}\n", "seed.yaml").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "graph emulator seed seed.yaml: tenant.id: expected a GUID, found `nope`"
+    );
+    let err = Seed::from_yaml("tenant: {id: 8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f, domains: [x.com]}\nusers:\n  - {id: 8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f, displayName: A, userPrincipalName: a@x.com, timeZone: Mars Standard Time}\n", "seed.yaml").unwrap_err();
+    assert!(err.to_string().contains("users[0].timeZone"), "{err}");
+}
