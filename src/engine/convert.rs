@@ -339,8 +339,13 @@ pub fn apply(c: &model::Convert, v: Work, env: &mut Env<'_>) -> Work {
         },
         C::Catalog(name) => {
             let Work::Json(j) = &v else { return v };
-            let cat = env.resource.catalogs[name.as_str()].clone();
-            Work::Json(lookup(&cat, j, &format!("catalog `{name}`"), env))
+            let res = env.resource;
+            Work::Json(lookup(
+                &res.catalogs[name.as_str()],
+                j,
+                &format!("catalog `{name}`"),
+                env,
+            ))
         }
         C::Map(cat) => {
             let Work::Json(j) = &v else { return v };
