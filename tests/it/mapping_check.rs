@@ -284,7 +284,10 @@ fn rules_that_never_run_and_unknown_content_types_are_warnings() {
             "m0.yaml:14:16: the rule for `ShowAs` never runs: the `event` mapping's direction excludes its direction",
         ]
     );
-    assert_eq!(diags[0].hint.as_deref(), Some("did you mean `text/x-vevent`?"));
+    assert_eq!(
+        diags[0].hint.as_deref(),
+        Some("did you mean `text/x-vevent`?")
+    );
 }
 
 #[test]
