@@ -654,6 +654,12 @@ list: [a, 'b', 3]
     }
 
     #[test]
+    fn columns_count_characters() {
+        let doc = parse("u.yaml", "title: \"Jürgen Jäger\"\nb: [ü, x]\n").unwrap();
+        assert_eq!(doc.locate("/b/1"), (2, 8));
+    }
+
+    #[test]
     fn pointer_escapes() {
         assert_eq!(pointer_push("/a", "b/c~d"), "/a/b~1c~0d");
         let doc = parse("p.yaml", "\"E-mail/x\": 1\n").unwrap();
