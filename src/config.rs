@@ -650,7 +650,7 @@ pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
                 "/crm/language",
                 format!("unsupported CRM language `{}`", config.crm.language),
             )
-            .with_expected("one of `en`, `de`"),
+            .with_expected(crate::diag::one_of(["en", "de"])),
         );
     }
     match config.service.listen.parse::<SocketAddr>() {

@@ -467,7 +467,7 @@ fn report_alternatives(
             .as_object()
             .map(|o| o.keys().cloned().collect())
             .unwrap_or_default();
-        let expected = format!("exactly one of the keys {}", list(&keys));
+        let expected = format!("exactly one of the keys: {}", list(&keys));
         match present.iter().find(|k| !keys.contains(k)) {
             Some(unknown) => {
                 let pointer = crate::spec::yaml::pointer_push(here, unknown);

@@ -196,12 +196,12 @@ schedules:
     connector.yaml:2:14: error: `not-a-guid` is not a GUID
       expected: a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f` (Entra admin center, app overview)
     connector.yaml:6:14: error: unknown value `interfaces` for `crm.transport`
-      expected: one of `interface`, `memory`
+      expected: one of: interface, memory
       hint: did you mean `interface`?
     connector.yaml:7:12: error: `30 seconds` is not a duration in `crm.timeout`
       expected: a whole number followed by a unit, e.g. `30s`, `10m`, `24h`, `7d`
     connector.yaml:9:3: error: unknown key `refesh` in `mailboxes`
-      expected: one of `refresh`
+      expected: one of: refresh
       hint: did you mean `refresh`?
     connector.yaml:11:11: warning: status endpoint listens on non-loopback address `0.0.0.0:8089`
       expected: a loopback address such as `127.0.0.1:8089`
@@ -240,7 +240,7 @@ service:
     connector.yaml:6:1: error: missing `url` for the `interface` CRM transport
       expected: `url: https://crm.example.com/crm.interface` (or `transport: memory`)
     connector.yaml:7:13: error: unsupported CRM language `fr`
-      expected: one of `en`, `de`
+      expected: one of: en, de
     connector.yaml:9:11: warning: status endpoint listens on non-loopback address `0.0.0.0:8089`
       expected: a loopback address such as `127.0.0.1:8089`
       hint: the status endpoint has no authentication; put a proxy in front of it
