@@ -255,3 +255,27 @@ fn example_config_loads_clean() {
     assert_eq!(config.mappings.template.as_deref(), Some("isi"));
     assert!(config.mappings.dir.ends_with("mappings"));
 }
+
+#[test]
+fn the_example_setup_loads_config_and_mappings() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("connector.example.yaml");
+    let setup = load::load_setup(&path).expect("config and shipped mappings load");
+    assert_eq!(setup.warnings, vec![]);
+    assert_eq!(setup.mappings.model.template.as_deref(), Some("isi"));
+    assert!(setup.mappings.model.resources.contains_key("event"));
+}
+
+#[test]
+fn a_setup_with_a_bad_config_still_reports_mapping_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let five = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/validate/five-mistakes");
+    let text = format!(
+        "graph:\n  tenant_id: nope\n  client_id: 3e9a7c51-2d4b-4f6e-8a1c-7b5d9e0f2a43\n  client_secret: env:S\ncrm:\n  transport: memory\nmappings:\n  dir: {}\n",
+        five.display()
+    );
+    let path = dir.path().join("connector.yaml");
+    std::fs::write(&path, text).unwrap();
+    let diagnostics = load::load_setup(&path).unwrap_err();
+    assert_eq!(diagnostics.len(), 6, "{diagnostics:#?}");
+    assert!(diagnostics[0].message.contains("is not a GUID"));
+}
