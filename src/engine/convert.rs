@@ -174,14 +174,21 @@ pub fn parse_bool(v: &Value) -> Option<bool> {
     }
 }
 
-/// HTML → plain text, no line wrapping, links as their text.
+/// HTML → plain text: no line wrapping, lists keep their bullets and numbers, links show as `[text]`, at
+/// most one blank line in a row, no trailing spaces.
 pub fn html_to_text(html: &str) -> String {
     let text = html2text::config::plain_no_decorate()
         .no_table_borders()
         .string_from_read(html.as_bytes(), usize::MAX / 4)
         .unwrap_or_else(|_| html.to_string());
-    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
-    lines.join("\n").trim().to_string()
+    let mut out: Vec<&str> = Vec::new();
+    for line in text.lines().map(str::trim_end) {
+        if line.is_empty() && out.last().is_none_or(|l| l.is_empty()) {
+            continue;
+        }
+        out.push(line);
+    }
+    out.join("\n").trim().to_string()
 }
 
 fn span_minutes(start: &GraphTime, end: &GraphTime, all_day: bool) -> i64 {
