@@ -253,6 +253,9 @@ fn report(doc: &Document, root: &Value, err: &ValidationError<'_>, out: &mut Vec
                         .with_expected(one_of(&allowed))
                         .with_hint_opt(did_you_mean(key, &allowed));
                 }
+                if key == "<<" {
+                    d = d.with_hint("YAML merge keys (`<<`) are not supported; write the keys out");
+                }
                 out.push(Violation {
                     pointer,
                     unknown_key: true,
