@@ -629,7 +629,6 @@ impl Checker {
                         ptr: &p(&r.ptr, "from"),
                     },
                     src,
-                    &spec.resource,
                 ),
                 None => {
                     if forward {
@@ -699,7 +698,6 @@ impl Checker {
                     rv,
                     &rule.crm,
                     &catalog_names,
-                    &spec.resource,
                     &in_form,
                 )
             });
@@ -926,7 +924,7 @@ impl Checker {
         ok.then_some(model::TemplateRef { name })
     }
 
-    fn source(&mut self, at: At<'_>, src: &sm::Source, _res: &str) -> Option<model::Source> {
+    fn source(&mut self, at: At<'_>, src: &sm::Source) -> Option<model::Source> {
         match src {
             sm::Source::Path(t) => self
                 .path(
@@ -1082,7 +1080,6 @@ impl Checker {
         rv: &sm::Reverse,
         crm: &str,
         catalogs: &[String],
-        _res: &str,
         in_form: &dyn Fn(&mut Checker, At<'_>, &str),
     ) -> Option<model::Reverse> {
         let to: Vec<String> = rv.to.split('.').map(str::to_string).collect();
