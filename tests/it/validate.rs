@@ -383,3 +383,18 @@ fn an_unreadable_resource_file_causes_no_overlay_errors() {
     1 error, 0 warnings in 2 files
     ");
 }
+
+#[test]
+fn an_empty_mapping_directory_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let (code, stdout) = run(&["validate", path]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.starts_with(&format!(
+            "{path}: warning: no mapping specs in this directory\n"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(run(&["validate", "--deny-warnings", path]).0, 1);
+}
