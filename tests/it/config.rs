@@ -193,8 +193,8 @@ schedules:
     // The schema errors, and the semantic checks of what could be read despite them (`crm` itself is
     // not checked further: its `transport` is unreadable).
     insta::assert_snapshot!(rendered.join("\n"), @r"
-    connector.yaml:2:14: error: `not-a-guid` is not a GUID
-      expected: a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f` (Entra admin center, app overview)
+    connector.yaml:2:14: error: `not-a-guid` is neither a tenant GUID nor a domain name
+      expected: the Directory (tenant) ID, a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f`, or a verified domain such as `contoso.onmicrosoft.com`
     connector.yaml:6:14: error: unknown value `interfaces` for `crm.transport`
       expected: one of: interface, memory
       hint: did you mean `interface`?
@@ -232,8 +232,8 @@ service:
         .map(|d| d.to_string().replace(&d.file, "connector.yaml"))
         .collect();
     insta::assert_snapshot!(rendered.join("\n"), @r"
-    connector.yaml:2:14: error: `not-a-guid` is not a GUID
-      expected: a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f` (Entra admin center, app overview)
+    connector.yaml:2:14: error: `not-a-guid` is neither a tenant GUID nor a domain name
+      expected: the Directory (tenant) ID, a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f`, or a verified domain such as `contoso.onmicrosoft.com`
     connector.yaml:5:22: error: unknown time zone `Europe/Berln`
       expected: a Windows name such as `W. Europe Standard Time` or an IANA name such as `Europe/Berlin`
       hint: did you mean `Europe/Berlin`?
@@ -277,5 +277,5 @@ fn a_setup_with_a_bad_config_still_reports_mapping_problems() {
     std::fs::write(&path, text).unwrap();
     let diagnostics = load::load_setup(&path).unwrap_err();
     assert_eq!(diagnostics.len(), 6, "{diagnostics:#?}");
-    assert!(diagnostics[0].message.contains("is not a GUID"));
+    assert!(diagnostics[0].message.contains("is neither a tenant GUID"));
 }
