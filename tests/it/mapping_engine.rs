@@ -330,3 +330,22 @@ proptest! {
         }
     }
 }
+
+/// The whole record of the shipped example event, per template: a change to any shipped mapping shows
+/// up here as a snapshot diff to review.
+#[test]
+fn example_event_records_per_template() {
+    let item = example_event();
+    let mut ctx = Context::new("W. Europe Standard Time").unwrap();
+    ctx.directory = sandbox_directory();
+    ctx.mailbox = Some("ana@contoso.com".into());
+    ctx.lang = "de".into();
+    for (template, name) in [
+        (None, "example_event_base_de"),
+        (Some("isi"), "example_event_isi_de"),
+    ] {
+        let set = set(template);
+        let rec = engine::to_crm(&set, set.resource("event").unwrap(), &item, &ctx);
+        insta::assert_json_snapshot!(name, rec);
+    }
+}
