@@ -1,7 +1,8 @@
 //! Reading spec and config files: the one place where the YAML pipeline touches the file system.
 //!
-//! Per file: read → [`yaml::parse`] → [`schema::validate`] → `serde_json::from_value` into the spec type;
-//! then all mapping files together (with the template overlay) → [`check::check`]. Every step reports
+//! Per file: read → [`yaml::parse`] → [`schema::validate`] → deserialize into the spec type (through
+//! `serde_path_to_error`, so even a serde error is located); then all mapping files together (with the
+//! template overlay) → [`check::check`]. Every step reports
 //! located diagnostics and the pipeline keeps going as far as it can, so one run shows every problem of
 //! every file. A file with schema errors is still handed to the semantic checks when it can be read
 //! after dropping the offending nodes, so a misspelled key does not hide a broken JSONPath.
