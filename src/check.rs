@@ -1296,6 +1296,23 @@ impl Checker {
             }
             sm::Selection::Folder(v) => model::Selection::Folder(v.clone()),
             sm::Selection::ResolvedParticipant(b) => model::Selection::ResolvedParticipant(*b),
+            sm::Selection::Property(c) => {
+                let ptr = p(&p(at.ptr, "property"), "path");
+                match self.path(
+                    At {
+                        doc: at.doc,
+                        ptr: &ptr,
+                    },
+                    &c.path,
+                ) {
+                    Some(path) => model::Selection::Property {
+                        path,
+                        equals: c.equals.clone(),
+                    },
+                    // Reported; the model is not built, so any placeholder will do.
+                    None => model::Selection::All(Vec::new()),
+                }
+            }
         }
     }
 
