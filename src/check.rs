@@ -48,6 +48,14 @@ pub struct Checked {
 const KNOWN_TABLES: &[&str] = &[
     "Contact", "Tasks", "Absences", "Person", "Company", "Rep", "ExtKey",
 ];
+/// CRM groupware content types (catalog "Content Type (groupware)").
+const CONTENT_TYPES: &[&str] = &[
+    "application/x-mmRecord",
+    "text/x-mmAbsences",
+    "text/x-mmPerson",
+    "text/x-mmTasks",
+    "text/x-vevent",
+];
 /// Graph `sensitivity` values.
 const SENSITIVITIES: &[&str] = &["normal", "personal", "private", "confidential"];
 /// Variables of forward templates.
@@ -320,6 +328,21 @@ impl Checker {
             d.hint = did_you_mean(&spec.table, KNOWN_TABLES.iter().copied());
         }
 
+        if !CONTENT_TYPES.contains(&spec.content_type.as_str()) {
+            let d = self.warning(
+                At {
+                    doc: bdoc,
+                    ptr: "/content_type",
+                },
+                format!(
+                    "`{}` is not a CRM groupware content type",
+                    spec.content_type
+                ),
+            );
+            d.expected = Some(one_of(CONTENT_TYPES));
+            d.hint = did_you_mean(&spec.content_type, CONTENT_TYPES.iter().copied());
+        }
+
         // Working copies with their origin.
         let mut rules: Vec<Loc<'_, sm::Rule>> = spec
             .fields
@@ -575,6 +598,27 @@ impl Checker {
             in_form(self, at_crm, &rule.crm);
             let direction = rule.direction.unwrap_or(spec.direction);
             let forward = matches!(direction, Direction::GraphToCrm | Direction::Both);
+            let runs_forward = forward && spec.direction != Direction::CrmToGraph;
+            let runs_back = matches!(direction, Direction::CrmToGraph | Direction::Both)
+                && spec.direction != Direction::GraphToCrm;
+            if !runs_forward && !runs_back {
+                let ptr = p(&r.ptr, "direction");
+                let d = self.warning(
+                    At { doc: r.doc, ptr: &ptr },
+                    format!(
+                        "the rule for `{}` never runs: the `{}` mapping's direction excludes its direction",
+                        rule.crm, spec.resource
+                    ),
+                );
+                d.expected = Some("a rule direction within the mapping's `direction`".into());
+            } else if rule.reverse.is_some() && !runs_back {
+                let ptr = p(&r.ptr, "reverse");
+                let d = self.warning(
+                    At { doc: r.doc, ptr: &ptr },
+                    format!("the reverse part of the rule for `{}` never runs (the rule runs graph_to_crm only)", rule.crm),
+                );
+                d.hint = Some("remove `reverse`, or set `direction: both`".into());
+            }
             if forward {
                 self.writer(&mut writers, &rule.crm, at_crm);
             }
@@ -585,7 +629,6 @@ impl Checker {
                         ptr: &p(&r.ptr, "from"),
                     },
                     src,
-                    &spec.resource,
                 ),
                 None => {
                     if forward {
@@ -655,7 +698,6 @@ impl Checker {
                     rv,
                     &rule.crm,
                     &catalog_names,
-                    &spec.resource,
                     &in_form,
                 )
             });
@@ -882,7 +924,7 @@ impl Checker {
         ok.then_some(model::TemplateRef { name })
     }
 
-    fn source(&mut self, at: At<'_>, src: &sm::Source, _res: &str) -> Option<model::Source> {
+    fn source(&mut self, at: At<'_>, src: &sm::Source) -> Option<model::Source> {
         match src {
             sm::Source::Path(t) => self
                 .path(
@@ -1038,7 +1080,6 @@ impl Checker {
         rv: &sm::Reverse,
         crm: &str,
         catalogs: &[String],
-        _res: &str,
         in_form: &dyn Fn(&mut Checker, At<'_>, &str),
     ) -> Option<model::Reverse> {
         let to: Vec<String> = rv.to.split('.').map(str::to_string).collect();
@@ -1255,6 +1296,23 @@ impl Checker {
             }
             sm::Selection::Folder(v) => model::Selection::Folder(v.clone()),
             sm::Selection::ResolvedParticipant(b) => model::Selection::ResolvedParticipant(*b),
+            sm::Selection::Property(c) => {
+                let ptr = p(&p(at.ptr, "property"), "path");
+                match self.path(
+                    At {
+                        doc: at.doc,
+                        ptr: &ptr,
+                    },
+                    &c.path,
+                ) {
+                    Some(path) => model::Selection::Property {
+                        path,
+                        equals: c.equals.clone(),
+                    },
+                    // Reported; the model is not built, so any placeholder will do.
+                    None => model::Selection::All(Vec::new()),
+                }
+            }
         }
     }
 

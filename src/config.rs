@@ -49,7 +49,8 @@ pub struct ConnectorConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GraphConfig {
-    /// Directory (tenant) ID of the Microsoft 365 tenant, a GUID.
+    /// Directory (tenant) ID of the Microsoft 365 tenant: a GUID, or a verified domain name such as
+    /// `contoso.onmicrosoft.com`.
     pub tenant_id: String,
     /// Application (client) ID of the Entra app registration, a GUID.
     pub client_id: String,
@@ -548,16 +549,33 @@ fn is_guid(text: &str) -> bool {
 pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let graph = &config.graph;
-    for (pointer, value) in [
-        ("/graph/tenant_id", &graph.tenant_id),
-        ("/graph/client_id", &graph.client_id),
-    ] {
-        if !is_guid(value) {
-            out.push(
-                doc.error(pointer, format!("`{value}` is not a GUID"))
-                    .with_expected("a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f` (Entra admin center, app overview)"),
-            );
-        }
+    // The token endpoint takes the tenant's GUID or one of its verified domain names.
+    let tenant = &graph.tenant_id;
+    let is_domain = tenant.contains('.')
+        && tenant.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if !is_guid(tenant) && !is_domain {
+        out.push(
+            doc.error(
+                "/graph/tenant_id",
+                format!("`{tenant}` is neither a tenant GUID nor a domain name"),
+            )
+            .with_expected(
+                "the Directory (tenant) ID, a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f`, or a verified domain such as `contoso.onmicrosoft.com`",
+            ),
+        );
+    }
+    if !is_guid(&graph.client_id) {
+        out.push(
+            doc.error(
+                "/graph/client_id",
+                format!("`{}` is not a GUID", graph.client_id),
+            )
+            .with_expected(
+                "the Application (client) ID of the app registration, a GUID like `3e9a7c51-2d4b-4f6e-8a1c-7b5d9e0f2a43`",
+            ),
+        );
     }
     let mut secrets = vec![("/graph/client_secret", &graph.client_secret)];
     if let Some(password) = &config.crm.password {
@@ -650,7 +668,7 @@ pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
                 "/crm/language",
                 format!("unsupported CRM language `{}`", config.crm.language),
             )
-            .with_expected("one of `en`, `de`"),
+            .with_expected(crate::diag::one_of(["en", "de"])),
         );
     }
     match config.service.listen.parse::<SocketAddr>() {

@@ -179,26 +179,29 @@ where
     best.map(|(_, c)| c)
 }
 
-/// `` one of `a`, `b`, `c` `` for `expected:` lines.
+/// `one of: a, b, c` for `expected:` lines (the style of every check).
 pub fn one_of<I, S>(names: I) -> String
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    format!("one of {}", list(names))
+    format!("one of: {}", list(names))
 }
 
-/// Joins names as `` `a`, `b`, `c` ``.
+/// Joins names as `a, b, c`.
 pub fn list<I, S>(names: I) -> String
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let names: Vec<String> = names
-        .into_iter()
-        .map(|n| format!("`{}`", n.as_ref()))
-        .collect();
-    names.join(", ")
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        let name = name.as_ref().to_string();
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out.join(", ")
 }
 
 #[cfg(test)]
@@ -208,11 +211,11 @@ mod tests {
     #[test]
     fn renders_location_expected_and_hint() {
         let d = Diagnostic::error("m.yaml", 12, 5, "unknown key `fieldz`")
-            .with_expected("one of `fields`, `filters`")
+            .with_expected(one_of(["fields", "filters"]))
             .with_hint_opt(did_you_mean("fieldz", ["fields", "filters"]));
         assert_eq!(
             d.to_string(),
-            "m.yaml:12:5: error: unknown key `fieldz`\n  expected: one of `fields`, `filters`\n  hint: did you mean `fields`?"
+            "m.yaml:12:5: error: unknown key `fieldz`\n  expected: one of: fields, filters\n  hint: did you mean `fields`?"
         );
     }
 

@@ -1,7 +1,8 @@
 //! Reading spec and config files: the one place where the YAML pipeline touches the file system.
 //!
-//! Per file: read → [`yaml::parse`] → [`schema::validate`] → `serde_json::from_value` into the spec type;
-//! then all mapping files together (with the template overlay) → [`check::check`]. Every step reports
+//! Per file: read → [`yaml::parse`] → [`schema::validate`] → deserialize into the spec type (through
+//! `serde_path_to_error`, so even a serde error is located); then all mapping files together (with the
+//! template overlay) → [`check::check`]. Every step reports
 //! located diagnostics and the pipeline keeps going as far as it can, so one run shows every problem of
 //! every file. A file with schema errors is still handed to the semantic checks when it can be read
 //! after dropping the offending nodes, so a misspelled key does not hide a broken JSONPath.
@@ -448,6 +449,56 @@ pub fn load_config(path: &Path) -> Result<(ConnectorConfig, Vec<Diagnostic>), Ve
     let base = path.parent().unwrap_or(Path::new("."));
     config.resolve_paths(base);
     Ok((config, diagnostics))
+}
+
+/// Everything the connector runs on: the config and the mapping set it names, with the warnings of
+/// both.
+#[derive(Debug)]
+pub struct Setup {
+    pub config: ConnectorConfig,
+    pub mappings: Loaded,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Loads `connector.yaml` and then its mapping directory with its template; every problem of every
+/// file when anything is wrong (the mappings are checked even when the config has errors, as far as
+/// its `mappings` section can be read).
+pub fn load_setup(config_path: &Path) -> Result<Setup, Vec<Diagnostic>> {
+    match load_config(config_path) {
+        Ok((config, mut warnings)) => {
+            match load_mappings(&config.mappings.dir, config.mappings.template.as_deref()) {
+                Ok(mappings) => {
+                    warnings.extend(mappings.diagnostics.iter().cloned());
+                    Ok(Setup {
+                        config,
+                        mappings,
+                        warnings,
+                    })
+                }
+                Err(failure) => {
+                    warnings.extend(failure.diagnostics);
+                    Err(warnings)
+                }
+            }
+        }
+        Err(mut diagnostics) => {
+            let raw = read_document(config_path).ok();
+            let get = |key: &str| {
+                raw.as_ref()
+                    .and_then(|d| d.value.pointer(&format!("/mappings/{key}")))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            let base = config_path.parent().unwrap_or(Path::new(""));
+            let dir = base.join(get("dir").unwrap_or_else(|| "mappings".to_string()));
+            if dir.is_dir()
+                && let Err(failure) = load_mappings(&dir, get("template").as_deref())
+            {
+                diagnostics.extend(failure.diagnostics);
+            }
+            Err(diagnostics)
+        }
+    }
 }
 
 /// What a YAML file holds, judged by its name and, failing that, its top-level keys.

@@ -124,6 +124,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ctx.directory = read_directory(dir)?;
     }
 
+    use crate::model::Direction;
+    if args.reverse && res.direction == Direction::GraphToCrm {
+        eprintln!(
+            "warning: the `{}` mapping runs graph_to_crm only; nothing is written to Graph",
+            res.name
+        );
+    }
+    if !args.reverse && res.direction == Direction::CrmToGraph {
+        eprintln!(
+            "warning: the `{}` mapping runs crm_to_graph only; map a CRM record with --reverse",
+            res.name
+        );
+    }
     if args.reverse {
         let Some(fields) = input.get("fields").and_then(Value::as_object) else {
             bail!(

@@ -81,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or_default();
         match &c.failure {
             None => println!("ok      {}: {}{tpl}", c.file, c.name),
-            Some(diff) => println!("FAILED  {}: {}{tpl}\n{diff}", c.file, c.name),
+            Some(diff) => print!("FAILED  {}: {}{tpl}\n{diff}", c.file, c.name),
         }
     }
     let failed = report.cases.iter().filter(|c| c.failure.is_some()).count();

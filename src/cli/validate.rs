@@ -303,6 +303,17 @@ fn check_mapping_dir(dir: &Path, template: Option<&str>, only_template: bool, re
         check_config(&config, report);
         report.files.insert(config);
     }
+    if files.is_empty() {
+        report.add([Diagnostic::warning(
+            load::display_name(dir),
+            0,
+            0,
+            "no mapping specs in this directory",
+        )
+        .with_expected(
+            "resource specs such as `event.yaml` (and `templates/NAME.yaml` overlays)",
+        )]);
+    }
     report.files.extend(files.iter().cloned());
     for test in load::test_files(dir).unwrap_or_default() {
         report.add(load::check_test_file(&test));

@@ -174,14 +174,23 @@ pub fn parse_bool(v: &Value) -> Option<bool> {
     }
 }
 
-/// HTML → plain text, no line wrapping, links as their text.
+/// HTML → plain text: no line wrapping, lists keep their bullets and numbers, links show as `[text]`, at
+/// most one blank line in a row, no trailing spaces, non-breaking spaces as spaces.
 pub fn html_to_text(html: &str) -> String {
     let text = html2text::config::plain_no_decorate()
         .no_table_borders()
         .string_from_read(html.as_bytes(), usize::MAX / 4)
-        .unwrap_or_else(|_| html.to_string());
-    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
-    lines.join("\n").trim().to_string()
+        .unwrap_or_else(|_| html.to_string())
+        // `&nbsp;` is layout, not content: a CRM text field wants plain spaces.
+        .replace('\u{a0}', " ");
+    let mut out: Vec<&str> = Vec::new();
+    for line in text.lines().map(str::trim_end) {
+        if line.is_empty() && out.last().is_none_or(|l| l.is_empty()) {
+            continue;
+        }
+        out.push(line);
+    }
+    out.join("\n").trim().to_string()
 }
 
 fn span_minutes(start: &GraphTime, end: &GraphTime, all_day: bool) -> i64 {
@@ -339,8 +348,13 @@ pub fn apply(c: &model::Convert, v: Work, env: &mut Env<'_>) -> Work {
         },
         C::Catalog(name) => {
             let Work::Json(j) = &v else { return v };
-            let cat = env.resource.catalogs[name.as_str()].clone();
-            Work::Json(lookup(&cat, j, &format!("catalog `{name}`"), env))
+            let res = env.resource;
+            Work::Json(lookup(
+                &res.catalogs[name.as_str()],
+                j,
+                &format!("catalog `{name}`"),
+                env,
+            ))
         }
         C::Map(cat) => {
             let Work::Json(j) = &v else { return v };
@@ -367,6 +381,50 @@ pub fn apply(c: &model::Convert, v: Work, env: &mut Env<'_>) -> Work {
             } else {
                 v
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn path(text: &str) -> JsonPath {
+        JsonPath {
+            text: text.into(),
+            query: jsonpath_rust::parser::parse_json_path(text).unwrap(),
+        }
+    }
+
+    #[test]
+    fn html_to_text_keeps_lists_and_collapses_blank_lines() {
+        let html = "<p>A&nbsp;&amp;&nbsp;B</p><p>&nbsp;</p><p>&nbsp;</p><ol><li>one</li><li>two</li></ol>\
+                    <p><a href=\"https://x\">link</a></p>";
+        assert_eq!(html_to_text(html), "A & B\n\n1. one\n2. two\n\n[link]");
+    }
+
+    #[test]
+    fn singular_paths_give_a_value_and_wildcards_a_list() {
+        let item = json!({"a": [{"b": 1}], "c": null});
+        assert_eq!(eval_path(&path("$.a[0].b"), &item), json!(1));
+        assert_eq!(eval_path(&path("$.a[*].b"), &item), json!([1]));
+        assert_eq!(eval_path(&path("$.missing"), &item), Value::Null);
+        assert_eq!(eval_path(&path("$.c"), &item), Value::Null);
+    }
+
+    #[test]
+    fn booleans_in_their_usual_spellings() {
+        for (v, want) in [
+            (json!("Yes"), Some(true)),
+            (json!("0"), Some(false)),
+            (json!(""), Some(false)),
+            (json!(2), Some(true)),
+            (json!("maybe"), None),
+            (json!([]), None),
+        ] {
+            assert_eq!(parse_bool(&v), want, "{v}");
         }
     }
 }

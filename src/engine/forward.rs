@@ -113,6 +113,11 @@ fn select(s: &Selection, res: &Resource, item: &Value, ctx: &Context) -> bool {
                     || parent == Some(f.as_str())
             })
         }
+        Selection::Property { path, equals } => {
+            let v = eval_path(path, item);
+            v == *equals
+                || matches!((&v, equals), (Value::Number(a), Value::Number(b)) if a.as_f64() == b.as_f64())
+        }
         Selection::ResolvedParticipant(want) => {
             let any = res.participants.as_ref().is_some_and(|p| {
                 participants::collect(p, item, ctx)

@@ -52,7 +52,7 @@ pub struct Resource {
 }
 
 /// A parsed JSONPath with its text (for messages).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JsonPath {
     pub text: String,
     pub query: JpQuery,
@@ -173,6 +173,7 @@ pub enum Selection {
     Sensitivity(Vec<String>),
     Folder(Vec<String>),
     ResolvedParticipant(bool),
+    Property { path: JsonPath, equals: Value },
 }
 
 /// CRM-side filter.

@@ -89,6 +89,19 @@ pub enum Selection {
     Folder(Vec<String>),
     /// `true`: at least one participant resolves to a CRM rep or person (`false`: none does).
     ResolvedParticipant(bool),
+    /// A property of the item has a value (`{path: $.isDraft, equals: true}`); a missing property is
+    /// `null`.
+    Property(PropertyCondition),
+}
+
+/// A Graph-side condition on one property.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PropertyCondition {
+    /// JSONPath into the Graph item.
+    pub path: String,
+    /// The value it must have.
+    pub equals: Value,
 }
 
 /// A CRM-side filter: a condition or a group of filters.

@@ -253,6 +253,9 @@ fn report(doc: &Document, root: &Value, err: &ValidationError<'_>, out: &mut Vec
                         .with_expected(one_of(&allowed))
                         .with_hint_opt(did_you_mean(key, &allowed));
                 }
+                if key == "<<" {
+                    d = d.with_hint("YAML merge keys (`<<`) are not supported; write the keys out");
+                }
                 out.push(Violation {
                     pointer,
                     unknown_key: true,
@@ -467,7 +470,7 @@ fn report_alternatives(
             .as_object()
             .map(|o| o.keys().cloned().collect())
             .unwrap_or_default();
-        let expected = format!("exactly one of the keys {}", list(&keys));
+        let expected = format!("exactly one of the keys: {}", list(&keys));
         match present.iter().find(|k| !keys.contains(k)) {
             Some(unknown) => {
                 let pointer = crate::spec::yaml::pointer_push(here, unknown);

@@ -159,10 +159,30 @@ pub fn parse(file: &str, text: &str) -> Result<Document, Vec<Diagnostic>> {
         anchors: HashMap::new(),
         diagnostics: Vec::new(),
         documents: 0,
+        nodes: 0,
     };
     for event in Parser::new_from_str(text) {
         match event {
-            Ok((event, span)) => builder.event(event, &span),
+            Ok((event, span)) => {
+                builder.event(event, &span);
+                if builder.nodes > MAX_NODES {
+                    builder.diagnostics.push(
+                        Diagnostic::error(
+                            file,
+                            span.start.line(),
+                            span.start.col() + 1,
+                            "the document expands to too many values",
+                        )
+                        .with_expected(format!(
+                            "at most {MAX_NODES} values, counting every alias expansion"
+                        ))
+                        .with_hint(
+                            "aliases (`*name`) copy the anchored value; nest them less deeply",
+                        ),
+                    );
+                    break;
+                }
+            }
             Err(err) => {
                 let mark = err.marker();
                 let info = err.info();
@@ -222,9 +242,23 @@ struct Builder<'f> {
     stack: Vec<Frame>,
     root: Option<Value>,
     positions: HashMap<String, NodePos>,
-    anchors: HashMap<usize, Value>,
+    /// Anchored values with their node counts.
+    anchors: HashMap<usize, (Value, usize)>,
     diagnostics: Vec<Diagnostic>,
     documents: usize,
+    /// Nodes built so far, alias expansions included (a guard against "billion laughs" documents).
+    nodes: usize,
+}
+
+/// The most nodes one document may expand to; mapping files have a few thousand at most.
+const MAX_NODES: usize = 1_000_000;
+
+fn count_nodes(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
+        Value::Object(map) => 1 + map.values().map(count_nodes).sum::<usize>(),
+        _ => 1,
+    }
 }
 
 impl Builder<'_> {
@@ -253,14 +287,24 @@ impl Builder<'_> {
                 }
                 let tag = tag.map(|t| t.suffix().to_string());
                 let value = scalar(&text, style, tag.as_deref());
+                self.nodes += 1;
                 if anchor != 0 {
-                    self.anchors.insert(anchor, value.clone());
+                    self.anchors.insert(anchor, (value.clone(), 1));
                 }
                 self.begin_node(span);
                 self.finish(value);
             }
             Event::Alias(id) => {
-                let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
+                let size = self.anchors.get(&id).map_or(1, |(_, size)| *size);
+                self.nodes += size;
+                if self.nodes > MAX_NODES {
+                    // Refused before copying; `parse` reports it.
+                    return;
+                }
+                let value = self
+                    .anchors
+                    .get(&id)
+                    .map_or(Value::Null, |(value, _)| value.clone());
                 if self.key_expected() {
                     match value {
                         Value::String(s) => self.key(s, span),
@@ -299,8 +343,10 @@ impl Builder<'_> {
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { anchor, items, .. }) = self.stack.pop() {
                     let value = Value::Array(items);
+                    self.nodes += 1;
                     if anchor != 0 {
-                        self.anchors.insert(anchor, value.clone());
+                        let size = count_nodes(&value);
+                        self.anchors.insert(anchor, (value.clone(), size));
                     }
                     self.finish(value);
                 }
@@ -311,8 +357,10 @@ impl Builder<'_> {
                 }) = self.stack.pop()
                 {
                     let value = Value::Object(entries);
+                    self.nodes += 1;
                     if anchor != 0 {
-                        self.anchors.insert(anchor, value.clone());
+                        let size = count_nodes(&value);
+                        self.anchors.insert(anchor, (value.clone(), size));
                     }
                     self.finish(value);
                 }
@@ -651,6 +699,24 @@ list: [a, 'b', 3]
                 proptest::prop_assert!(line >= 1 && line <= n_lines && column >= 1);
             }
         }
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let prev = format!("*a{}", i - 1);
+            let items = [prev.as_str(); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{items}]\n"));
+        }
+        let err = parse("bomb.yaml", &text).unwrap_err();
+        assert_eq!(err[0].message, "the document expands to too many values");
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        let doc = parse("u.yaml", "title: \"Jürgen Jäger\"\nb: [ü, x]\n").unwrap();
+        assert_eq!(doc.locate("/b/1"), (2, 8));
     }
 
     #[test]

@@ -193,15 +193,15 @@ schedules:
     // The schema errors, and the semantic checks of what could be read despite them (`crm` itself is
     // not checked further: its `transport` is unreadable).
     insta::assert_snapshot!(rendered.join("\n"), @r"
-    connector.yaml:2:14: error: `not-a-guid` is not a GUID
-      expected: a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f` (Entra admin center, app overview)
+    connector.yaml:2:14: error: `not-a-guid` is neither a tenant GUID nor a domain name
+      expected: the Directory (tenant) ID, a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f`, or a verified domain such as `contoso.onmicrosoft.com`
     connector.yaml:6:14: error: unknown value `interfaces` for `crm.transport`
-      expected: one of `interface`, `memory`
+      expected: one of: interface, memory
       hint: did you mean `interface`?
     connector.yaml:7:12: error: `30 seconds` is not a duration in `crm.timeout`
       expected: a whole number followed by a unit, e.g. `30s`, `10m`, `24h`, `7d`
     connector.yaml:9:3: error: unknown key `refesh` in `mailboxes`
-      expected: one of `refresh`
+      expected: one of: refresh
       hint: did you mean `refresh`?
     connector.yaml:11:11: warning: status endpoint listens on non-loopback address `0.0.0.0:8089`
       expected: a loopback address such as `127.0.0.1:8089`
@@ -232,15 +232,15 @@ service:
         .map(|d| d.to_string().replace(&d.file, "connector.yaml"))
         .collect();
     insta::assert_snapshot!(rendered.join("\n"), @r"
-    connector.yaml:2:14: error: `not-a-guid` is not a GUID
-      expected: a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f` (Entra admin center, app overview)
+    connector.yaml:2:14: error: `not-a-guid` is neither a tenant GUID nor a domain name
+      expected: the Directory (tenant) ID, a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f`, or a verified domain such as `contoso.onmicrosoft.com`
     connector.yaml:5:22: error: unknown time zone `Europe/Berln`
       expected: a Windows name such as `W. Europe Standard Time` or an IANA name such as `Europe/Berlin`
       hint: did you mean `Europe/Berlin`?
     connector.yaml:6:1: error: missing `url` for the `interface` CRM transport
       expected: `url: https://crm.example.com/crm.interface` (or `transport: memory`)
     connector.yaml:7:13: error: unsupported CRM language `fr`
-      expected: one of `en`, `de`
+      expected: one of: en, de
     connector.yaml:9:11: warning: status endpoint listens on non-loopback address `0.0.0.0:8089`
       expected: a loopback address such as `127.0.0.1:8089`
       hint: the status endpoint has no authentication; put a proxy in front of it
@@ -254,4 +254,28 @@ fn example_config_loads_clean() {
     assert_eq!(warnings, vec![]);
     assert_eq!(config.mappings.template.as_deref(), Some("isi"));
     assert!(config.mappings.dir.ends_with("mappings"));
+}
+
+#[test]
+fn the_example_setup_loads_config_and_mappings() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("connector.example.yaml");
+    let setup = load::load_setup(&path).expect("config and shipped mappings load");
+    assert_eq!(setup.warnings, vec![]);
+    assert_eq!(setup.mappings.model.template.as_deref(), Some("isi"));
+    assert!(setup.mappings.model.resources.contains_key("event"));
+}
+
+#[test]
+fn a_setup_with_a_bad_config_still_reports_mapping_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let five = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/validate/five-mistakes");
+    let text = format!(
+        "graph:\n  tenant_id: nope\n  client_id: 3e9a7c51-2d4b-4f6e-8a1c-7b5d9e0f2a43\n  client_secret: env:S\ncrm:\n  transport: memory\nmappings:\n  dir: {}\n",
+        five.display()
+    );
+    let path = dir.path().join("connector.yaml");
+    std::fs::write(&path, text).unwrap();
+    let diagnostics = load::load_setup(&path).unwrap_err();
+    assert_eq!(diagnostics.len(), 6, "{diagnostics:#?}");
+    assert!(diagnostics[0].message.contains("is neither a tenant GUID"));
 }

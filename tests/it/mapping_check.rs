@@ -262,6 +262,35 @@ fn two_reverse_rules_writing_one_graph_property_are_reported() {
 }
 
 #[test]
+fn rules_that_never_run_and_unknown_content_types_are_warnings() {
+    let text = BASE
+        .replace("direction: both", "direction: graph_to_crm")
+        .replace("content_type: text/x-vevent", "content_type: text/x-vevnt")
+        .replace(
+            "    from: { path: $.subject }",
+            "    from: { path: $.subject }\n    reverse: { to: subject }",
+        )
+        .replace(
+            "    convert: [{ catalog: show_as }]",
+            "    convert: [{ catalog: show_as }]\n    direction: crm_to_graph",
+        );
+    let diags = check_texts(&[&text], None);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:#?}");
+    assert_eq!(
+        diags.iter().map(short).collect::<Vec<_>>(),
+        vec![
+            "m0.yaml:4:15: `text/x-vevnt` is not a CRM groupware content type",
+            "m0.yaml:10:14: the reverse part of the rule for `Subject` never runs (the rule runs graph_to_crm only)",
+            "m0.yaml:14:16: the rule for `ShowAs` never runs: the `event` mapping's direction excludes its direction",
+        ]
+    );
+    assert_eq!(
+        diags[0].hint.as_deref(),
+        Some("did you mean `text/x-vevent`?")
+    );
+}
+
+#[test]
 fn the_shipped_mappings_check_clean_under_every_template() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
     for template in [None, Some("isi")] {

@@ -238,18 +238,114 @@ fn message_selection_needs_the_category_or_a_known_participant() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(fixed_seed(64))]
 
     /// Any subject up to the field length, XML-special and non-ASCII included, comes through exactly,
     /// both ways.
     #[test]
     fn subjects_survive_both_ways(subject in "[\\PC<>&\"'\\n]{1,120}") {
-        let set = set(None);
+        let set = &SETS.get_or_init(|| [set(None), set(Some("isi"))])[0];
         let res = set.resource("event").unwrap();
         let ctx = Context::new("UTC").unwrap();
-        let rec = engine::to_crm(&set, res, &json!({"subject": subject}), &ctx);
+        let rec = engine::to_crm(set, res, &json!({"subject": subject}), &ctx);
         prop_assert_eq!(rec.fields.get("Subject"), Some(&FieldValue::Text(subject.clone())));
-        let body = engine::to_graph(&set, res, &rec.json_fields(), &ctx);
+        let body = engine::to_graph(set, res, &rec.json_fields(), &ctx);
         prop_assert_eq!(&body.body["subject"], &json!(subject));
+    }
+}
+
+/// Property tests run a fixed number of cases from a fixed seed: the same inputs on every run.
+fn fixed_seed(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x6d61_7070_696e_6721),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// The shipped mappings, base and isi, loaded once for the property tests.
+static SETS: std::sync::OnceLock<[MappingSet; 2]> = std::sync::OnceLock::new();
+
+/// Any JSON value where the mappings expect a property.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        "[\\PC]{0,12}".prop_map(Value::from),
+        Just(json!("2025-03-30T01:30:00.0000000")),
+        Just(json!("W. Europe Standard Time")),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("dateTime".to_string()),
+                    Just("timeZone".to_string()),
+                    Just("type".to_string()),
+                    Just("emailAddress".to_string()),
+                    Just("address".to_string()),
+                    Just("content".to_string()),
+                    Just("contentType".to_string()),
+                ],
+                inner,
+                0..4
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(fixed_seed(128))]
+
+    /// Whatever Graph sends where a property is expected, mapping never panics (problems are warnings).
+    #[test]
+    fn odd_graph_values_never_crash_the_mapping(
+        values in prop::collection::vec(any_json(), 12),
+        all_day in any::<bool>(),
+    ) {
+        let keys = ["subject", "body", "start", "end", "showAs", "sensitivity", "importance", "attendees",
+            "location", "reminderMinutesBeforeStart", "isReminderOn", "categories"];
+        let mut item = serde_json::Map::new();
+        for (k, v) in keys.iter().zip(values) {
+            item.insert(k.to_string(), v);
+        }
+        item.insert("isAllDay".into(), json!(all_day));
+        let item = Value::Object(item);
+        let mut ctx = Context::new("W. Europe Standard Time").unwrap();
+        ctx.directory = sandbox_directory();
+        let sets = SETS.get_or_init(|| [set(None), set(Some("isi"))]);
+        for set in sets {
+            for name in ["event", "message", "task", "contact"] {
+                let res = set.resource(name).unwrap();
+                let rec = engine::to_crm(set, res, &item, &ctx);
+                let _ = engine::selected(res, &item, &ctx);
+                let body = engine::to_graph(set, res, &rec.json_fields(), &ctx);
+                prop_assert!(body.body.is_object());
+            }
+        }
+    }
+}
+
+/// The whole record of the shipped example event, per template: a change to any shipped mapping shows
+/// up here as a snapshot diff to review.
+#[test]
+fn example_event_records_per_template() {
+    let item = example_event();
+    let mut ctx = Context::new("W. Europe Standard Time").unwrap();
+    ctx.directory = sandbox_directory();
+    ctx.mailbox = Some("ana@contoso.com".into());
+    ctx.lang = "de".into();
+    for (template, name) in [
+        (None, "example_event_base_de"),
+        (Some("isi"), "example_event_isi_de"),
+    ] {
+        let set = set(template);
+        let rec = engine::to_crm(&set, set.resource("event").unwrap(), &item, &ctx);
+        insta::assert_json_snapshot!(name, rec);
     }
 }

@@ -87,13 +87,13 @@ fn unknown_keys_name_the_allowed_ones_and_the_closest() {
     );
     insta::assert_snapshot!(schema_diagnostics(Kind::Mapping, &text), @r"
     event.yaml:5:1: error: unknown key `descripton` at the top level
-      expected: one of `resource`, `table`, `content_type`, `form`, `direction`, `description`, `all_day`, `selection`, `filters`, `fields`, `catalogs`, `participants`, `deletion`, `form_fields`
+      expected: one of: resource, table, content_type, form, direction, description, all_day, selection, filters, fields, catalogs, participants, deletion, form_fields
       hint: did you mean `description`?
     event.yaml:8:5: error: unknown key `form` in `fields[0]`
-      expected: one of `crm`, `from`, `convert`, `when`, `direction`, `reverse`
+      expected: one of: crm, from, convert, when, direction, reverse
       hint: did you mean `from`?
     event.yaml:11:9: error: unknown key `truncat` in `fields[0].convert[0]`
-      expected: exactly one of the keys `duration`, `duration_unit`, `truncate`, `catalog`, `map`, `join`, `default`
+      expected: exactly one of the keys: duration, duration_unit, truncate, catalog, map, join, default
       hint: did you mean `truncate`?
     ");
 }
@@ -122,13 +122,13 @@ fn bad_enum_values_list_the_allowed_values() {
     );
     insta::assert_snapshot!(schema_diagnostics(Kind::Mapping, &text), @r"
     event.yaml:4:12: error: unknown value `bothways` for `direction`
-      expected: one of `graph_to_crm`, `crm_to_graph`, `both`
+      expected: one of: graph_to_crm, crm_to_graph, both
       hint: did you mean `both`?
     event.yaml:7:7: error: unknown value `==` for `filters.op`
-      expected: one of `=`, `!=`, `<`, `>`, `<=`, `>=`, `contains`
+      expected: one of: =, !=, <, >, <=, >=, contains
       hint: did you mean `=`?
     event.yaml:13:15: error: unknown value `dat` for `fields[0].convert[0]`
-      expected: one of `date`, `end_date`, `time`, `boolean`, `html_to_text`, `trim`
+      expected: one of: date, end_date, time, boolean, html_to_text, trim
       hint: did you mean `date`?
     ");
 }
@@ -173,10 +173,10 @@ fn every_problem_of_every_file_in_one_run() {
     assert_eq!(code, 1);
     insta::assert_snapshot!(stdout, @r"
     tests/data/validate/two-files/event.yaml:9:15: error: unknown value `trimm` for `fields[0].convert[0]`
-      expected: one of `date`, `end_date`, `time`, `boolean`, `html_to_text`, `trim`
+      expected: one of: date, end_date, time, boolean, html_to_text, trim
       hint: did you mean `trim`?
     tests/data/validate/two-files/task.yaml:7:5: error: unknown key `form` in `fields[0]`
-      expected: one of `crm`, `from`, `convert`, `when`, `direction`, `reverse`
+      expected: one of: crm, from, convert, when, direction, reverse
       hint: did you mean `from`?
     2 errors, 0 warnings in 2 files
     ");
@@ -250,7 +250,7 @@ fn unknown_template_names_the_available_ones() {
     assert_eq!(code, 1);
     assert!(
         stdout.starts_with(
-            "tests/data/validate/clean/templates: error: template `iso` not found (no file tests/data/validate/clean/templates/iso.yaml)\n  expected: one of `isi`\n  hint: did you mean `isi`?\n"
+            "tests/data/validate/clean/templates: error: template `iso` not found (no file tests/data/validate/clean/templates/iso.yaml)\n  expected: one of: isi\n  hint: did you mean `isi`?\n"
         ),
         "{stdout}"
     );
@@ -341,12 +341,12 @@ fn nested_alternatives_report_the_closest_one() {
     );
     insta::assert_snapshot!(schema_diagnostics(Kind::Mapping, &text), @r"
     event.yaml:9:7: error: unknown key `valu` in `filters.all[0]`
-      expected: one of `field`, `op`, `value`
+      expected: one of: field, op, value
       hint: did you mean `value`?
     event.yaml:11:11: error: unknown value `is` for `filters.all[1].op`
-      expected: one of `=`, `!=`, `<`, `>`, `<=`, `>=`, `contains`
+      expected: one of: =, !=, <, >, <=, >=, contains
     event.yaml:13:7: error: unknown key `alll` in `filters.all[2]`
-      expected: exactly one of the keys `all`, `any`, `not`
+      expected: exactly one of the keys: all, any, not
       hint: did you mean `all`?
     ");
 }
@@ -357,7 +357,7 @@ fn the_configs_template_and_mapping_dir_are_checked_at_their_lines() {
     assert_eq!(code, 1);
     insta::assert_snapshot!(stdout, @r"
     connector.yaml:9:13: error: template `iso` not found (no file ../clean/templates/iso.yaml)
-      expected: one of `isi`
+      expected: one of: isi
       hint: did you mean `isi`?
     1 error, 0 warnings in 2 files
     ");
@@ -378,8 +378,23 @@ fn an_unreadable_resource_file_causes_no_overlay_errors() {
     assert_eq!(code, 1);
     insta::assert_snapshot!(stdout, @r"
     tests/data/validate/unreadable-resource/event.yaml:4:12: error: unknown value `bothways` for `direction`
-      expected: one of `graph_to_crm`, `crm_to_graph`, `both`
+      expected: one of: graph_to_crm, crm_to_graph, both
       hint: did you mean `both`?
     1 error, 0 warnings in 2 files
     ");
+}
+
+#[test]
+fn an_empty_mapping_directory_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let (code, stdout) = run(&["validate", path]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.starts_with(&format!(
+            "{path}: warning: no mapping specs in this directory\n"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(run(&["validate", "--deny-warnings", path]).0, 1);
 }
