@@ -437,6 +437,18 @@ async fn write_errors_name_table_and_field_and_leave_nothing_behind() {
         body.contains("at most 255 characters (found 256)"),
         "{body}"
     );
+    // Ext. System + Ext. Key are unique among live XK records
+    let xk = r#"<insert><fields><ExtKey><ExtSystem>GraphApi</ExtSystem><ExtKey>AAMk1</ExtKey><ContentType>text/x-vevent</ContentType><RecTable>MA</RecTable><RecId>4294967297</RecId></ExtKey></fields></insert>"#;
+    assert_eq!(
+        error_codes(&post(&emu, &request(xk)).await),
+        Vec::<String>::new()
+    );
+    let body = post(&emu, &request(xk)).await;
+    assert!(
+        body.contains(r#"code="invalid-value" table="ExtKey" field="ExtSystem""#)
+            && body.contains("must be unique"),
+        "{body}"
+    );
     // atomic per command: the second record fails, the first is not written
     let body = post(
         &emu,
@@ -477,7 +489,7 @@ async fn write_errors_name_table_and_field_and_leave_nothing_behind() {
         error_codes(&post(&emu, "<request><query>").await),
         ["malformed"]
     );
-    assert_eq!(emu.counters().errors, 14);
+    assert_eq!(emu.counters().errors, 15);
     emu.shutdown().await;
 }
 

@@ -76,6 +76,7 @@ pub struct Table {
     pub write: WritePolicy,
     pub fields: Vec<Field>,
     pub links: Vec<Link>,
+    pub unique: Vec<Vec<String>>,
 }
 
 impl Table {
@@ -288,6 +289,7 @@ impl Schema {
                 short: t.short.clone(),
                 key: t.key.clone(),
                 write: t.write,
+                unique: t.unique.clone(),
                 fields,
                 links: Vec::new(),
             });
@@ -325,6 +327,14 @@ impl Schema {
                         .collect(),
                 });
             }
+            for set in &t.unique {
+                if let Some(f) = set.iter().find(|f| tables[ti].field(f).is_none()) {
+                    return Err(format!(
+                        "seed: table `{}`: unique names field `{f}`, which does not exist",
+                        t.name
+                    ));
+                }
+            }
             for f in &tables[ti].fields {
                 if let Some(src) = &f.rep_name_of
                     && tables[ti].field(src).map(|x| x.kind) != Some(Kind::Rep)
@@ -360,6 +370,7 @@ impl Schema {
                 text("Upd", Kind::Timestamp),
             ],
             links: Vec::new(),
+            unique: Vec::new(),
         });
         if !tables.iter().any(|t| t.name == "Rep") {
             return Err(
@@ -872,6 +883,28 @@ impl Db {
                 } else {
                     rec.values.insert(c, v);
                 }
+            }
+        }
+        for set in &t.unique {
+            if set.iter().any(|f| rec.get(f).is_empty()) {
+                continue;
+            }
+            if let Some(other) = self.data[table].records.values().find(|o| {
+                o.id != rec.id && !o.deleted && set.iter().all(|f| o.get(f) == rec.get(f))
+            }) {
+                let values = set
+                    .iter()
+                    .map(|f| format!("{f}={}", rec.get(f)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(CrmError::new(
+                    "invalid-value",
+                    format!(
+                        "duplicate {} record: record {} already has {values} (must be unique)",
+                        t.name, other.id
+                    ),
+                )
+                .at(&t.name, set.first().map(String::as_str)));
             }
         }
         if let Some(missing) = t
