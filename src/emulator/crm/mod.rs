@@ -432,6 +432,14 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             counters.faults.drops_after += 1;
         }
     }
+    tracing::debug!(
+        user = outcome.user.as_deref().unwrap_or("(none)"),
+        commands = ?outcome.commands,
+        errors = outcome.errors,
+        written = outcome.touched.len(),
+        dropped = drop_after,
+        "CRM.interface request"
+    );
     if drop_after {
         return dropped();
     }
