@@ -308,6 +308,17 @@ fn validate_command(n: usize, command: &Command) -> Result<(), CrmError> {
     let check_fields = |fields: &Fields| -> Result<(), CrmError> {
         for (field, value) in fields {
             check_name(field, table, Some(&record))?;
+            if let Value::Number(n) = value
+                && !n.is_finite()
+            {
+                return Err(CrmError::new(
+                    CrmErrorKind::InvalidValue,
+                    format!("number {n} cannot be stored; expected a finite decimal number"),
+                )
+                .table(table)
+                .record(record.clone())
+                .field(field));
+            }
             if let Value::Text(text) = value
                 && let Some(c) = forbidden_xml_char(text)
             {
