@@ -131,6 +131,7 @@ contract!(
     wrong_password_is_an_auth_error,
     impersonation_only_for_the_master_user_and_client,
     unknown_field_is_a_typed_error_naming_the_field,
+    write_rules_are_typed_errors,
     write_read_update_delete_round_trip,
     upsert_by_match_key_never_duplicates,
     ambiguous_match_key_writes_nothing,
@@ -241,6 +242,79 @@ async fn unknown_field_is_a_typed_error_naming_the_field(b: &dyn Backend) {
         .await
         .unwrap_err();
     assert_eq!(err.kind, CrmErrorKind::UnknownTable, "{err}");
+}
+
+async fn write_rules_are_typed_errors(b: &dyn Backend) {
+    let crm = b.master();
+    let mut fields = contact("rules-1", "no date");
+    fields.shift_remove("Date");
+    let err = crm
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::RequiredFieldMissing, "{err}");
+    assert_eq!(err.field.as_deref(), Some("Date"));
+
+    let mut fields = contact("rules-2", "read-only rep name");
+    fields.insert("Rep".into(), "Somebody".into());
+    let err = crm
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
+    assert_eq!(err.field.as_deref(), Some("Rep"));
+
+    let mut fields = contact("rules-3", "bad date");
+    fields.insert("Date".into(), "26/11/2026".into());
+    let err = crm
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
+    assert_eq!(err.field.as_deref(), Some("Date"));
+
+    let mut fields = contact("rules-4", "unknown rep");
+    fields.insert("RepID".into(), "ZZZ".into());
+    let err = crm
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
+    assert_eq!(err.field.as_deref(), Some("RepID"));
+
+    // Reps are written by the master user itself only; a read-only login writes nothing.
+    let mut rep = Fields::new();
+    rep.insert("Name".into(), "Ana A.".into());
+    let ana = crm.list_reps(&Actor::Master, true).await.unwrap().remove(0);
+    let err = crm
+        .update(
+            &Actor::RepEmail("ana@contoso.com".into()),
+            "Rep",
+            &ana.id,
+            rep,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::PermissionDenied, "{err}");
+    let err = b
+        .login("AUDIT", "audit-secret", "GraphApi")
+        .insert(
+            &Actor::Master,
+            "Contact",
+            contact("rules-5", "read-only login"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::PermissionDenied, "{err}");
+    for n in 1..=5 {
+        assert_eq!(b.count("Contact", "GraphId", &format!("rules-{n}")), 0);
+    }
+    assert!(
+        crm.read_catalog(&Actor::Master, "No such catalog")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn write_read_update_delete_round_trip(b: &dyn Backend) {
