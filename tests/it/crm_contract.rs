@@ -869,10 +869,18 @@ async fn exotic_text_survives_insert_and_query(b: &dyn Backend) {
             let (subject, text) = exotic(n);
             let mut fields = contact(&format!("exotic-{n:04}"), &subject);
             fields.insert("Text".into(), text.into());
-            BatchCommand::new(Command::Upsert {
-                table: "Contact".into(),
-                key: vec!["GraphId".into()],
-                fields,
+            // Both write paths: import (upsert) and plain insert.
+            BatchCommand::new(if n.is_multiple_of(2) {
+                Command::Upsert {
+                    table: "Contact".into(),
+                    key: vec!["GraphId".into()],
+                    fields,
+                }
+            } else {
+                Command::Insert {
+                    table: "Contact".into(),
+                    fields,
+                }
             })
         })
         .collect();
