@@ -7,7 +7,8 @@ use graph_connector::{
     emulator::crm::{self as crm_emulator, CrmEmulator, EmulatorOptions, Faults},
     transport::crm::{
         Actor, BatchCommand, CatalogMode, Command, Condition, CrmErrorKind, CrmTransport,
-        CursorFlags, Fields, Op, Query, RecordId, Reply, TableQuery, Value, WriteAction,
+        CursorFlags, Fields, Op, Query, RecordId, Reply, TableQuery, Value, WireFormats,
+        WriteAction,
         client::{CrmClient, CrmClientConfig, RetryPolicy},
         memory::{MemoryCrm, MemoryLogin, MemoryOptions},
     },
@@ -335,6 +336,12 @@ async fn write_read_update_delete_round_trip(b: &dyn Backend) {
     assert_eq!(record.text("Contact"), Some("Appointment"));
     assert_eq!(record.text("Date"), Some("2026-11-26"));
     assert_eq!(record.text("Time"), Some("10:30"));
+    let formats = WireFormats::default();
+    assert_eq!(record.date("Date", &formats), Some(date(2026, 11, 26)));
+    assert_eq!(
+        record.time("Time", &formats),
+        Some(jiff::civil::time(10, 30, 0, 0))
+    );
     assert_eq!(
         record.text("Rep"),
         Some("Ana Alvarez"),

@@ -217,6 +217,26 @@ impl Record {
     pub fn text(&self, field: &str) -> Option<&str> {
         self.fields.get(field).and_then(Value::as_text)
     }
+
+    /// `field` as a date in the wire format; `None` when absent, empty or not a date.
+    pub fn date(&self, field: &str, formats: &WireFormats) -> Option<Date> {
+        self.text(field).and_then(|t| formats.parse_date(t))
+    }
+
+    /// `field` as a time in the wire format; `None` when absent, empty or not a time.
+    pub fn time(&self, field: &str, formats: &WireFormats) -> Option<Time> {
+        self.text(field).and_then(|t| formats.parse_time(t))
+    }
+
+    /// `field` as a boolean (`true`/`false`); `None` when absent, empty or neither.
+    pub fn bool(&self, field: &str) -> Option<bool> {
+        self.text(field).and_then(WireFormats::parse_bool)
+    }
+
+    /// `field` as a number; `None` when absent, empty or not a number.
+    pub fn number(&self, field: &str) -> Option<f64> {
+        self.text(field).and_then(|t| t.trim().parse().ok())
+    }
 }
 
 /// Comparison operators of `<cond op="…">`.
