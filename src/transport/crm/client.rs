@@ -202,8 +202,8 @@ impl CrmClient {
         })
     }
 
-    /// Asks, in one round trip, which uncertain upserts already exist (G13). Returns how many records each
-    /// key matched, with the id when it is exactly one.
+    /// Asks, in one round trip, which uncertain upserts already exist (G13): per upsert, the undeleted
+    /// records its match key finds.
     async fn check_uncertain(
         &self,
         actor: &Actor,
