@@ -191,6 +191,11 @@ async fn impersonation_only_for_the_master_user_and_client(b: &dyn Backend) {
         .await
         .expect("master impersonates");
     assert!(!records.is_empty());
+    let by_name = Actor::RepName("Ana Alvarez".into());
+    assert_eq!(
+        b.master().query(&by_name, &query).await.unwrap().len(),
+        records.len()
+    );
     // A valid non-master login may not.
     let err = b
         .login("ANA", "ana-secret", "GraphApi")
