@@ -1101,3 +1101,59 @@ async fn timeouts_are_bounded_retryable_errors() {
     assert_eq!(backend.0.counters().requests, 3, "one try and two retries");
     assert_eq!(backend.count("Contact", "GraphId", "slow-1"), 0);
 }
+
+/// Captured log output (a `MakeWriter` over a shared buffer).
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Retries, failures and successes are logged with their context, never with the password.
+#[tokio::test]
+async fn logs_never_show_credentials() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let backend = emulator_with(Faults {
+        server_error_rate: 0.5,
+        drop_after_rate: 0.3,
+        ..Faults::default()
+    })
+    .await;
+    let crm = backend.master();
+    for n in 0..10 {
+        crm.upsert(
+            &Actor::Master,
+            "Contact",
+            &["GraphId"],
+            contact(&format!("log-{n}"), "logged"),
+        )
+        .await
+        .unwrap();
+    }
+    let bad = backend.login("OCSU", "wrong-password-xyz", "GraphApi");
+    bad.health_check().await.unwrap_err();
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("retrying"), "the retries are logged:\n{text}");
+    assert!(text.contains("crm request done"), "{text}");
+    for secret in ["sandbox", "wrong-password-xyz", "pwd="] {
+        assert!(
+            !text.contains(secret),
+            "`{secret}` leaked into the logs:\n{text}"
+        );
+    }
+    backend.0.shutdown().await;
+}
