@@ -771,6 +771,7 @@ fn decode_record(node: &Node, shape: &TableQuery) -> Result<Record, CrmError> {
         id,
         fields: Fields::new(),
         children: Vec::new(),
+        deleted: node.attr("deleted") == Some("true"),
     };
     for child in &node.children {
         if child.is_record() {

@@ -210,6 +210,8 @@ pub struct Record {
     pub fields: Fields,
     /// Records of nested query tables linked to this one.
     pub children: Vec<Record>,
+    /// Marked deleted in the CRM (only read with [`CursorFlags::READ_DELETED`]).
+    pub deleted: bool,
 }
 
 impl Record {
