@@ -876,6 +876,15 @@ mod tests {
     }
 
     #[test]
+    fn impersonation_cannot_name_a_second_rep() {
+        let commands = [BatchCommand::new(Command::ReadCatalog("ShowAs".into()))];
+        let actor = Actor::RepEmail("eve@example.org;rep=Ana Alvarez".into());
+        let err =
+            encode_request(&login(), &actor, &commands, &EncodeOptions::default()).unwrap_err();
+        assert_eq!(err.kind, CrmErrorKind::InvalidValue);
+    }
+
+    #[test]
     fn control_characters_are_rejected_naming_the_field() {
         let mut fields = Fields::new();
         fields.insert("Text".into(), Value::from("bell\u{7}"));
