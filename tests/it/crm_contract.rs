@@ -1127,7 +1127,7 @@ async fn timeouts_are_bounded_retryable_errors() {
     .await;
     let m = backend.0.master();
     let mut config = client_config(backend.0.url(), &m.user, &m.password, &m.client);
-    config.timeout = Duration::from_millis(50);
+    config.timeout = Duration::from_millis(400);
     config.retry.max_retries = 2;
     let crm = CrmClient::new(config).unwrap();
     let err = crm
