@@ -7,7 +7,8 @@ use graph_connector::{
     emulator::crm::{self as crm_emulator, CrmEmulator, EmulatorOptions, Faults},
     transport::crm::{
         Actor, BatchCommand, CatalogMode, Command, Condition, CrmErrorKind, CrmTransport,
-        CursorFlags, Fields, Op, Query, RecordId, Reply, TableQuery, Value, WriteAction,
+        CursorFlags, Fields, Op, Query, RecordId, Reply, TableQuery, Value, WireFormats,
+        WriteAction,
         client::{CrmClient, CrmClientConfig, RetryPolicy},
         memory::{MemoryCrm, MemoryLogin, MemoryOptions},
     },
@@ -131,6 +132,7 @@ contract!(
     wrong_password_is_an_auth_error,
     impersonation_only_for_the_master_user_and_client,
     unknown_field_is_a_typed_error_naming_the_field,
+    write_rules_are_typed_errors,
     write_read_update_delete_round_trip,
     upsert_by_match_key_never_duplicates,
     ambiguous_match_key_writes_nothing,
@@ -189,6 +191,11 @@ async fn impersonation_only_for_the_master_user_and_client(b: &dyn Backend) {
         .await
         .expect("master impersonates");
     assert!(!records.is_empty());
+    let by_name = Actor::RepName("Ana Alvarez".into());
+    assert_eq!(
+        b.master().query(&by_name, &query).await.unwrap().len(),
+        records.len()
+    );
     // A valid non-master login may not.
     let err = b
         .login("ANA", "ana-secret", "GraphApi")
@@ -243,6 +250,79 @@ async fn unknown_field_is_a_typed_error_naming_the_field(b: &dyn Backend) {
     assert_eq!(err.kind, CrmErrorKind::UnknownTable, "{err}");
 }
 
+async fn write_rules_are_typed_errors(b: &dyn Backend) {
+    let crm = b.master();
+    let mut fields = contact("rules-1", "no date");
+    fields.shift_remove("Date");
+    let err = crm
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::RequiredFieldMissing, "{err}");
+    assert_eq!(err.field.as_deref(), Some("Date"));
+
+    let mut fields = contact("rules-2", "read-only rep name");
+    fields.insert("Rep".into(), "Somebody".into());
+    let err = crm
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
+    assert_eq!(err.field.as_deref(), Some("Rep"));
+
+    let mut fields = contact("rules-3", "bad date");
+    fields.insert("Date".into(), "26/11/2026".into());
+    let err = crm
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
+    assert_eq!(err.field.as_deref(), Some("Date"));
+
+    let mut fields = contact("rules-4", "unknown rep");
+    fields.insert("RepID".into(), "ZZZ".into());
+    let err = crm
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
+    assert_eq!(err.field.as_deref(), Some("RepID"));
+
+    // Reps are written by the master user itself only; a read-only login writes nothing.
+    let mut rep = Fields::new();
+    rep.insert("Name".into(), "Ana A.".into());
+    let ana = crm.list_reps(&Actor::Master, true).await.unwrap().remove(0);
+    let err = crm
+        .update(
+            &Actor::RepEmail("ana@contoso.com".into()),
+            "Rep",
+            &ana.id,
+            rep,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::PermissionDenied, "{err}");
+    let err = b
+        .login("AUDIT", "audit-secret", "GraphApi")
+        .insert(
+            &Actor::Master,
+            "Contact",
+            contact("rules-5", "read-only login"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::PermissionDenied, "{err}");
+    for n in 1..=5 {
+        assert_eq!(b.count("Contact", "GraphId", &format!("rules-{n}")), 0);
+    }
+    assert!(
+        crm.read_catalog(&Actor::Master, "No such catalog")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 async fn write_read_update_delete_round_trip(b: &dyn Backend) {
     let crm = b.master();
     let actor = Actor::RepEmail("ana@contoso.com".into());
@@ -261,6 +341,12 @@ async fn write_read_update_delete_round_trip(b: &dyn Backend) {
     assert_eq!(record.text("Contact"), Some("Appointment"));
     assert_eq!(record.text("Date"), Some("2026-11-26"));
     assert_eq!(record.text("Time"), Some("10:30"));
+    let formats = WireFormats::default();
+    assert_eq!(record.date("Date", &formats), Some(date(2026, 11, 26)));
+    assert_eq!(
+        record.time("Time", &formats),
+        Some(jiff::civil::time(10, 30, 0, 0))
+    );
     assert_eq!(
         record.text("Rep"),
         Some("Ana Alvarez"),
@@ -320,6 +406,10 @@ async fn write_read_update_delete_round_trip(b: &dyn Backend) {
     let records = crm.query(&actor, &query).await.unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].id, id);
+    assert!(
+        records[0].deleted,
+        "read with the flag, it says it is deleted"
+    );
 }
 
 async fn upsert_by_match_key_never_duplicates(b: &dyn Backend) {
@@ -441,6 +531,23 @@ async fn conditions_groups_operators_and_wildcards(b: &dyn Backend) {
         ]),
     ]);
     assert_eq!(subjects(or).await, ["beta OFFER", "delta"]);
+    // No value: a number is 0, a boolean false.
+    assert_eq!(
+        subjects(c("PeNo", Op::Eq, Value::Number(0.0))).await.len(),
+        4
+    );
+    assert_eq!(
+        subjects(c("Private", Op::Eq, Value::Bool(false)))
+            .await
+            .len(),
+        4
+    );
+    assert_eq!(
+        subjects(c("Private", Op::Eq, Value::Bool(true)))
+            .await
+            .len(),
+        0
+    );
     let limited = Query::table("Contact")
         .fields(["Subject"])
         .max_records(2)
@@ -487,6 +594,28 @@ async fn linked_tables_and_cursor_flags(b: &dyn Backend) {
         .map(|c| c.text("Company").unwrap())
         .collect();
     assert_eq!(names, ["Northwind GmbH"]);
+
+    // Links are followed in either direction: a contact's rep, a person's company.
+    crm.insert(&Actor::Master, "Contact", contact("link-1", "linked"))
+        .await
+        .unwrap();
+    let query = Query::table("Contact")
+        .fields(["Subject"])
+        .child(TableQuery::new("Rep").fields(["Name"]))
+        .filter(Condition::eq("Contact", "GraphId", "link-1"));
+    let contacts = crm.query(&Actor::Master, &query).await.unwrap();
+    assert_eq!(contacts[0].children.len(), 1);
+    assert_eq!(contacts[0].children[0].text("Name"), Some("Ana Alvarez"));
+    assert_eq!(contacts[0].children[0].tableshort, "ID");
+    let query = Query::table("Person")
+        .fields(["LastName"])
+        .child(TableQuery::new("Company").fields(["Company"]))
+        .filter(Condition::eq("Person", "LastName", "Jäger"));
+    let persons = crm.query(&Actor::Master, &query).await.unwrap();
+    assert_eq!(
+        persons[0].children[0].text("Company"),
+        Some("Northwind GmbH")
+    );
 }
 
 async fn reps_and_email_resolution(b: &dyn Backend) {
@@ -795,10 +924,18 @@ async fn exotic_text_survives_insert_and_query(b: &dyn Backend) {
             let (subject, text) = exotic(n);
             let mut fields = contact(&format!("exotic-{n:04}"), &subject);
             fields.insert("Text".into(), text.into());
-            BatchCommand::new(Command::Upsert {
-                table: "Contact".into(),
-                key: vec!["GraphId".into()],
-                fields,
+            // Both write paths: import (upsert) and plain insert.
+            BatchCommand::new(if n.is_multiple_of(2) {
+                Command::Upsert {
+                    table: "Contact".into(),
+                    key: vec!["GraphId".into()],
+                    fields,
+                }
+            } else {
+                Command::Insert {
+                    table: "Contact".into(),
+                    fields,
+                }
             })
         })
         .collect();
@@ -990,7 +1127,7 @@ async fn timeouts_are_bounded_retryable_errors() {
     .await;
     let m = backend.0.master();
     let mut config = client_config(backend.0.url(), &m.user, &m.password, &m.client);
-    config.timeout = Duration::from_millis(50);
+    config.timeout = Duration::from_millis(400);
     config.retry.max_retries = 2;
     let crm = CrmClient::new(config).unwrap();
     let err = crm
@@ -1006,4 +1143,61 @@ async fn timeouts_are_bounded_retryable_errors() {
     assert!(err.message.contains("timed out"), "{err}");
     assert_eq!(backend.0.counters().requests, 3, "one try and two retries");
     assert_eq!(backend.count("Contact", "GraphId", "slow-1"), 0);
+}
+
+/// Captured log output (a `MakeWriter` over a shared buffer).
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Retries are logged with their context; nothing logged (at any level, by any crate) shows a password.
+#[tokio::test]
+async fn logs_never_show_credentials() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests run in parallel without a subscriber; make every callsite ask this one again.
+    tracing::callsite::rebuild_interest_cache();
+    let backend = emulator_with(Faults {
+        server_error_rate: 0.5,
+        drop_after_rate: 0.3,
+        ..Faults::default()
+    })
+    .await;
+    let crm = backend.master();
+    for n in 0..10 {
+        crm.upsert(
+            &Actor::Master,
+            "Contact",
+            &["GraphId"],
+            contact(&format!("log-{n}"), "logged"),
+        )
+        .await
+        .unwrap();
+    }
+    let bad = backend.login("OCSU", "wrong-password-xyz", "GraphApi");
+    bad.health_check().await.unwrap_err();
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("retrying"), "the retries are logged:\n{text}");
+    for secret in ["sandbox", "wrong-password-xyz", "pwd="] {
+        assert!(
+            !text.contains(secret),
+            "`{secret}` leaked into the logs:\n{text}"
+        );
+    }
+    backend.0.shutdown().await;
 }

@@ -437,6 +437,18 @@ async fn write_errors_name_table_and_field_and_leave_nothing_behind() {
         body.contains("at most 255 characters (found 256)"),
         "{body}"
     );
+    // Ext. System + Ext. Key are unique among live XK records
+    let xk = r#"<insert><fields><ExtKey><ExtSystem>GraphApi</ExtSystem><ExtKey>AAMk1</ExtKey><ContentType>text/x-vevent</ContentType><RecTable>MA</RecTable><RecId>4294967297</RecId></ExtKey></fields></insert>"#;
+    assert_eq!(
+        error_codes(&post(&emu, &request(xk)).await),
+        Vec::<String>::new()
+    );
+    let body = post(&emu, &request(xk)).await;
+    assert!(
+        body.contains(r#"code="invalid-value" table="ExtKey" field="ExtSystem""#)
+            && body.contains("must be unique"),
+        "{body}"
+    );
     // atomic per command: the second record fails, the first is not written
     let body = post(
         &emu,
@@ -477,7 +489,7 @@ async fn write_errors_name_table_and_field_and_leave_nothing_behind() {
         error_codes(&post(&emu, "<request><query>").await),
         ["malformed"]
     );
-    assert_eq!(emu.counters().errors, 14);
+    assert_eq!(emu.counters().errors, 15);
     emu.shutdown().await;
 }
 
@@ -1033,14 +1045,24 @@ async fn seed_errors_name_the_item_and_field() {
 #[tokio::test]
 async fn cli_prints_one_json_line_then_serves() {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_graph-connector"))
-        .args(["emulate", "crm", "--listen", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("binary starts");
+    /// Kills the emulator process even when an assertion fails first.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+            .args(["emulate", "crm", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("binary starts"),
+    );
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
+    std::io::BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let json: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
@@ -1063,8 +1085,7 @@ async fn cli_prints_one_json_line_then_serves() {
         .text()
         .await
         .unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     assert_eq!(ids(&body, "Rep").len(), 5, "{body}");
 }
 

@@ -289,20 +289,13 @@ impl CrmEmulator {
         *self.shared.faults.lock().expect("faults lock") = sanitize(faults);
     }
 
-    /// Live (not deleted) records of `table` whose `field` equals `value` as stored (case-insensitive;
-    /// catalog fields hold codes).
+    /// Live (not deleted) records of `table` whose `field` is exactly `value` as stored (catalog fields
+    /// hold codes, booleans `true`/`false`); 0 for an unknown table.
     pub fn count(&self, table: &str, field: &str, value: &str) -> usize {
         self.records(table)
             .iter()
             .filter(|r| !r.deleted)
-            .filter(|r| {
-                r.values
-                    .get(field)
-                    .map(String::as_str)
-                    .unwrap_or("")
-                    .to_lowercase()
-                    == value.to_lowercase()
-            })
+            .filter(|r| r.values.get(field).map(String::as_str).unwrap_or("") == value)
             .count()
     }
 
@@ -432,6 +425,14 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             counters.faults.drops_after += 1;
         }
     }
+    tracing::debug!(
+        user = outcome.user.as_deref().unwrap_or("(none)"),
+        commands = ?outcome.commands,
+        errors = outcome.errors,
+        written = outcome.touched.len(),
+        dropped = drop_after,
+        "CRM.interface request"
+    );
     if drop_after {
         return dropped();
     }

@@ -110,6 +110,9 @@ pub struct TableSeed {
     /// Links to parent tables, used by nested queries and checked on write.
     #[serde(default)]
     pub links: Vec<LinkSeed>,
+    /// Field sets no two live records may share (when all are set), e.g. `[[ExtSystem, ExtKey]]`.
+    #[serde(default)]
+    pub unique: Vec<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -76,6 +76,7 @@ pub struct Table {
     pub write: WritePolicy,
     pub fields: Vec<Field>,
     pub links: Vec<Link>,
+    pub unique: Vec<Vec<String>>,
 }
 
 impl Table {
@@ -288,6 +289,7 @@ impl Schema {
                 short: t.short.clone(),
                 key: t.key.clone(),
                 write: t.write,
+                unique: t.unique.clone(),
                 fields,
                 links: Vec::new(),
             });
@@ -325,6 +327,14 @@ impl Schema {
                         .collect(),
                 });
             }
+            for set in &t.unique {
+                if let Some(f) = set.iter().find(|f| tables[ti].field(f).is_none()) {
+                    return Err(format!(
+                        "seed: table `{}`: unique names field `{f}`, which does not exist",
+                        t.name
+                    ));
+                }
+            }
             for f in &tables[ti].fields {
                 if let Some(src) = &f.rep_name_of
                     && tables[ti].field(src).map(|x| x.kind) != Some(Kind::Rep)
@@ -360,6 +370,7 @@ impl Schema {
                 text("Upd", Kind::Timestamp),
             ],
             links: Vec::new(),
+            unique: Vec::new(),
         });
         if !tables.iter().any(|t| t.name == "Rep") {
             return Err(
@@ -874,6 +885,28 @@ impl Db {
                 }
             }
         }
+        for set in &t.unique {
+            if set.iter().any(|f| rec.get(f).is_empty()) {
+                continue;
+            }
+            if let Some(other) = self.data[table].records.values().find(|o| {
+                o.id != rec.id && !o.deleted && set.iter().all(|f| o.get(f) == rec.get(f))
+            }) {
+                let values = set
+                    .iter()
+                    .map(|f| format!("{f}={}", rec.get(f)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(CrmError::new(
+                    "invalid-value",
+                    format!(
+                        "duplicate {} record: record {} already has {values} (must be unique)",
+                        t.name, other.id
+                    ),
+                )
+                .at(&t.name, set.first().map(String::as_str)));
+            }
+        }
         if let Some(missing) = t
             .fields
             .iter()
@@ -935,5 +968,83 @@ fn shorten(raw: &str) -> String {
         format!("{}…", raw.chars().take(60).collect::<String>())
     } else {
         raw.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::crm::seed::Seed;
+
+    fn db() -> (Db, usize) {
+        let db = Db::new(Schema::from_seed(&Seed::default_seed()).unwrap());
+        let company = db.schema.table("Company").unwrap();
+        (db, company)
+    }
+
+    fn name(value: &str) -> Vec<(String, Option<String>)> {
+        vec![("Company".to_owned(), Some(value.to_owned()))]
+    }
+
+    #[test]
+    fn rollback_undoes_inserts_updates_deletes_and_serials() {
+        let (mut db, t) = db();
+        let now = Timestamp::UNIX_EPOCH;
+        db.begin();
+        let kept = db.write(t, None, name("Kept"), now).unwrap();
+        db.commit();
+        assert_eq!(kept, 1 << 32 | 1);
+        assert_eq!(db.data[t].records[&kept].get("CoNo"), "1");
+        let before = db.data[t].clone();
+        db.begin();
+        let gone = db.write(t, None, name("Gone"), now).unwrap();
+        db.write(t, Some(kept), name("Changed"), now).unwrap();
+        db.delete(t, kept, now).unwrap();
+        assert_eq!(gone, 1 << 32 | 2);
+        db.rollback();
+        assert_eq!(db.data[t].records, before.records);
+        assert_eq!(db.data[t].next_serial, 1);
+        db.begin();
+        assert_eq!(db.write(t, None, name("Next"), now).unwrap(), 1 << 32 | 2);
+    }
+
+    #[test]
+    fn write_stamps_never_go_backwards_and_cut_to_seconds() {
+        let (mut db, _) = db();
+        let late: Timestamp = "2026-11-26T10:00:05.900Z".parse().unwrap();
+        let early: Timestamp = "2026-11-26T10:00:01Z".parse().unwrap();
+        assert_eq!(format_ts(db.stamp(late)), "2026-11-26T10:00:05Z");
+        assert_eq!(format_ts(db.stamp(early)), "2026-11-26T10:00:05Z");
+    }
+
+    #[test]
+    fn values_are_validated_by_type() {
+        let (db, _) = db();
+        let contact = db.schema.table("Contact").unwrap();
+        let ctx = ValueCtx {
+            lang: "en".to_owned(),
+            cat: CatMode::Text,
+        };
+        let parse = |field: &str, raw: &str| {
+            let def = db.schema.tables[contact].field(field).unwrap();
+            db.parse_value(contact, def, raw, &ctx)
+        };
+        assert_eq!(
+            parse("Date", "2026-02-28").unwrap().as_deref(),
+            Some("2026-02-28")
+        );
+        assert!(parse("Date", "2026-02-30").is_err());
+        assert_eq!(parse("Time", "09:30").unwrap().as_deref(), Some("09:30"));
+        assert!(parse("Time", "24:00").is_err());
+        assert_eq!(parse("Duration", "007").unwrap().as_deref(), Some("7"));
+        assert_eq!(parse("Duration", "-3.5").unwrap().as_deref(), Some("-3.5"));
+        assert!(parse("Duration", "1e3").is_err());
+        assert_eq!(parse("Private", "1").unwrap().as_deref(), Some("true"));
+        assert_eq!(parse("ShowAs", "#3").unwrap().as_deref(), Some("3"));
+        assert_eq!(parse("ShowAs", "GEBUCHT").unwrap().as_deref(), Some("3"));
+        assert_eq!(parse("Subject", "").unwrap(), None);
+        let err = parse("ShowAs", "Maybe").unwrap_err();
+        assert_eq!(err.code, "invalid-value");
+        assert!(err.message.contains("Busy (#3)"), "{}", err.message);
     }
 }

@@ -103,6 +103,9 @@ fn escape_into(text: &str, attribute: bool, out: &mut String) {
     }
 }
 
+/// Deeper nesting than any CRM.interface document needs is refused (and keeps recursion bounded).
+const MAX_DEPTH: usize = 64;
+
 /// Parses a document into its root element; the message says what was expected and where (byte offset).
 pub fn parse(input: &str) -> Result<Element, String> {
     let mut reader = Reader::from_str(input);
@@ -121,7 +124,14 @@ pub fn parse(input: &str) -> Result<Element, String> {
                     "XML not well-formed near byte {pos}: content after the root element"
                 ));
             }
-            Event::Start(start) => stack.push(start_element(&start, pos)?),
+            Event::Start(start) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!(
+                        "elements nested deeper than {MAX_DEPTH} levels near byte {pos}"
+                    ));
+                }
+                stack.push(start_element(&start, pos)?)
+            }
             Event::Empty(start) => {
                 let el = start_element(&start, pos)?;
                 close(el, &mut stack, &mut root);
@@ -246,5 +256,7 @@ mod tests {
         assert!(parse("<request><query></request>").is_err());
         assert!(parse("<request/><request/>").is_err());
         assert!(parse("").is_err());
+        let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
+        assert!(parse(&deep).unwrap_err().contains("nested deeper"));
     }
 }

@@ -98,6 +98,10 @@ enum State {
 
 impl CrmClient {
     pub fn new(config: CrmClientConfig) -> Result<Self, CrmError> {
+        config
+            .formats
+            .check()
+            .map_err(|e| CrmError::new(CrmErrorKind::Config, e))?;
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
@@ -198,8 +202,8 @@ impl CrmClient {
         })
     }
 
-    /// Asks, in one round trip, which uncertain upserts already exist (G13). Returns how many records each
-    /// key matched, with the id when it is exactly one.
+    /// Asks, in one round trip, which uncertain upserts already exist (G13): per upsert, the undeleted
+    /// records its match key finds.
     async fn check_uncertain(
         &self,
         actor: &Actor,
@@ -491,6 +495,9 @@ mod tests {
             CrmClientConfig::new("http://127.0.0.1:1/crm.interface", "OCSU", "hunter2".into());
         let client = CrmClient::new(config).unwrap();
         assert!(!format!("{client:?}").contains("hunter2"));
+        let mut bad = CrmClientConfig::new("http://127.0.0.1:1/x", "OCSU", "p".into());
+        bad.formats.date = "%Q".into();
+        assert_eq!(CrmClient::new(bad).unwrap_err().kind, CrmErrorKind::Config);
         // The client is usable as a trait object.
         let _: std::sync::Arc<dyn CrmTransport> = std::sync::Arc::new(client);
     }

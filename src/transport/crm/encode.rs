@@ -308,6 +308,17 @@ fn validate_command(n: usize, command: &Command) -> Result<(), CrmError> {
     let check_fields = |fields: &Fields| -> Result<(), CrmError> {
         for (field, value) in fields {
             check_name(field, table, Some(&record))?;
+            if let Value::Number(n) = value
+                && !n.is_finite()
+            {
+                return Err(CrmError::new(
+                    CrmErrorKind::InvalidValue,
+                    format!("number {n} cannot be stored; expected a finite decimal number"),
+                )
+                .table(table)
+                .record(record.clone())
+                .field(field));
+            }
             if let Value::Text(text) = value
                 && let Some(c) = forbidden_xml_char(text)
             {
@@ -760,6 +771,7 @@ fn decode_record(node: &Node, shape: &TableQuery) -> Result<Record, CrmError> {
         id,
         fields: Fields::new(),
         children: Vec::new(),
+        deleted: node.attr("deleted") == Some("true"),
     };
     for child in &node.children {
         if child.is_record() {
@@ -861,6 +873,15 @@ mod tests {
         let tree = parse_tree(&xml).unwrap();
         let cond = &tree.children[0].children[1].children[0];
         assert_eq!(cond.attr("value"), Some("a\tb\nc\r\"d'<&>"));
+    }
+
+    #[test]
+    fn impersonation_cannot_name_a_second_rep() {
+        let commands = [BatchCommand::new(Command::ReadCatalog("ShowAs".into()))];
+        let actor = Actor::RepEmail("eve@example.org;rep=Ana Alvarez".into());
+        let err =
+            encode_request(&login(), &actor, &commands, &EncodeOptions::default()).unwrap_err();
+        assert_eq!(err.kind, CrmErrorKind::InvalidValue);
     }
 
     #[test]

@@ -565,7 +565,10 @@ impl Store {
                         .values
                         .get("E-mail1")
                         .is_some_and(|e| e.eq_ignore_ascii_case(email)),
-                    Actor::RepName(name) => r.values.get("Name") == Some(name),
+                    Actor::RepName(name) => r
+                        .values
+                        .get("Name")
+                        .is_some_and(|n| n.to_lowercase() == name.to_lowercase()),
                     Actor::Master => true,
                 }
         });
@@ -860,9 +863,12 @@ impl Store {
                     return Err(bad("a plain decimal number"));
                 }
             }
-            Kind::Bool => WireFormats::parse_bool(raw.trim())
-                .ok_or_else(|| bad("true or false"))?
-                .to_string(),
+            // Like the emulator: `1`/`0` and `t`/`f` are accepted too.
+            Kind::Bool => match raw.trim() {
+                "true" | "1" | "t" => "true".to_owned(),
+                "false" | "0" | "f" => "false".to_owned(),
+                _ => return Err(bad("true or false")),
+            },
             Kind::Date => formats
                 .parse_date(raw.trim())
                 .ok_or_else(|| bad("a date in the configured format"))?
@@ -977,6 +983,7 @@ impl Store {
                 .map(|f| (f.clone(), self.output(t, serial, f, ctx)))
                 .collect(),
             children: Vec::new(),
+            deleted: self.data[t][&serial].deleted,
         }
     }
 
@@ -1082,26 +1089,42 @@ impl Store {
         Ok(out)
     }
 
-    /// Serials of records of table `ct` linked to record `serial` of table `pt`.
+    /// Serials of records of table `ct` linked to record `serial` of table `pt`, following the seed's links
+    /// in either direction (like the emulator). An empty or zero link field points nowhere.
     fn linked(&self, pt: usize, serial: u64, ct: usize) -> Vec<u64> {
-        let parent_name = &self.tables[pt].name;
         let parent = &self.data[pt][&serial].values;
-        let Some(link) = self.tables[ct]
+        let get = |values: &IndexMap<String, String>, f: &str| -> String {
+            values.get(f).cloned().unwrap_or_default()
+        };
+        let set = |v: &str| !v.is_empty() && v != "0";
+        // (field of the child record, field of the parent record) pairs that must be equal.
+        let pairs: Vec<(String, String)> = if let Some(link) = self.tables[ct]
             .links
             .iter()
-            .find(|l| &l.parent == parent_name)
-        else {
+            .find(|l| l.parent == self.tables[pt].name)
+        {
+            link.fields
+                .iter()
+                .map(|(c, p)| (c.clone(), p.clone()))
+                .collect()
+        } else if let Some(link) = self.tables[pt]
+            .links
+            .iter()
+            .find(|l| l.parent == self.tables[ct].name)
+        {
+            link.fields
+                .iter()
+                .map(|(c, p)| (p.clone(), c.clone()))
+                .collect()
+        } else {
             return Vec::new();
         };
         self.data[ct]
             .iter()
             .filter(|(_, r)| {
-                link.fields.iter().all(|(c, p)| {
-                    let (cv, pv) = (
-                        r.values.get(c).map(String::as_str).unwrap_or(""),
-                        parent.get(p).map(String::as_str).unwrap_or(""),
-                    );
-                    !cv.is_empty() && cv.eq_ignore_ascii_case(pv)
+                pairs.iter().all(|(c, p)| {
+                    let (cv, pv) = (get(&r.values, c), get(parent, p));
+                    set(&cv) && cv.eq_ignore_ascii_case(&pv)
                 })
             })
             .map(|(s, _)| *s)
@@ -1151,6 +1174,12 @@ impl Store {
                 field.map_or(Kind::Text, |f| f.kind),
             ),
         };
+        // A boolean without a value is false (like the emulator).
+        let have = if kind == Kind::Bool && have.is_empty() {
+            "false".to_owned()
+        } else {
+            have
+        };
         let raw = cond.value.to_wire(&ctx.options.formats).unwrap_or_default();
         let wildcard = raw.contains('*') && matches!(cond.op, Op::Eq | Op::Ne);
         let want = match field {
@@ -1162,7 +1191,15 @@ impl Store {
             _ => raw,
         };
         let (have_l, want_l) = (have.to_lowercase(), want.to_lowercase());
-        let ordering = || match (kind, have.parse::<f64>(), want.parse::<f64>()) {
+        // Numbers without a value compare as 0 (so `PeGrp = 0` finds company-only records).
+        let number = |v: &str| {
+            if v.is_empty() {
+                Ok(0.0)
+            } else {
+                v.parse::<f64>()
+            }
+        };
+        let ordering = || match (kind, number(&have), number(&want)) {
             (Kind::Number, Ok(a), Ok(b)) => a.partial_cmp(&b),
             _ => Some(have_l.cmp(&want_l)),
         };

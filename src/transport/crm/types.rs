@@ -68,8 +68,15 @@ impl Value {
             Value::Text(text) => Some(text.clone()),
             Value::Number(n) => Some(format!("{n}")),
             Value::Bool(b) => Some(if *b { "true" } else { "false" }.to_owned()),
-            Value::Date(d) => Some(d.strftime(&formats.date).to_string()),
-            Value::Time(t) => Some(t.strftime(&formats.time).to_string()),
+            // `WireFormats::check` (run when a client or fake is configured) makes these infallible; the
+            // ISO fallback only guards against a format that was never checked.
+            Value::Date(d) => Some(
+                jiff::fmt::strtime::format(&formats.date, *d).unwrap_or_else(|_| d.to_string()),
+            ),
+            Value::Time(t) => Some(
+                jiff::fmt::strtime::format(&formats.time, *t)
+                    .unwrap_or_else(|_| t.strftime("%H:%M:%S").to_string()),
+            ),
         }
     }
 }
@@ -112,6 +119,29 @@ impl Default for WireFormats {
 }
 
 impl WireFormats {
+    /// Checks that both patterns format a date/time and parse back what they format.
+    pub fn check(&self) -> Result<(), String> {
+        let date = jiff::civil::date(2026, 11, 26);
+        let text = jiff::fmt::strtime::format(&self.date, date)
+            .map_err(|e| format!("date format `{}` is not usable: {e}", self.date))?;
+        if self.parse_date(&text) != Some(date) {
+            return Err(format!(
+                "date format `{}` does not read back what it writes (`{text}`); expected a pattern like `%Y-%m-%d`",
+                self.date
+            ));
+        }
+        let time = jiff::civil::time(9, 5, 0, 0);
+        let text = jiff::fmt::strtime::format(&self.time, time)
+            .map_err(|e| format!("time format `{}` is not usable: {e}", self.time))?;
+        if self.parse_time(&text) != Some(time) {
+            return Err(format!(
+                "time format `{}` does not read back what it writes (`{text}`); expected a pattern like `%H:%M`",
+                self.time
+            ));
+        }
+        Ok(())
+    }
+
     pub fn parse_date(&self, text: &str) -> Option<Date> {
         Date::strptime(&self.date, text).ok()
     }
@@ -180,12 +210,34 @@ pub struct Record {
     pub fields: Fields,
     /// Records of nested query tables linked to this one.
     pub children: Vec<Record>,
+    /// Marked deleted in the CRM (only read with [`CursorFlags::READ_DELETED`]).
+    pub deleted: bool,
 }
 
 impl Record {
     /// The text of `field`, `None` when absent or empty.
     pub fn text(&self, field: &str) -> Option<&str> {
         self.fields.get(field).and_then(Value::as_text)
+    }
+
+    /// `field` as a date in the wire format; `None` when absent, empty or not a date.
+    pub fn date(&self, field: &str, formats: &WireFormats) -> Option<Date> {
+        self.text(field).and_then(|t| formats.parse_date(t))
+    }
+
+    /// `field` as a time in the wire format; `None` when absent, empty or not a time.
+    pub fn time(&self, field: &str, formats: &WireFormats) -> Option<Time> {
+        self.text(field).and_then(|t| formats.parse_time(t))
+    }
+
+    /// `field` as a boolean (`true`/`false`); `None` when absent, empty or neither.
+    pub fn bool(&self, field: &str) -> Option<bool> {
+        self.text(field).and_then(WireFormats::parse_bool)
+    }
+
+    /// `field` as a number; `None` when absent, empty or not a number.
+    pub fn number(&self, field: &str) -> Option<f64> {
+        self.text(field).and_then(|t| t.trim().parse().ok())
     }
 }
 
