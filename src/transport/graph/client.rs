@@ -21,7 +21,7 @@ use super::{
     error::{DecodeError, GraphError, diagnose},
     http::{GraphClientConfig, GraphHttp, Request, StatsSnapshot, seg, with_query},
     throttle::{Clock, MailboxLimiter, is_ambiguous},
-    types::{Collection, MailboxSettings, TodoTask, TodoTaskList, User},
+    types::{Collection, ContactFolder, MailboxSettings, TodoTask, TodoTaskList, User},
 };
 
 /// How many 412 conflicts an update resolves before giving up.
@@ -543,7 +543,57 @@ impl GraphTransport for GraphClient {
                     "a collection of contacts",
                 )
                 .await?;
-            Ok(page.value.into_iter().find_map(|c| c.parent_folder_id))
+            if let Some(id) = page.value.into_iter().find_map(|c| c.parent_folder_id) {
+                return Ok(Some(id));
+            }
+            // No contact yet: the folders under the default one name it as their parent.
+            let url = with_query(
+                &format!("/users/{}/contactFolders", seg(mailbox)),
+                &[("$top", "1"), ("$select", "id,parentFolderId")],
+            );
+            let page: Collection<ContactFolder> = self
+                .http
+                .send_json(
+                    &Request::get(url, Some(mailbox)),
+                    "a collection of contactFolder",
+                )
+                .await?;
+            Ok(page.value.into_iter().find_map(|f| f.parent_folder_id))
+        })
+    }
+
+    fn contact_folders<'a>(
+        &'a self,
+        mailbox: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ContactFolder>, GraphError>> {
+        Box::pin(async move {
+            let children: Vec<ContactFolder> = self
+                .list_all(
+                    format!("/users/{}/contactFolders", seg(mailbox)),
+                    Some(mailbox),
+                    "a collection of contactFolder",
+                )
+                .await?;
+            let default = match children.iter().find_map(|f| f.parent_folder_id.clone()) {
+                Some(id) => Some(id),
+                None => self.default_contact_folder(mailbox).await?,
+            };
+            let mut out: Vec<ContactFolder> = default
+                .map(|id| ContactFolder {
+                    id,
+                    display_name: Some("Contacts".to_owned()),
+                    parent_folder_id: None,
+                    other: Default::default(),
+                })
+                .into_iter()
+                .collect();
+            let default_id = out.first().map(|d| d.id.clone());
+            out.extend(
+                children
+                    .into_iter()
+                    .filter(|c| default_id.as_ref() != Some(&c.id)),
+            );
+            Ok(out)
         })
     }
 

@@ -20,7 +20,7 @@ use futures::future::BoxFuture;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use self::types::{Contact, Event, Message, TodoTask, TodoTaskList};
+use self::types::{Contact, ContactFolder, Event, Message, TodoTask, TodoTaskList};
 pub use self::{
     client::GraphClient,
     delta::{RoundKind, RoundOutcome, run_round},
@@ -345,12 +345,19 @@ pub trait GraphTransport: Send + Sync {
         mailbox: &'a str,
     ) -> BoxFuture<'a, Result<Vec<TodoTaskList>, GraphError>>;
 
-    /// The id of the mailbox's default contact folder (`None` when the mailbox has no contact to learn it from
-    /// and no contact folders).
+    /// The id of the mailbox's default contact folder, learned from a contact's or a child folder's
+    /// `parentFolderId` (`None` when the mailbox has neither).
     fn default_contact_folder<'a>(
         &'a self,
         mailbox: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, GraphError>>;
+
+    /// The contact folders to sync: the default folder first (when it can be learned), then the folders
+    /// Graph lists under it.
+    fn contact_folders<'a>(
+        &'a self,
+        mailbox: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ContactFolder>, GraphError>>;
 
     /// One page of a delta round (see the trait contract).
     fn delta_page<'a>(

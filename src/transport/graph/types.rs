@@ -683,6 +683,19 @@ pub struct TodoTaskList {
     pub other: Map<String, Value>,
 }
 
+/// `contactFolder`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactFolder {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub parent_folder_id: Option<String>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
 /// `user` (directory).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
