@@ -1063,6 +1063,9 @@ async fn admin_mistakes_produce_their_one_line_fix() {
 
     // No mailbox, and a mailbox outside the application access policy.
     let c = client(&emulator, Arc::default());
+    c.healthcheck(Some(ANA)).await.unwrap();
+    let health = diagnose(&c.healthcheck(Some(CHLOE)).await.unwrap_err());
+    assert!(health.contains("MailboxNotEnabledForRESTAPI"), "{health}");
     let chloe = DeltaScope {
         mailbox: CHLOE.into(),
         resource: window(),

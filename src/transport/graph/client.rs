@@ -454,6 +454,23 @@ fn in_domains(address: &str, domains: &[String]) -> bool {
 }
 
 impl GraphTransport for GraphClient {
+    fn healthcheck<'a>(
+        &'a self,
+        mailbox: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), GraphError>> {
+        Box::pin(async move {
+            self.http.check_token().await?;
+            if let Some(m) = mailbox {
+                let url = with_query(
+                    &format!("/users/{}/mailFolders/inbox", seg(m)),
+                    &[("$select", "id")],
+                );
+                self.http.send(&Request::get(url, Some(m))).await?;
+            }
+            Ok(())
+        })
+    }
+
     fn list_mailbox_users<'a>(
         &'a self,
         domains: &'a [String],

@@ -331,6 +331,11 @@ pub struct StampScope {
 ///   `outlook.timezone`.
 /// - Errors are `GraphError`s whose `Display` is one line with the fix (`diagnose`).
 pub trait GraphTransport: Send + Sync {
+    /// Cheap readiness probe: a token (credentials, tenant, consent) and, given a mailbox, its inbox
+    /// (mailbox exists, permission granted, not excluded by an access policy).
+    fn healthcheck<'a>(&'a self, mailbox: Option<&'a str>)
+    -> BoxFuture<'a, Result<(), GraphError>>;
+
     /// Users whose mail or UPN is in one of `domains`, each with a mailbox probe and its time zone. When
     /// mailboxSettings is refused (403) the inbox is probed instead and the configured default time zone
     /// used, with a warning that MailboxSettings.Read is missing.
