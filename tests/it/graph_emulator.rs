@@ -1170,3 +1170,164 @@ fn a_bad_seed_is_reported_with_the_field() {
     let err = Seed::from_yaml("tenant: {id: 8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f, domains: [x.com]}\nusers:\n  - {id: 8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f, displayName: A, userPrincipalName: a@x.com, timeZone: Mars Standard Time}\n", "seed.yaml").unwrap_err();
     assert!(err.to_string().contains("users[0].timeZone"), "{err}");
 }
+
+#[tokio::test]
+async fn a_moved_message_gets_a_new_id_unless_ids_are_immutable() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let inbox_delta = "/users/ana@contoso.com/mailFolders/inbox/messages/delta";
+    let (_, link, _) = delta_round(&emu, &tok, inbox_delta, "odata.maxpagesize=10").await;
+    let inbox = emu.container_id(ANA, "inbox").unwrap();
+    let mut msgs: Vec<String> = emu
+        .items(ANA, ItemKind::Message)
+        .into_iter()
+        .filter(|m| m["parentFolderId"] == inbox.as_str())
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    let (a, b) = (msgs.pop().unwrap(), msgs.pop().unwrap());
+    let plain = call(
+        &emu,
+        &tok,
+        "POST",
+        &format!("/users/ana@contoso.com/messages/{a}/move"),
+        &[],
+        Some(json!({"destinationId": "archive"})),
+    )
+    .await;
+    assert_eq!(plain.status, 201);
+    assert_ne!(plain.body["id"], a.as_str());
+    let immutable = call(
+        &emu,
+        &tok,
+        "POST",
+        &format!("/users/ana@contoso.com/messages/{b}/move"),
+        &[("Prefer", "IdType=\"ImmutableId\"")],
+        Some(json!({"destinationId": "archive"})),
+    )
+    .await;
+    assert_eq!(immutable.status, 201);
+    assert_eq!(immutable.body["id"], b.as_str());
+    assert_eq!(
+        immutable.body["parentFolderId"],
+        emu.container_id(ANA, "archive").unwrap().as_str()
+    );
+    let (round2, _, _) = delta_round(&emu, &tok, &link, "odata.maxpagesize=10").await;
+    for gone in [&a, &b] {
+        assert!(
+            round2
+                .iter()
+                .any(|i| i["id"] == gone.as_str() && i["@removed"].is_object()),
+            "{gone} removed from the inbox"
+        );
+    }
+    let archive = emu.container_id(ANA, "archive").unwrap();
+    let (arch, _, _) = delta_round(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/mailFolders/{archive}/messages/delta"),
+        "odata.maxpagesize=10",
+    )
+    .await;
+    assert_eq!(
+        ids(&arch),
+        [plain.body["id"].as_str().unwrap().to_owned(), b.clone()]
+            .into_iter()
+            .collect()
+    );
+}
+
+#[tokio::test]
+async fn patching_or_deleting_an_occurrence_makes_an_exception_or_a_gap() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let series = emu
+        .items(ANA, ItemKind::Event)
+        .into_iter()
+        .find(|e| e["subject"] == "Weekly Fabrikam sync")
+        .unwrap();
+    let series = series["id"].as_str().unwrap().to_owned();
+    let window = "startDateTime=2026-11-29T00:00:00Z&endDateTime=2026-12-15T00:00:00Z";
+    let inst = get(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/events/{series}/instances?{window}"),
+    )
+    .await;
+    let occ: Vec<String> = inst.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(occ.len(), 3, "Nov 30, Dec 7, Dec 14");
+    let one = get(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/events/{}", occ[0]),
+    )
+    .await;
+    assert_eq!(
+        (
+            one.body["type"].as_str(),
+            one.body["seriesMasterId"].as_str()
+        ),
+        (Some("occurrence"), Some(series.as_str()))
+    );
+    let patched = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &format!("/users/ana@contoso.com/events/{}", occ[0]),
+        &[],
+        Some(json!({"subject": "Special sync"})),
+    )
+    .await;
+    assert_eq!(
+        (patched.status.as_u16(), patched.body["type"].as_str()),
+        (200, Some("exception"))
+    );
+    assert_eq!(
+        call(
+            &emu,
+            &tok,
+            "DELETE",
+            &format!("/users/ana@contoso.com/events/{}", occ[1]),
+            &[],
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    let after = get(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/calendarView?{window}"),
+    )
+    .await;
+    let subjects: Vec<&str> = after.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "Special sync",
+            "Visit Northwind GmbH",
+            "Trade fair",
+            "Weekly Fabrikam sync"
+        ]
+    );
+    assert_eq!(
+        get(
+            &emu,
+            &tok,
+            &format!("/users/ana@contoso.com/events/{}", occ[1])
+        )
+        .await
+        .status,
+        404
+    );
+}

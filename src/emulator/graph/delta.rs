@@ -101,6 +101,9 @@ struct Token {
     cursor: Option<String>,
     #[serde(default)]
     primed: bool,
+    /// Units sent so far in an initial round (for the 5,000-message cap of a filtered round).
+    #[serde(default)]
+    n: usize,
     o: Opts,
 }
 
@@ -222,6 +225,10 @@ pub fn delta(
     let mut units = 0usize;
     let mut last: Option<String> = None;
     let mut more = false;
+    // Graph caps a round filtered on receivedDateTime at 5,000 messages.
+    let cap = (tok.initial && tok.o.filter.is_some() && matches!(scope, Scope::Messages(_)))
+        .then(|| MESSAGE_FILTER_CAP.saturating_sub(tok.n));
+    let page = cap.map_or(page, |c| page.min(c));
     let range: Box<dyn Iterator<Item = (&String, &Item)>> = match &tok.cursor {
         Some(c) => Box::new(mb.items.range(c.clone()..)),
         None => Box::new(mb.items.iter()),
@@ -239,7 +246,7 @@ pub fn delta(
             continue;
         }
         if !is_cursor && units >= page {
-            more = true;
+            more = cap.is_none_or(|c| units < c);
             break;
         }
         values.extend(entries);
@@ -250,9 +257,19 @@ pub fn delta(
     }
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(context));
+    if !more && !tok.initial && let Scope::Messages(folder) = &scope {
+        // Messages moved out of this folder keeping their (immutable) id.
+        for (id, from, seq) in &store.mailbox(ui).departures {
+            let back = store.mailbox(ui).live(id).is_some_and(|i| &i.container == folder);
+            if from == folder && *seq > tok.since && *seq <= tok.until && !back {
+                values.push(removed(&scope, id));
+            }
+        }
+    }
     if more {
         let mut next = tok.clone();
         next.cursor = last.or(tok.cursor.clone());
+        next.n = tok.n + units;
         body.insert(
             "@odata.nextLink".into(),
             json!(format!("{link_base}?$skiptoken={}", encode(&next))),
@@ -401,9 +418,12 @@ fn fresh(store: &mut Store, ui: usize, req: &Req, scope: &Scope, key: &str) -> R
         initial: true,
         cursor: None,
         primed: false,
+        n: 0,
         o,
     })
 }
+
+const MESSAGE_FILTER_CAP: usize = 5000;
 
 fn removed(scope: &Scope, id: &str) -> Value {
     json!({"@odata.type": scope.odata_type(), "id": id, "@removed": {"reason": "deleted"}})

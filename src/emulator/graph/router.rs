@@ -15,7 +15,7 @@ use super::{
     http::{Req, Resp, err, with_context},
     odata,
     render::{self, View},
-    store::{self, Item, ItemKind, Store, TokenInfo, instances},
+    store::{self, Item, ItemKind, Store, TokenInfo, instance_on, instances},
     throttle::{Admission, RetryAfter},
 };
 
@@ -1224,6 +1224,9 @@ fn item_route(
         {
             return event_response(store, ctx, ui, id, &r0);
         }
+        if kind == ItemKind::Message && r0 == "move" && m == "POST" {
+            return move_message(store, ctx, ui, id);
+        }
         return err::no_route(m, &ctx.req.raw_path);
     }
     let item = match find_item(store, ui, kind, id) {
@@ -1233,11 +1236,7 @@ fn item_route(
     match m {
         "GET" => {
             if let Some((_, date)) = Store::occurrence_parts(id) {
-                let far = Timestamp::MAX;
-                let Some(inst) = instances(&item, Timestamp::MIN, far)
-                    .into_iter()
-                    .find(|i| i.original == date)
-                else {
+                let Some(inst) = instance_on(&item, date) else {
                     return err::not_found_item();
                 };
                 let body = render::instance_json(&item, &inst, &ctx.view, false);
@@ -1271,10 +1270,7 @@ fn item_route(
             }
             let item = find_item(store, ui, kind, id).expect("still there").clone();
             let body = if let Some((_, date)) = Store::occurrence_parts(id) {
-                match instances(&item, Timestamp::MIN, Timestamp::MAX)
-                    .into_iter()
-                    .find(|i| i.original == date)
-                {
+                match instance_on(&item, date) {
                     Some(inst) => render::instance_json(&item, &inst, &ctx.view, false),
                     None => render::item_json(&item, &ctx.view),
                 }
@@ -1348,6 +1344,49 @@ fn event_response(store: &mut Store, ctx: &Ctx, ui: usize, id: &str, action: &st
     }
 }
 
+/// `POST /messages/{id}/move`: a new id in the destination unless the client asked for immutable
+/// ids (then the id stays and the source folder's delta reports it removed).
+fn move_message(store: &mut Store, ctx: &Ctx, ui: usize, id: &str) -> Resp {
+    let item = match find_item(store, ui, ItemKind::Message, id) {
+        Ok(i) => i.clone(),
+        Err(r) => return r,
+    };
+    let Some(dest) = ctx.req.body.as_ref().and_then(|b| b.get("destinationId")).and_then(Value::as_str) else {
+        return err::bad_request("destinationId is required.");
+    };
+    let Some(dest) = store.mailbox(ui).mail_folder(dest).map(|f| f.id.clone()) else {
+        return err::not_found_item();
+    };
+    let new_id = if ctx.req.prefer().immutable_id {
+        let seq = store.next_seq();
+        let mb = store.mailbox_mut(ui);
+        mb.departures.push((id.to_owned(), item.container.clone(), seq));
+        let slot = mb.items.get_mut(id).expect("found");
+        slot.container = dest.clone();
+        slot.data.insert("parentFolderId".into(), json!(dest));
+        store.touch(ui, id, ctx.now);
+        id.to_owned()
+    } else {
+        let fresh = store.new_id(1);
+        let mut moved = item.clone();
+        moved.id = fresh.clone();
+        moved.container = dest.clone();
+        moved.data.insert("id".into(), json!(fresh));
+        moved.data.insert("parentFolderId".into(), json!(dest));
+        store.mailbox_mut(ui).items.get_mut(id).expect("found").deleted = true;
+        store.touch(ui, id, ctx.now);
+        let seq = store.next_seq();
+        moved.created_seq = seq;
+        moved.seq = seq;
+        store.mailbox_mut(ui).items.insert(fresh.clone(), moved);
+        store.touch(ui, &fresh, ctx.now);
+        fresh
+    };
+    let item = store.mailbox(ui).live(&new_id).expect("moved");
+    let body = render::item_json(item, &ctx.view);
+    Resp::json(201, with_context(&entity_context(ctx, store, ui, ItemKind::Message), body))
+}
+
 const DRAFT_ONLY: [&str; 9] = [
     "body",
     "subject",
@@ -1388,10 +1427,7 @@ pub fn apply_patch(
         let Some(master) = store.mailbox(ui).live(&mid).cloned() else {
             return Err(err::not_found_item());
         };
-        if !instances(&master, Timestamp::MIN, Timestamp::MAX)
-            .iter()
-            .any(|i| i.original == date)
-        {
+        if instance_on(&master, date).is_none() {
             return Err(err::not_found_item());
         }
         let ext = store::take_ext(&mut patch);
@@ -1505,10 +1541,7 @@ pub fn delete_item(store: &mut Store, ui: usize, id: &str, now: Timestamp) -> Re
         let Some(master) = store.mailbox(ui).live(&mid).cloned() else {
             return Err(err::not_found_item());
         };
-        if !instances(&master, Timestamp::MIN, Timestamp::MAX)
-            .iter()
-            .any(|i| i.original == date)
-        {
+        if instance_on(&master, date).is_none() {
             return Err(err::not_found_item());
         }
         let item = store.mailbox_mut(ui).items.get_mut(&mid).expect("found");

@@ -190,6 +190,8 @@ pub struct Mailbox {
     pub todo_lists: Vec<TodoList>,
     pub items: BTreeMap<String, Item>,
     pub transactions: HashMap<String, String>,
+    /// Messages moved to another folder keeping their id: (id, source folder, sequence).
+    pub departures: Vec<(String, String, u64)>,
     pub generations: HashMap<String, GenState>,
 }
 
@@ -422,6 +424,7 @@ impl Store {
             todo_lists,
             items: BTreeMap::new(),
             transactions: HashMap::new(),
+            departures: Vec::new(),
             generations: HashMap::new(),
         }
     }
@@ -1134,14 +1137,16 @@ pub struct Instance {
 }
 
 /// Instances of a series master overlapping `[from, to)`, cancelled occurrences left out.
-pub fn instances(master: &Item, from: Timestamp, to: Timestamp) -> Vec<Instance> {
-    let Some(rec) = master.data.get("recurrence").filter(|r| r.is_object()) else {
-        return Vec::new();
-    };
+struct SeriesClock {
+    wall: jiff::civil::DateTime,
+    tz: jiff::tz::TimeZone,
+    dur: jiff::SignedDuration,
+}
+
+fn series_clock(master: &Item) -> Option<(&Value, SeriesClock)> {
+    let rec = master.data.get("recurrence").filter(|r| r.is_object())?;
     let start = &master.data["start"];
-    let Some(wall) = calendar::wall_of(start) else {
-        return Vec::new();
-    };
+    let wall = calendar::wall_of(start)?;
     let tzname = rec
         .pointer("/range/recurrenceTimeZone")
         .and_then(Value::as_str)
@@ -1149,44 +1154,61 @@ pub fn instances(master: &Item, from: Timestamp, to: Timestamp) -> Vec<Instance>
         .unwrap_or("UTC");
     let tz = calendar::zone(tzname).unwrap_or(jiff::tz::TimeZone::UTC);
     let dur = calendar::duration(start, &master.data["end"]);
-    let last = tz
+    Some((rec, SeriesClock { wall, tz, dur }))
+}
+
+fn instance_at(master: &Item, d: Date, c: &SeriesClock) -> Option<Instance> {
+    if master.cancelled.contains(&d) {
+        return None;
+    }
+    let base = calendar::occurrence_start(d, c.wall, &c.tz);
+    let (start, end, exception) = match master.exceptions.get(&d) {
+        Some(x) => {
+            let s = x.get("start").and_then(calendar::instant_of).or(base)?;
+            let e = x.get("end").and_then(calendar::instant_of).unwrap_or(s + c.dur);
+            (s, e, true)
+        }
+        None => (base?, base? + c.dur, false),
+    };
+    Some(Instance {
+        id: Store::occurrence_id(&master.id, d),
+        original: d,
+        exception,
+        start,
+        end,
+    })
+}
+
+/// Upper bound of expanded dates per series (a daily series over a century).
+const MAX_EXPANSION: usize = 50_000;
+
+/// Instances of a series master overlapping `[from, to)`, cancelled occurrences left out.
+pub fn instances(master: &Item, from: Timestamp, to: Timestamp) -> Vec<Instance> {
+    let Some((rec, c)) = series_clock(master) else {
+        return Vec::new();
+    };
+    let last = c
+        .tz
         .to_datetime(to)
         .date()
         .checked_add(jiff::ToSpan::days(1))
         .unwrap_or(Date::MAX);
-    let dates = calendar::expand(rec, last, 5000).unwrap_or_default();
-    let mut out = Vec::new();
-    for d in dates {
-        if master.cancelled.contains(&d) {
-            continue;
-        }
-        let (s, e, exception) = match master.exceptions.get(&d) {
-            Some(x) => {
-                let s = x.get("start").and_then(calendar::instant_of);
-                let e = x.get("end").and_then(calendar::instant_of);
-                let base = calendar::occurrence_start(d, wall, &tz);
-                match (s.or(base), e) {
-                    (Some(s), Some(e)) => (s, e, true),
-                    (Some(s), None) => (s, s + dur, true),
-                    _ => continue,
-                }
-            }
-            None => match calendar::occurrence_start(d, wall, &tz) {
-                Some(s) => (s, s + dur, false),
-                None => continue,
-            },
-        };
-        if s < to && (e > from || (e == s && s >= from)) {
-            out.push(Instance {
-                id: Store::occurrence_id(&master.id, d),
-                original: d,
-                exception,
-                start: s,
-                end: e,
-            });
-        }
+    let dates = calendar::expand(rec, last, MAX_EXPANSION).unwrap_or_default();
+    dates
+        .into_iter()
+        .filter_map(|d| instance_at(master, d, &c))
+        .filter(|i| i.start < to && (i.end > from || (i.end == i.start && i.start >= from)))
+        .collect()
+}
+
+/// The instance whose original date is `date`, if the series has one there (not cancelled).
+pub fn instance_on(master: &Item, date: Date) -> Option<Instance> {
+    let (rec, c) = series_clock(master)?;
+    let dates = calendar::expand(rec, date, MAX_EXPANSION).ok()?;
+    if dates.last() != Some(&date) {
+        return None;
     }
-    out
+    instance_at(master, date, &c)
 }
 
 fn obj(v: &Value, place: &str) -> Result<Map<String, Value>, StoreError> {
@@ -1369,5 +1391,22 @@ pub fn merge_ext(ext: &mut Vec<(String, String)>, new: Vec<(String, String)>) {
             Some(slot) => slot.1 = v,
             None => ext.push((id, v)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn occurrence_ids_encode_master_and_date() {
+        let mut store = Store::new(&Seed::sandbox(), 1, Timestamp::UNIX_EPOCH).unwrap();
+        let master = store.new_id(ItemKind::Event.tag());
+        let date: Date = "2026-11-16".parse().unwrap();
+        let occ = Store::occurrence_id(&master, date);
+        assert!(occ.starts_with("AAMk"));
+        assert!(!occ.contains('+') && !occ.contains('/'));
+        assert_eq!(Store::occurrence_parts(&occ), Some((master.clone(), date)));
+        assert_eq!(Store::occurrence_parts(&master), None);
     }
 }
