@@ -257,10 +257,16 @@ pub fn delta(
     }
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(context));
-    if !more && !tok.initial && let Scope::Messages(folder) = &scope {
+    if !more
+        && !tok.initial
+        && let Scope::Messages(folder) = &scope
+    {
         // Messages moved out of this folder keeping their (immutable) id.
         for (id, from, seq) in &store.mailbox(ui).departures {
-            let back = store.mailbox(ui).live(id).is_some_and(|i| &i.container == folder);
+            let back = store
+                .mailbox(ui)
+                .live(id)
+                .is_some_and(|i| &i.container == folder);
             if from == folder && *seq > tok.since && *seq <= tok.until && !back {
                 values.push(removed(&scope, id));
             }

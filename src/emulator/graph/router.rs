@@ -1351,7 +1351,13 @@ fn move_message(store: &mut Store, ctx: &Ctx, ui: usize, id: &str) -> Resp {
         Ok(i) => i.clone(),
         Err(r) => return r,
     };
-    let Some(dest) = ctx.req.body.as_ref().and_then(|b| b.get("destinationId")).and_then(Value::as_str) else {
+    let Some(dest) = ctx
+        .req
+        .body
+        .as_ref()
+        .and_then(|b| b.get("destinationId"))
+        .and_then(Value::as_str)
+    else {
         return err::bad_request("destinationId is required.");
     };
     let Some(dest) = store.mailbox(ui).mail_folder(dest).map(|f| f.id.clone()) else {
@@ -1360,7 +1366,8 @@ fn move_message(store: &mut Store, ctx: &Ctx, ui: usize, id: &str) -> Resp {
     let new_id = if ctx.req.prefer().immutable_id {
         let seq = store.next_seq();
         let mb = store.mailbox_mut(ui);
-        mb.departures.push((id.to_owned(), item.container.clone(), seq));
+        mb.departures
+            .push((id.to_owned(), item.container.clone(), seq));
         let slot = mb.items.get_mut(id).expect("found");
         slot.container = dest.clone();
         slot.data.insert("parentFolderId".into(), json!(dest));
@@ -1373,7 +1380,12 @@ fn move_message(store: &mut Store, ctx: &Ctx, ui: usize, id: &str) -> Resp {
         moved.container = dest.clone();
         moved.data.insert("id".into(), json!(fresh));
         moved.data.insert("parentFolderId".into(), json!(dest));
-        store.mailbox_mut(ui).items.get_mut(id).expect("found").deleted = true;
+        store
+            .mailbox_mut(ui)
+            .items
+            .get_mut(id)
+            .expect("found")
+            .deleted = true;
         store.touch(ui, id, ctx.now);
         let seq = store.next_seq();
         moved.created_seq = seq;
@@ -1384,7 +1396,10 @@ fn move_message(store: &mut Store, ctx: &Ctx, ui: usize, id: &str) -> Resp {
     };
     let item = store.mailbox(ui).live(&new_id).expect("moved");
     let body = render::item_json(item, &ctx.view);
-    Resp::json(201, with_context(&entity_context(ctx, store, ui, ItemKind::Message), body))
+    Resp::json(
+        201,
+        with_context(&entity_context(ctx, store, ui, ItemKind::Message), body),
+    )
 }
 
 const DRAFT_ONLY: [&str; 9] = [

@@ -1165,7 +1165,10 @@ fn instance_at(master: &Item, d: Date, c: &SeriesClock) -> Option<Instance> {
     let (start, end, exception) = match master.exceptions.get(&d) {
         Some(x) => {
             let s = x.get("start").and_then(calendar::instant_of).or(base)?;
-            let e = x.get("end").and_then(calendar::instant_of).unwrap_or(s + c.dur);
+            let e = x
+                .get("end")
+                .and_then(calendar::instant_of)
+                .unwrap_or(s + c.dur);
             (s, e, true)
         }
         None => (base?, base? + c.dur, false),
@@ -1187,12 +1190,11 @@ pub fn instances(master: &Item, from: Timestamp, to: Timestamp) -> Vec<Instance>
     let Some((rec, c)) = series_clock(master) else {
         return Vec::new();
     };
-    let last = c
-        .tz
-        .to_datetime(to)
-        .date()
-        .checked_add(jiff::ToSpan::days(1))
-        .unwrap_or(Date::MAX);
+    let last =
+        c.tz.to_datetime(to)
+            .date()
+            .checked_add(jiff::ToSpan::days(1))
+            .unwrap_or(Date::MAX);
     let dates = calendar::expand(rec, last, MAX_EXPANSION).unwrap_or_default();
     dates
         .into_iter()
