@@ -676,6 +676,22 @@ impl GraphTransport for GraphClient {
 mod tests {
     use super::*;
 
+    /// The trait stays usable as `dyn GraphTransport` (engines and services hold it behind an `Arc`).
+    #[test]
+    fn the_client_is_a_dyn_transport() {
+        fn takes(_: std::sync::Arc<dyn GraphTransport>) {}
+        let creds = super::super::auth::Credentials::new(
+            "https://login.example",
+            "t",
+            "c",
+            "s".to_owned().into(),
+        );
+        let client =
+            GraphClient::new(GraphClientConfig::new("https://graph.example/v1.0", creds)).unwrap();
+        assert_eq!(client.stats(), StatsSnapshot::default());
+        takes(std::sync::Arc::new(client));
+    }
+
     #[test]
     fn domains_match_case_insensitively() {
         let d = vec!["contoso.com".to_owned()];
