@@ -17,14 +17,15 @@ use graph_connector::{
     },
     transport::graph::{
         CreateOptions, CreateTarget, DeltaChange, DeltaResource, DeltaScope, GraphClient,
-        GraphClientConfig, GraphTransport, Item, ItemKind, ItemRef, MailboxState, StampScope,
-        TimeZoneSource,
+        GraphClientConfig, GraphTransport, Item, ItemKind, ItemRef, MailboxState,
+        REMOVED_OUTSIDE_WINDOW, StampScope, TimeZoneSource,
         auth::Credentials,
         batch::BatchMode,
         delta::{DeltaRound, RoundKind},
         diagnose,
         http::Request,
         throttle::{Clock, MailboxLimiter},
+        types::EventType,
     },
 };
 use jiff::Timestamp;
@@ -1386,4 +1387,52 @@ async fn retries_are_bounded_and_a_second_401_is_reported() {
     );
     assert_eq!(c.stats().token_refreshes_on_401, 1);
     assert_eq!(script.seen.lock().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn calendar_removals_tell_deleted_from_left_the_window() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let c = client(&emulator, Arc::default());
+    let scope = DeltaScope {
+        mailbox: ANA.into(),
+        resource: window(),
+    };
+    let mut mirror = Mirror::default();
+    sync(&c, &scope, &mut mirror).await;
+    let singles: Vec<String> = mirror
+        .items
+        .values()
+        .filter_map(|i| match i {
+            Item::Event(e) if e.kind == Some(EventType::SingleInstance) => e.id.clone(),
+            _ => None,
+        })
+        .collect();
+    assert!(singles.len() >= 2, "{singles:?}");
+    // One event moves two years ahead (out of the window), another is deleted.
+    let later = json!({
+        "isAllDay": false,
+        "start": {"dateTime": "2028-03-01T10:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2028-03-01T11:00:00", "timeZone": "UTC"},
+    });
+    emulator.update_item(ANA, &singles[0], later).unwrap();
+    emulator.delete_item(ANA, &singles[1]).unwrap();
+    let mut removed = BTreeMap::new();
+    let mut round = DeltaRound::new(scope.clone(), mirror.delta_link.clone());
+    while let Some(page) = round.next_page(&c).await.unwrap() {
+        for change in page.changes {
+            if let DeltaChange::Removed { id, reason } = change {
+                removed.insert(id, reason);
+            }
+        }
+    }
+    assert_eq!(
+        removed.get(&singles[0]).map(String::as_str),
+        Some(REMOVED_OUTSIDE_WINDOW),
+        "{removed:?}"
+    );
+    assert_eq!(
+        removed.get(&singles[1]).map(String::as_str),
+        Some("deleted"),
+        "{removed:?}"
+    );
 }

@@ -12,9 +12,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{
-    CRM_STAMP_APPLICATION, CreateOptions, CreateTarget, DeltaCursor, DeltaPage, DeltaScope,
-    GraphTransport, Item, ItemKind, ItemRef, MailboxState, MailboxUser, Restart, StampScope,
-    TimeZoneSource, UpdateOutcome, UserListing,
+    CRM_STAMP_APPLICATION, CreateOptions, CreateTarget, DeltaChange, DeltaCursor, DeltaPage,
+    DeltaResource, DeltaScope, GraphTransport, Item, ItemKind, ItemRef, MailboxState, MailboxUser,
+    REMOVED_OUTSIDE_WINDOW, Restart, StampScope, TimeZoneSource, UpdateOutcome, UserListing,
     batch::{BatchMode, BatchResults},
     delta::{parse_page, start_url},
     encode,
@@ -419,11 +419,45 @@ impl GraphClient {
                 client_request_id: res.client_request_id.clone(),
             }))
         })?;
+        let changes = match scope.resource {
+            DeltaResource::Events { .. } => {
+                self.classify_calendar_removals(&scope.mailbox, changes)
+                    .await?
+            }
+            _ => changes,
+        };
         Ok(DeltaPage {
             changes,
             next,
             restarted,
         })
+    }
+
+    /// calendarView delta says `@removed` both for deleted events and for events that left the window:
+    /// ask Graph which it is, so an event moved far into the future is not taken for a deletion.
+    async fn classify_calendar_removals(
+        &self,
+        mailbox: &str,
+        changes: Vec<DeltaChange>,
+    ) -> Result<Vec<DeltaChange>, GraphError> {
+        let mut out = Vec::with_capacity(changes.len());
+        for change in changes {
+            let DeltaChange::Removed { id, reason } = change else {
+                out.push(change);
+                continue;
+            };
+            let url = with_query(
+                &format!("/users/{}/events/{}", seg(mailbox), seg(&id)),
+                &[("$select", "id")],
+            );
+            let reason = match self.http.send(&Request::get(url, Some(mailbox))).await {
+                Ok(_) => REMOVED_OUTSIDE_WINDOW.to_owned(),
+                Err(e) if e.is_not_found() => reason,
+                Err(e) => return Err(e),
+            };
+            out.push(DeltaChange::Removed { id, reason });
+        }
+        Ok(out)
     }
 }
 

@@ -37,6 +37,9 @@ pub const CRM_STAMP_PROPERTY_ID: &str =
 /// `linkedResources[].applicationName` of the To Do stamp.
 pub const CRM_STAMP_APPLICATION: &str = "graph-connector";
 
+/// `DeltaChange::Removed` reason of a calendar item that still exists but left the window.
+pub const REMOVED_OUTSIDE_WINDOW: &str = "outsideWindow";
+
 /// The four kinds of mailbox items the connector syncs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ItemKind {
@@ -228,7 +231,9 @@ pub enum DeltaChange {
     /// Created or updated (may repeat within and across rounds; merge idempotently by id). Calendar
     /// occurrences are sparse (`id`, `type`, `seriesMasterId`, `start`, `end`): read the master for the rest.
     Upsert(Item),
-    /// `@removed`: deleted, moved out of the folder, or (calendar) changed outside the window.
+    /// `@removed`: deleted or moved out of the folder/list (`reason` as Graph says, usually `deleted`), or
+    /// for calendars `REMOVED_OUTSIDE_WINDOW` when the event still exists but is no longer in the window
+    /// (the client checks): such an event was not deleted and its CRM record must stay.
     Removed { id: String, reason: String },
 }
 
