@@ -608,13 +608,17 @@ async fn attendee_copies_share_the_ical_uid_and_follow_the_organizer() {
         .iter()
         .find(|e| e["subject"] == "Weekly Fabrikam sync")
         .unwrap();
-    let ben = emu.items("ben@contoso.com", ItemKind::Event);
-    let copy = ben
-        .iter()
-        .find(|e| e["iCalUId"] == series["iCalUId"])
-        .expect("Ben got an invitation");
+    let ical = series["iCalUId"].clone();
+    let copy_in = |mailbox: &str| {
+        emu.items(mailbox, ItemKind::Event)
+            .into_iter()
+            .find(|e| e["iCalUId"] == ical)
+    };
+    let copy = copy_in("ben@contoso.com").expect("Ben got an invitation");
     assert_ne!(copy["id"], series["id"]);
     assert_eq!(copy["isOrganizer"], false);
+    assert_eq!(copy["cancelledOccurrences"], json!(["2026-11-23"]));
+    assert!(copy_in("dieter@contoso.com").is_none());
     let id = series["id"].as_str().unwrap();
     let patched = call(
         &emu,
@@ -622,14 +626,45 @@ async fn attendee_copies_share_the_ical_uid_and_follow_the_organizer() {
         "PATCH",
         &format!("/users/ana@contoso.com/events/{id}"),
         &[],
-        Some(json!({"subject": "Fabrikam sync"})),
+        Some(json!({"subject": "Fabrikam sync", "attendees": [
+            {"type": "required", "emailAddress": {"name": "Frank Fischer", "address": "frank@fabrikam.com"}},
+            {"type": "required", "emailAddress": {"name": "Dieter Dörr", "address": "dieter@contoso.com"}}
+        ]})),
     )
     .await;
     assert_eq!(patched.status, 200);
-    let copy = emu
+    let ben = emu
         .item("ben@contoso.com", copy["id"].as_str().unwrap())
         .unwrap();
-    assert_eq!(copy["subject"], "Fabrikam sync");
+    assert_eq!(ben["isCancelled"], true, "Ben was removed from the meeting");
+    assert_eq!(ben["subject"], "Canceled: Weekly Fabrikam sync");
+    let dieter = copy_in("dieter@contoso.com").expect("Dieter was invited");
+    assert_eq!(dieter["subject"], "Fabrikam sync");
+    // Cancelling one occurrence reaches the copies.
+    let occ = get(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/events/{id}/instances?startDateTime=2026-11-30T00:00:00Z&endDateTime=2026-12-01T00:00:00Z"),
+    )
+    .await;
+    let occ = occ.body["value"][0]["id"].as_str().unwrap().to_owned();
+    let del = call(
+        &emu,
+        &tok,
+        "DELETE",
+        &format!("/users/ana@contoso.com/events/{occ}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(del.status, 204);
+    let dieter = emu
+        .item("dieter@contoso.com", dieter["id"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        dieter["cancelledOccurrences"],
+        json!(["2026-11-23", "2026-11-30"])
+    );
 }
 
 #[tokio::test]

@@ -1453,6 +1453,7 @@ pub fn apply_patch(
         }
         store::merge_ext(&mut item.ext, ext);
         store.touch(ui, &mid, now);
+        store.sync_invitations(ui, &mid, now);
         return Ok(());
     }
     let Some(item) = store.mailbox(ui).live(id).cloned() else {
@@ -1472,10 +1473,22 @@ pub fn apply_patch(
         ));
     }
     let ext = store::take_ext(&mut patch);
+    // A user who drags an all-day event to a time slot turns "all day" off.
+    let timed_by_user = as_user
+        && item.kind == ItemKind::Event
+        && !patch.contains_key("isAllDay")
+        && ["start", "end"].iter().any(|k| {
+            patch
+                .get(*k)
+                .and_then(super::calendar::wall_of)
+                .is_some_and(|w| w.time() != jiff::civil::Time::midnight())
+        });
     let mut data = item.data.clone();
-    let propagate: Map<String, Value> = patch.clone();
     for (k, v) in patch {
         data.insert(k, v);
+    }
+    if timed_by_user {
+        data.insert("isAllDay".into(), Value::Bool(false));
     }
     match item.kind {
         ItemKind::Event => {
@@ -1498,56 +1511,10 @@ pub fn apply_patch(
     }
     store.touch(ui, id, now);
     // An organizer's update reaches the attendees' copies.
-    if item.kind == ItemKind::Event && item.data.get("isOrganizer") == Some(&Value::Bool(true)) {
-        let ical = item.str("iCalUId").unwrap_or("").to_owned();
-        for other in copies_of(store, ui, &ical) {
-            let (oi, cid) = other;
-            let mut cdata = store.mailbox(oi).items[&cid].data.clone();
-            for (k, v) in &propagate {
-                if !matches!(
-                    k.as_str(),
-                    "transactionId"
-                        | "responseStatus"
-                        | "isOrganizer"
-                        | "isReminderOn"
-                        | "reminderMinutesBeforeStart"
-                        | "categories"
-                        | "showAs"
-                ) {
-                    cdata.insert(k.clone(), v.clone());
-                }
-            }
-            if store.normalize_event(&mut cdata).is_ok() {
-                store
-                    .mailbox_mut(oi)
-                    .items
-                    .get_mut(&cid)
-                    .expect("found")
-                    .data = cdata;
-                store.touch(oi, &cid, now);
-            }
-        }
+    if item.kind == ItemKind::Event {
+        store.sync_invitations(ui, id, now);
     }
     Ok(())
-}
-
-fn copies_of(store: &Store, organizer: usize, ical: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    if ical.is_empty() {
-        return out;
-    }
-    for (oi, mb) in store.mailboxes.iter().enumerate() {
-        let Some(mb) = mb else { continue };
-        if oi == organizer {
-            continue;
-        }
-        for i in mb.items.values() {
-            if !i.deleted && i.kind == ItemKind::Event && i.str("iCalUId") == Some(ical) {
-                out.push((oi, i.id.clone()));
-            }
-        }
-    }
-    out
 }
 
 /// Deletes an item (tombstone), or cancels one occurrence of a series.
@@ -1563,6 +1530,7 @@ pub fn delete_item(store: &mut Store, ui: usize, id: &str, now: Timestamp) -> Re
         item.cancelled.insert(date);
         item.exceptions.remove(&date);
         store.touch(ui, &mid, now);
+        store.sync_invitations(ui, &mid, now);
         return Ok(());
     }
     let Some(item) = store.mailbox(ui).live(id).cloned() else {
@@ -1577,7 +1545,7 @@ pub fn delete_item(store: &mut Store, ui: usize, id: &str, now: Timestamp) -> Re
     store.touch(ui, id, now);
     if item.kind == ItemKind::Event && item.data.get("isOrganizer") == Some(&Value::Bool(true)) {
         let ical = item.str("iCalUId").unwrap_or("").to_owned();
-        for (oi, cid) in copies_of(store, ui, &ical) {
+        for (oi, cid) in store.copies_of(ui, &ical) {
             let c = store.mailbox_mut(oi).items.get_mut(&cid).expect("found");
             c.data.insert("isCancelled".into(), json!(true));
             let subject = c.str("subject").unwrap_or("").to_owned();

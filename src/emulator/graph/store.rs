@@ -783,20 +783,7 @@ impl Store {
         );
         let e = self.event_data(ui, src, &ical, true)?;
         let calendar_id = self.mailbox(ui).calendar_id.clone();
-        let attendees: Vec<String> = e
-            .get("attendees")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| {
-                        x.pointer("/emailAddress/address")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let id = self.insert(ui, ItemKind::Event, &calendar_id, e.clone(), now);
+        let id = self.insert(ui, ItemKind::Event, &calendar_id, e, now);
         self.set_web_link(ui, &id);
         let mut exc_map = BTreeMap::new();
         if let Some(Value::Array(list)) = exceptions {
@@ -831,16 +818,112 @@ impl Store {
             item.exceptions = exc_map.clone();
             item.cancelled = cancel_set.clone();
         }
-        // Invitations.
-        let organizer = ui;
-        for address in attendees {
-            let Some(ai) = self.user_by_address(&address) else {
-                continue;
-            };
-            if ai == organizer || self.mailboxes[ai].is_none() {
+        self.sync_invitations(ui, &id, now);
+        Ok(id)
+    }
+
+    /// Live event copies with this iCalUId in other mailboxes than `organizer`.
+    pub fn copies_of(&self, organizer: usize, ical: &str) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        if ical.is_empty() {
+            return out;
+        }
+        for (oi, mb) in self.mailboxes.iter().enumerate() {
+            let Some(mb) = mb else { continue };
+            if oi == organizer {
                 continue;
             }
-            let mut copy = e.clone();
+            for i in mb.items.values() {
+                if !i.deleted && i.kind == ItemKind::Event && i.str("iCalUId") == Some(ical) {
+                    out.push((oi, i.id.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Brings attendees' copies of an organizer's event in line with it, as Exchange does with
+    /// invitations, updates and cancellations: new internal attendees get a copy, removed ones
+    /// a cancelled copy, the others the organizer's changes (their own response kept).
+    pub fn sync_invitations(&mut self, organizer: usize, event_id: &str, now: Timestamp) {
+        let Some(master) = self.mailbox(organizer).live(event_id).cloned() else {
+            return;
+        };
+        if master.data.get("isOrganizer") != Some(&Value::Bool(true)) {
+            return;
+        }
+        let ical = master.str("iCalUId").unwrap_or("").to_owned();
+        let mut invited: Vec<usize> = Vec::new();
+        for a in master
+            .data
+            .get("attendees")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(address) = a.pointer("/emailAddress/address").and_then(Value::as_str) else {
+                continue;
+            };
+            if let Some(ai) = self.user_by_address(address)
+                && ai != organizer
+                && self.mailboxes[ai].is_some()
+                && !invited.contains(&ai)
+            {
+                invited.push(ai);
+            }
+        }
+        let existing = self.copies_of(organizer, &ical);
+        const OWN: [&str; 12] = [
+            "id",
+            "@odata.etag",
+            "changeKey",
+            "createdDateTime",
+            "lastModifiedDateTime",
+            "webLink",
+            "isOrganizer",
+            "responseStatus",
+            "transactionId",
+            "isReminderOn",
+            "reminderMinutesBeforeStart",
+            "categories",
+        ];
+        for (oi, cid) in &existing {
+            let copy = self.mailbox(*oi).items[cid].clone();
+            let mut data = copy.data.clone();
+            if invited.contains(oi) {
+                for (k, v) in &master.data {
+                    if !OWN.contains(&k.as_str()) {
+                        data.insert(k.clone(), v.clone());
+                    }
+                }
+            } else {
+                data.insert("isCancelled".into(), json!(true));
+                let subject = data
+                    .get("subject")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
+                if !subject.starts_with("Canceled: ") {
+                    data.insert("subject".into(), json!(format!("Canceled: {subject}")));
+                }
+            }
+            let same_series =
+                copy.exceptions == master.exceptions && copy.cancelled == master.cancelled;
+            if data != copy.data || (invited.contains(oi) && !same_series) {
+                let slot = self.mailbox_mut(*oi).items.get_mut(cid).expect("copy");
+                slot.data = data;
+                if invited.contains(oi) {
+                    slot.exceptions = master.exceptions.clone();
+                    slot.cancelled = master.cancelled.clone();
+                }
+                self.touch(*oi, cid, now);
+            }
+        }
+        for ai in invited {
+            if existing.iter().any(|(oi, _)| *oi == ai) {
+                continue;
+            }
+            let mut copy = master.data.clone();
             copy.insert("isOrganizer".into(), json!(false));
             copy.insert(
                 "responseStatus".into(),
@@ -851,11 +934,10 @@ impl Store {
             let cid = self.insert(ai, ItemKind::Event, &cal, copy, now);
             self.set_web_link(ai, &cid);
             let item = self.mailbox_mut(ai).items.get_mut(&cid).expect("inserted");
-            item.exceptions = exc_map.clone();
-            item.cancelled = cancel_set.clone();
+            item.exceptions = master.exceptions.clone();
+            item.cancelled = master.cancelled.clone();
             item.ext.clear();
         }
-        Ok(id)
     }
 
     fn set_web_link(&mut self, ui: usize, id: &str) {
