@@ -332,6 +332,10 @@ pub struct StampScope {
 ///   `SyncStateNotFound` / `resyncRequired`) the implementation restarts a full round transparently and
 ///   flags the page (`restarted`); the caller must not infer deletions ("not seen in this round") until a
 ///   full round has completed.
+/// - **Scopes.** A `Removed` means "no longer in this scope" (folder, list or window): with immutable ids a
+///   message moved to another synced folder keeps its id and shows up as an upsert in that folder's round,
+///   so track membership per scope and delete only what no scope holds. A To Do task moved to another list
+///   gets a new id (find it again by its stamp).
 /// - **Ids** are immutable ids (`Prefer: IdType="ImmutableId"` on every call); times come in the configured
 ///   `outlook.timezone`.
 /// - Errors are `GraphError`s whose `Display` is one line with the fix (`diagnose`).
