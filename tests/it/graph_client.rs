@@ -36,21 +36,30 @@ const ANA: &str = "ana@contoso.com";
 const BEN: &str = "ben@contoso.com";
 const CHLOE: &str = "chloe@contoso.com";
 
-/// A clock whose sleeps return at once and are recorded (tokio's paused time needs `test-util`).
+/// A virtual clock (tokio's paused time needs the `test-util` feature): sleeps return at once, are
+/// recorded, and move the clock forward; tests can also advance it.
 #[derive(Debug, Default)]
 struct RecordingClock {
     sleeps: Mutex<Vec<Duration>>,
+    offset: Mutex<Duration>,
+}
+
+impl RecordingClock {
+    fn advance(&self, d: Duration) {
+        *self.offset.lock().unwrap() += d;
+    }
 }
 
 impl Clock for RecordingClock {
     fn now(&self) -> tokio::time::Instant {
-        tokio::time::Instant::now()
+        tokio::time::Instant::now() + *self.offset.lock().unwrap()
     }
     fn wall(&self) -> SystemTime {
-        SystemTime::now()
+        SystemTime::now() + *self.offset.lock().unwrap()
     }
     fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
         self.sleeps.lock().unwrap().push(d);
+        self.advance(d);
         Box::pin(tokio::task::yield_now())
     }
 }
@@ -906,6 +915,30 @@ async fn batch_matches_responses_by_id_and_retries_only_throttled_items() {
     let err = results[1].as_ref().unwrap_err();
     assert!(matches!(err.status, 400 | 404), "{err}");
     assert_eq!(results[2].as_ref().unwrap_err().status, 424);
+}
+
+#[tokio::test]
+async fn token_is_renewed_five_minutes_before_expiry() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let clock = Arc::new(RecordingClock::default());
+    let c = client(&emulator, clock.clone());
+    let tokens = |e: &GraphEmulator| {
+        e.counters()
+            .per_endpoint
+            .iter()
+            .filter(|(k, _)| k.contains("oauth2"))
+            .map(|(_, n)| n)
+            .sum::<u64>()
+    };
+    c.todo_lists(ANA).await.unwrap();
+    // expires_in is 3599 s: the token is renewed after 3599 - 300 s, without waiting for a 401.
+    clock.advance(Duration::from_secs(54 * 60));
+    c.todo_lists(ANA).await.unwrap();
+    assert_eq!(tokens(&emulator), 1);
+    clock.advance(Duration::from_secs(60));
+    c.todo_lists(ANA).await.unwrap();
+    assert_eq!(tokens(&emulator), 2);
+    assert_eq!(c.stats().token_refreshes_on_401, 0);
 }
 
 #[tokio::test]
