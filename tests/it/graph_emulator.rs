@@ -880,6 +880,45 @@ async fn prefer_headers_convert_time_zones_and_bodies() {
         allday.body["start"]["dateTime"],
         "2026-12-08T00:00:00.0000000"
     );
+    // … and so are the occurrences of an all-day series, sparse ones included.
+    emu.add_item(ANA, ItemKind::Event, None, json!({"subject": "Holiday", "isAllDay": true,
+        "start": {"dateTime": "2026-12-24T00:00:00", "timeZone": "W. Europe Standard Time"},
+        "end": {"dateTime": "2026-12-25T00:00:00", "timeZone": "W. Europe Standard Time"},
+        "recurrence": {"pattern": {"type": "daily", "interval": 1}, "range": {"type": "numbered", "startDate": "2026-12-24", "numberOfOccurrences": 2}}})).unwrap();
+    let pst_pref = [("Prefer", "outlook.timezone=\"Pacific Standard Time\"")];
+    let view = call(&emu, &tok, "GET", "/users/ana@contoso.com/calendarView?startDateTime=2026-12-24T00:00:00Z&endDateTime=2026-12-27T00:00:00Z", &pst_pref, None).await;
+    let starts: Vec<&str> = view.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == "Holiday")
+        .map(|e| e["start"]["dateTime"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        starts,
+        ["2026-12-24T00:00:00.0000000", "2026-12-25T00:00:00.0000000"]
+    );
+    let first = call(&emu, &tok, "GET", "/users/ana@contoso.com/calendarView/delta?startDateTime=2026-12-24T00:00:00Z&endDateTime=2026-12-27T00:00:00Z", &pst_pref, None).await;
+    let page = call(
+        &emu,
+        &tok,
+        "GET",
+        first.body["@odata.nextLink"].as_str().unwrap(),
+        &pst_pref,
+        None,
+    )
+    .await;
+    let sparse: Vec<&Value> = page.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "occurrence")
+        .collect();
+    assert_eq!(sparse.len(), 2);
+    assert_eq!(
+        sparse[0]["start"],
+        json!({"dateTime": "2026-12-24T00:00:00.0000000", "timeZone": "Pacific Standard Time"})
+    );
     let inbox = emu.container_id(ANA, "inbox").unwrap();
     let msgs = call(
         &emu,

@@ -294,9 +294,7 @@ impl GraphEmulator {
     }
     pub fn reset_counters(&self) {
         let mut t = self.shared.throttle.lock().expect("throttle lock");
-        let keep = t.counters.max_in_flight.keys().cloned().collect::<Vec<_>>();
         t.counters = Counters::default();
-        drop(keep);
     }
     pub fn set_faults(&self, faults: Faults) {
         self.shared.throttle.lock().expect("throttle lock").faults = faults;

@@ -167,39 +167,49 @@ pub fn instance_json(
     view: &View,
     sparse: bool,
 ) -> Map<String, Value> {
-    let tz = view.tz.clone().unwrap_or_else(|| "UTC".into());
     let kind = if inst.exception {
         "exception"
     } else {
         "occurrence"
     };
+    // Instances are computed as instants; all-day ones go back to floating wall clocks.
     let all_day = master.data.get("isAllDay").and_then(Value::as_bool) == Some(true);
     let (start, end) = if all_day {
         let stz = calendar::zone(master.data["start"]["timeZone"].as_str().unwrap_or("UTC"))
             .unwrap_or(jiff::tz::TimeZone::UTC);
         (
-            calendar::render_floating(stz.to_datetime(inst.start), &tz),
-            calendar::render_floating(stz.to_datetime(inst.end), &tz),
+            calendar::render_floating(stz.to_datetime(inst.start), "UTC"),
+            calendar::render_floating(stz.to_datetime(inst.end), "UTC"),
         )
     } else {
         (
-            calendar::render(inst.start, &tz),
-            calendar::render(inst.end, &tz),
+            calendar::render(inst.start, "UTC"),
+            calendar::render(inst.end, "UTC"),
         )
     };
-    let etag = master.etag();
-    if sparse && !inst.exception {
+    let mut m = if sparse && !inst.exception {
         let mut m = Map::new();
         m.insert("@odata.type".into(), json!("#microsoft.graph.event"));
-        m.insert("@odata.etag".into(), json!(etag));
+        m.insert("@odata.etag".into(), json!(master.etag()));
         m.insert("type".into(), json!(kind));
         m.insert("seriesMasterId".into(), json!(master.id));
         m.insert("start".into(), start);
         m.insert("end".into(), end);
         m.insert("id".into(), json!(inst.id));
+        let tz = view.tz.clone().unwrap_or_else(|| "UTC".into());
+        if all_day {
+            // A sparse occurrence has no isAllDay for apply_zone to read: relabel here.
+            for k in ["start", "end"] {
+                let w = calendar::wall_of(&m[k]).expect("rendered");
+                m.insert(k.into(), calendar::render_floating(w, &tz));
+            }
+        } else {
+            apply_zone(&mut m, ItemKind::Event, &tz);
+        }
         return m;
-    }
-    let mut m = master.data.clone();
+    } else {
+        master.data.clone()
+    };
     if let Some(over) = master.exceptions.get(&inst.original) {
         for (k, v) in over {
             m.insert(k.clone(), v.clone());
@@ -213,22 +223,8 @@ pub fn instance_json(
         "originalStart".into(),
         json!(calendar::fmt_instant(inst.start)),
     );
-    let (s0, e0) = if all_day {
-        let stz = calendar::zone(master.data["start"]["timeZone"].as_str().unwrap_or("UTC"))
-            .unwrap_or(jiff::tz::TimeZone::UTC);
-        (
-            calendar::render_floating(stz.to_datetime(inst.start), "UTC"),
-            calendar::render_floating(stz.to_datetime(inst.end), "UTC"),
-        )
-    } else {
-        (
-            calendar::render(inst.start, "UTC"),
-            calendar::render(inst.end, "UTC"),
-        )
-    };
-    m.insert("start".into(), s0);
-    m.insert("end".into(), e0);
-    let _ = (start, end);
+    m.insert("start".into(), start);
+    m.insert("end".into(), end);
     finish(&mut m, master, view);
     m
 }

@@ -65,13 +65,9 @@ pub fn endpoint_label(method: &str, segments: &[String]) -> String {
         } else {
             out.push_str(s);
         }
-        prev_collection = COLLECTIONS.contains(&lower.as_str()) && !keyword_is_id_free(&lower);
+        prev_collection = COLLECTIONS.contains(&lower.as_str());
     }
     format!("{method} {out}")
-}
-
-fn keyword_is_id_free(_s: &str) -> bool {
-    false
 }
 
 /// A 429/503/504 fault response with the chosen `Retry-After` variant.
