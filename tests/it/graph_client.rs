@@ -21,7 +21,7 @@ use graph_connector::{
         REMOVED_OUTSIDE_WINDOW, StampScope, TimeZoneSource,
         auth::Credentials,
         batch::BatchMode,
-        delta::{DeltaRound, RoundKind},
+        delta::{DeltaRound, RoundKind, ScopeSelection, mailbox_scopes},
         diagnose,
         http::Request,
         throttle::{Clock, MailboxLimiter},
@@ -117,38 +117,26 @@ fn window() -> DeltaResource {
 
 /// Every delta scope of a mailbox: inbox, sent items, the calendar window, each contact folder, each list.
 async fn scopes(c: &GraphClient, mailbox: &str) -> Vec<DeltaScope> {
-    let mut resources = vec![
-        DeltaResource::Messages {
-            folder: "inbox".into(),
-        },
-        DeltaResource::Messages {
-            folder: "sentitems".into(),
-        },
-        window(),
-    ];
-    let folders = c.contact_folders(mailbox).await.unwrap();
+    let DeltaResource::Events { start, end } = window() else {
+        unreachable!()
+    };
+    let selection = ScopeSelection {
+        mail_folders: vec!["inbox".into(), "sentitems".into()],
+        window: Some((start, end)),
+        contacts: true,
+        tasks: true,
+    };
+    let all = mailbox_scopes(c, mailbox, &selection).await.unwrap();
     if mailbox == ANA {
+        let folders = c.contact_folders(mailbox).await.unwrap();
         let names: Vec<_> = folders
             .iter()
             .map(|f| f.display_name.as_deref().unwrap_or(""))
             .collect();
         assert_eq!(names, ["Contacts", "Partners"], "the default folder first");
+        assert_eq!(all.len(), 3 + 2 + c.todo_lists(ANA).await.unwrap().len());
     }
-    resources.extend(
-        folders
-            .into_iter()
-            .map(|f| DeltaResource::Contacts { folder: f.id }),
-    );
-    for list in c.todo_lists(mailbox).await.unwrap() {
-        resources.push(DeltaResource::Tasks { list: list.id });
-    }
-    resources
-        .into_iter()
-        .map(|resource| DeltaScope {
-            mailbox: mailbox.to_owned(),
-            resource,
-        })
-        .collect()
+    all
 }
 
 /// What a caller keeps of a round: items by id (merged idempotently), and the delta link.
