@@ -23,7 +23,7 @@ use serde_json::Value;
 use self::types::{Contact, ContactFolder, Event, Message, TodoTask, TodoTaskList};
 pub use self::{
     client::GraphClient,
-    delta::{RoundKind, RoundOutcome, run_round},
+    delta::{DeltaRound, RoundKind, RoundOutcome, run_round},
     error::{ApiError, GraphError, TokenError, TokenErrorKind, diagnose},
     http::GraphClientConfig,
 };
