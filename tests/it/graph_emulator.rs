@@ -1405,3 +1405,20 @@ async fn patching_or_deleting_an_occurrence_makes_an_exception_or_a_gap() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_held_request_whose_client_gives_up_frees_its_slot() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    emu.hold_requests();
+    let url = format!(
+        "{}/users/ana@contoso.com/mailFolders/inbox",
+        emu.graph_url()
+    );
+    let task = tokio::spawn(async move { Client::new().get(url).bearer_auth(tok).send().await });
+    emu.wait_for_in_flight(ANA, 1).await.unwrap();
+    task.abort();
+    // Still held at the gate: the slot comes back when the server sees the closed connection.
+    wait_until(|| emu.in_flight(ANA) == 0).await;
+    emu.release_requests();
+}

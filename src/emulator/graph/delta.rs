@@ -477,10 +477,9 @@ fn unit_entries(
             let (Some(s), Some(e)) = (tok.o.start, tok.o.end) else {
                 return Vec::new();
             };
-            let (from, to) = (
-                Timestamp::from_second(s).expect("window"),
-                Timestamp::from_second(e).expect("window"),
-            );
+            let (Ok(from), Ok(to)) = (Timestamp::from_second(s), Timestamp::from_second(e)) else {
+                return Vec::new();
+            };
             if item.is_master() {
                 let inst = instances(item, from, to);
                 if item.deleted {

@@ -122,8 +122,13 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub fn now(&self) -> Timestamp {
-        Timestamp::now() + *self.offset.lock().expect("clock lock")
+        Timestamp::now() + *lock(&self.offset)
     }
+}
+
+/// Locks a mutex; a panic elsewhere must not take the whole emulator down with it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 pub(crate) struct Shared {
@@ -285,22 +290,17 @@ impl GraphEmulator {
     }
 
     pub fn counters(&self) -> Counters {
-        self.shared
-            .throttle
-            .lock()
-            .expect("throttle lock")
-            .counters
-            .clone()
+        lock(&self.shared.throttle).counters.clone()
     }
     pub fn reset_counters(&self) {
-        let mut t = self.shared.throttle.lock().expect("throttle lock");
+        let mut t = lock(&self.shared.throttle);
         t.counters = Counters::default();
     }
     pub fn set_faults(&self, faults: Faults) {
-        self.shared.throttle.lock().expect("throttle lock").faults = faults;
+        lock(&self.shared.throttle).faults = faults;
     }
     pub fn set_throttle(&self, settings: ThrottleSettings) {
-        self.shared.throttle.lock().expect("throttle lock").settings = settings;
+        lock(&self.shared.throttle).settings = settings;
     }
 
     /// Holds every admitted Graph request before it is handled, until [`Self::release_requests`]:
@@ -315,14 +315,7 @@ impl GraphEmulator {
     pub async fn wait_for_in_flight(&self, mailbox: &str, n: usize) -> Result<(), Error> {
         let ui = self.user(mailbox)?;
         for _ in 0..4000 {
-            if self
-                .shared
-                .throttle
-                .lock()
-                .expect("throttle lock")
-                .in_flight_for(ui)
-                >= n
-            {
+            if lock(&self.shared.throttle).in_flight_for(ui) >= n {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -332,9 +325,17 @@ impl GraphEmulator {
         )))
     }
 
+    /// Requests of `mailbox` in flight now (all apps).
+    pub fn in_flight(&self, mailbox: &str) -> usize {
+        match self.user(mailbox) {
+            Ok(ui) => lock(&self.shared.throttle).in_flight_for(ui),
+            Err(_) => 0,
+        }
+    }
+
     /// Moves the emulator clock (token and secret expiry, request budget windows).
     pub fn advance_clock(&self, by: SignedDuration) {
-        *self.shared.clock.offset.lock().expect("clock lock") += by;
+        *lock(&self.shared.clock.offset) += by;
     }
     pub fn now(&self) -> Timestamp {
         self.shared.clock.now()
@@ -364,7 +365,7 @@ impl GraphEmulator {
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.shared.store.lock().expect("store lock")
+        lock(&self.shared.store)
     }
 
     fn user(&self, mailbox: &str) -> Result<usize, Error> {

@@ -111,12 +111,12 @@ pub fn graph(
         let now = shared.clock.now();
         let label = endpoint_label(&req.method, &req.segments);
         {
-            let mut t = shared.throttle.lock().expect("throttle lock");
+            let mut t = super::lock(&shared.throttle);
             t.counters.requests += 1;
             *t.counters.per_endpoint.entry(label).or_insert(0) += 1;
         }
         let token = {
-            let store = shared.store.lock().expect("store lock");
+            let store = super::lock(&shared.store);
             auth::authenticate(&store, &req, now)
         };
         let token = match token {
@@ -149,20 +149,25 @@ pub fn graph(
         }
         // Mailbox-scoped requests are throttled per app × mailbox.
         let mailbox = if req.segments.len() >= 3 && req.segments[0].eq_ignore_ascii_case("users") {
-            let store = shared.store.lock().expect("store lock");
+            let store = super::lock(&shared.store);
             store
                 .user_index(&req.segments[1])
                 .map(|ui| (ui, store.users[ui].upn.to_lowercase()))
         } else {
             None
         };
-        let mut admitted_key = None;
+        let mut _in_flight = None;
         if let Some((ui, name)) = &mailbox {
-            let mut t = shared.throttle.lock().expect("throttle lock");
+            let mut t = super::lock(&shared.throttle);
             *t.counters.per_mailbox.entry(name.clone()).or_insert(0) += 1;
             let key = (token.app, *ui);
             match t.admit(key, name, now.as_second()) {
-                Admission::Admitted => admitted_key = Some(key),
+                Admission::Admitted => {
+                    _in_flight = Some(InFlight {
+                        shared: shared.clone(),
+                        key,
+                    })
+                }
                 Admission::Concurrency => {
                     t.counters.concurrency_429 += 1;
                     t.counters.throttled_429 += 1;
@@ -192,12 +197,22 @@ pub fn graph(
                 }
             }
         }
+        // Released on drop, also when the client goes away while the request is held.
         let resp = handle_admitted(&shared, &req, &token, in_batch).await;
-        if let Some(key) = admitted_key {
-            shared.throttle.lock().expect("throttle lock").release(key);
-        }
         count_status(&shared, resp)
     })
+}
+
+/// An admitted request of (app, mailbox); leaving the scope (or being cancelled) releases it.
+struct InFlight {
+    shared: Arc<Shared>,
+    key: (usize, usize),
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        super::lock(&self.shared.throttle).release(self.key);
+    }
 }
 
 async fn handle_admitted(
@@ -207,7 +222,7 @@ async fn handle_admitted(
     in_batch: bool,
 ) -> Resp {
     let (fault, latency) = {
-        let mut t = shared.throttle.lock().expect("throttle lock");
+        let mut t = super::lock(&shared.throttle);
         let draw = if !in_batch || t.faults.include_batch_items {
             t.draw_fault()
         } else {
@@ -222,22 +237,17 @@ async fn handle_admitted(
     }
     if let Some((status, retry)) = fault {
         if status == 429 {
-            shared
-                .throttle
-                .lock()
-                .expect("throttle lock")
-                .counters
-                .throttled_429 += 1;
+            super::lock(&shared.throttle).counters.throttled_429 += 1;
         }
         return fault_response(status, retry);
     }
     let now = shared.clock.now();
-    let mut store = shared.store.lock().expect("store lock");
+    let mut store = super::lock(&shared.store);
     handle(&mut store, shared, req, token, now)
 }
 
 fn count_status(shared: &Shared, r: Resp) -> Resp {
-    let mut t = shared.throttle.lock().expect("throttle lock");
+    let mut t = super::lock(&shared.throttle);
     *t.counters.statuses.entry(r.status).or_insert(0) += 1;
     r
 }

@@ -1039,8 +1039,12 @@ impl Store {
             })?;
             e.insert(key.into(), calendar::render_floating(dt, &tzname));
         }
-        let s = calendar::instant_of(&e["start"]).expect("normalized");
-        let en = calendar::instant_of(&e["end"]).expect("normalized");
+        let (Some(s), Some(en)) = (
+            calendar::instant_of(&e["start"]),
+            calendar::instant_of(&e["end"]),
+        ) else {
+            return Err("start and end must be date-times that exist in their time zones".into());
+        };
         if en < s {
             return Err("end must not be before start".into());
         }
@@ -1049,8 +1053,11 @@ impl Store {
         e.insert("originalStartTimeZone".into(), stz.clone());
         e.insert("originalEndTimeZone".into(), etz);
         if e.get("isAllDay").and_then(Value::as_bool) == Some(true) {
-            let ws = calendar::wall_of(&e["start"]).expect("normalized");
-            let we = calendar::wall_of(&e["end"]).expect("normalized");
+            let (Some(ws), Some(we)) =
+                (calendar::wall_of(&e["start"]), calendar::wall_of(&e["end"]))
+            else {
+                return Err("start and end must be date-times".into());
+            };
             if ws.time() != jiff::civil::Time::midnight()
                 || we.time() != jiff::civil::Time::midnight()
                 || we <= ws
