@@ -1422,3 +1422,157 @@ async fn a_held_request_whose_client_gives_up_frees_its_slot() {
     wait_until(|| emu.in_flight(ANA) == 0).await;
     emu.release_requests();
 }
+
+/// A webhook receiver on loopback: echoes validation tokens, records notifications.
+pub(crate) async fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::extract::{Query, State};
+    use std::collections::HashMap;
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+    async fn hook(
+        State(seen): State<Seen>,
+        Query(q): Query<HashMap<String, String>>,
+        body: String,
+    ) -> (axum::http::StatusCode, String) {
+        if let Some(token) = q.get("validationToken") {
+            return (axum::http::StatusCode::OK, token.clone());
+        }
+        seen.lock()
+            .unwrap()
+            .push(serde_json::from_str(&body).unwrap());
+        (axum::http::StatusCode::ACCEPTED, String::new())
+    }
+    async fn broken() -> axum::http::StatusCode {
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+    }
+    let seen: Seen = Default::default();
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .route("/broken", axum::routing::post(broken))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, seen)
+}
+
+#[tokio::test]
+async fn subscriptions_validate_the_endpoint_and_deliver_notifications() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let (base, seen) = webhook().await;
+    let expires = (emu.now() + jiff::SignedDuration::from_hours(24)).to_string();
+    let sub = |url: &str, expires: &str| {
+        json!({"changeType": "created,updated,deleted", "notificationUrl": url, "lifecycleNotificationUrl": url,
+            "resource": "users/ana@contoso.com/mailFolders('Inbox')/messages", "expirationDateTime": expires, "clientState": "s3cret"})
+    };
+    let broken = call(
+        &emu,
+        &tok,
+        "POST",
+        "/subscriptions",
+        &[],
+        Some(sub(&format!("{base}/broken"), &expires)),
+    )
+    .await;
+    assert_eq!(broken.status, 400);
+    assert!(
+        broken.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("validation")
+    );
+    let too_long = (emu.now() + jiff::SignedDuration::from_hours(24 * 8)).to_string();
+    assert_eq!(
+        call(
+            &emu,
+            &tok,
+            "POST",
+            "/subscriptions",
+            &[],
+            Some(sub(&format!("{base}/hook"), &too_long))
+        )
+        .await
+        .status,
+        400
+    );
+    let created = call(
+        &emu,
+        &tok,
+        "POST",
+        "/subscriptions",
+        &[],
+        Some(sub(&format!("{base}/hook"), &expires)),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let sub_id = created.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(emu.subscription_ids(), std::slice::from_ref(&sub_id));
+
+    emu.add_item(
+        ANA,
+        ItemKind::Message,
+        Some("sentitems"),
+        json!({"subject": "not watched"}),
+    )
+    .unwrap();
+    let id = emu
+        .add_item(
+            ANA,
+            ItemKind::Message,
+            Some("inbox"),
+            json!({"subject": "watched"}),
+        )
+        .unwrap();
+    wait_until(|| !seen.lock().unwrap().is_empty()).await;
+    let notes: Vec<Value> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["value"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    let n = &notes[0];
+    assert_eq!(
+        (n["changeType"].as_str(), n["clientState"].as_str()),
+        (Some("created"), Some("s3cret"))
+    );
+    assert_eq!(n["resourceData"]["id"], id.as_str());
+    assert_eq!(n["subscriptionId"], sub_id.as_str());
+    assert_eq!(n["tenantId"], emu.tenant_id());
+
+    emu.send_lifecycle_event(&sub_id, "missed").await.unwrap();
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|b| b["value"][0]["lifecycleEvent"] == "missed")
+    );
+    let renewed = (emu.now() + jiff::SignedDuration::from_hours(48)).to_string();
+    let patched = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &format!("/subscriptions/{sub_id}"),
+        &[],
+        Some(json!({"expirationDateTime": renewed})),
+    )
+    .await;
+    assert_eq!(patched.status, 200);
+    assert_eq!(
+        call(
+            &emu,
+            &tok,
+            "DELETE",
+            &format!("/subscriptions/{sub_id}"),
+            &[],
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert!(emu.subscription_ids().is_empty());
+    // The dispatcher counts a delivery once the receiver's answer is back.
+    wait_until(|| emu.counters().notifications_delivered == 2).await;
+    assert_eq!(emu.counters().notifications_failed, 0);
+}

@@ -21,6 +21,7 @@ mod render;
 mod router;
 mod seed;
 mod store;
+mod subscriptions;
 mod throttle;
 
 use std::{
@@ -136,6 +137,8 @@ pub(crate) struct Shared {
     pub throttle: Mutex<Throttle>,
     pub clock: Clock,
     pub gate: watch::Sender<bool>,
+    /// Woken after writes so the notification dispatcher looks for changes.
+    pub changed: tokio::sync::Notify,
     pub delta: DeltaSettings,
     pub token_lifetime: Duration,
     pub base: String,
@@ -157,6 +160,7 @@ pub struct GraphEmulator {
     secret_id: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    dispatcher: JoinHandle<()>,
 }
 
 /// Starts an emulator on `options.listen` and returns once it accepts connections.
@@ -199,6 +203,7 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
             offset: Mutex::new(SignedDuration::ZERO),
         },
         gate,
+        changed: tokio::sync::Notify::new(),
         delta: options.delta,
         token_lifetime: options.token_lifetime,
         base: format!("http://{addr}"),
@@ -215,6 +220,7 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
             tracing::error!(%error, "graph emulator stopped");
         }
     });
+    let dispatcher = tokio::spawn(subscriptions::dispatcher(shared.clone()));
     tracing::info!(%addr, "graph emulator listening");
     Ok(GraphEmulator {
         addr,
@@ -225,6 +231,7 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
         secret_id,
         stop: Some(stop),
         task: Some(task),
+        dispatcher,
     })
 }
 
@@ -439,6 +446,7 @@ impl GraphEmulator {
         };
         let now = self.now();
         let mut store = self.store();
+        self.shared.changed.notify_one();
         Ok(match kind {
             ItemKind::Message => store.create_message(ui, &container, map, false, now),
             ItemKind::Contact => store.create_contact(ui, &container, map, now),
@@ -455,6 +463,7 @@ impl GraphEmulator {
         let ui = self.user(mailbox)?;
         let now = self.now();
         let mut store = self.store();
+        self.shared.changed.notify_one();
         router::apply_patch(&mut store, ui, id, patch, now, true).map_err(|r| {
             Error::Helper(format!(
                 "update_item {id}: {}",
@@ -468,6 +477,7 @@ impl GraphEmulator {
         let ui = self.user(mailbox)?;
         let now = self.now();
         let mut store = self.store();
+        self.shared.changed.notify_one();
         router::delete_item(&mut store, ui, id, now).map_err(|r| {
             Error::Helper(format!(
                 "delete_item {id}: {}",
@@ -520,8 +530,32 @@ impl GraphEmulator {
         Ok(())
     }
 
+    /// Sends a lifecycle notification (`reauthorizationRequired`, `subscriptionRemoved`,
+    /// `missed`) to a subscription's lifecycleNotificationUrl.
+    pub async fn send_lifecycle_event(
+        &self,
+        subscription_id: &str,
+        event: &str,
+    ) -> Result<(), Error> {
+        subscriptions::lifecycle(&self.shared, subscription_id, event)
+            .await
+            .map_err(Error::Helper)
+    }
+
+    /// Ids of the live subscriptions (all apps).
+    pub fn subscription_ids(&self) -> Vec<String> {
+        let now = self.now();
+        self.store()
+            .subscriptions
+            .iter()
+            .filter(|s| s.expires > now)
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
     /// Stops serving and waits for the server task.
     pub async fn shutdown(mut self) {
+        self.dispatcher.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -534,6 +568,7 @@ impl GraphEmulator {
 
 impl Drop for GraphEmulator {
     fn drop(&mut self) {
+        self.dispatcher.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

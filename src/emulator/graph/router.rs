@@ -140,6 +140,14 @@ pub fn graph(
         if req
             .segments
             .first()
+            .is_some_and(|s| s.eq_ignore_ascii_case("subscriptions"))
+        {
+            let r = super::subscriptions::handle(&shared, &req, &token).await;
+            return count_status(&shared, r);
+        }
+        if req
+            .segments
+            .first()
             .is_some_and(|s| s.eq_ignore_ascii_case("me"))
         {
             return count_status(
@@ -199,6 +207,9 @@ pub fn graph(
         }
         // Released on drop, also when the client goes away while the request is held.
         let resp = handle_admitted(&shared, &req, &token, in_batch).await;
+        if req.method != "GET" {
+            shared.changed.notify_one();
+        }
         count_status(&shared, resp)
     })
 }

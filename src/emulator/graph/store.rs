@@ -233,6 +233,21 @@ pub struct Store {
     pub seq: u64,
     pub rng: StdRng,
     pub tokens: HashMap<String, TokenInfo>,
+    /// Change-notification subscriptions (any app).
+    pub subscriptions: Vec<super::subscriptions::Subscription>,
+    /// Item changes not yet matched against subscriptions (recorded only while some exist).
+    pub changes: Vec<Change>,
+}
+
+/// One item change, for change notifications.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub ui: usize,
+    pub kind: ItemKind,
+    pub container: String,
+    pub id: String,
+    pub change_type: &'static str,
+    pub etag: String,
 }
 
 /// An error from a seed item or a test helper, naming the item.
@@ -270,6 +285,8 @@ impl Store {
             seq: 0,
             rng: StdRng::seed_from_u64(rng_seed),
             tokens: HashMap::new(),
+            subscriptions: Vec::new(),
+            changes: Vec::new(),
         };
         for u in &seed.users {
             store.users.push(User {
@@ -533,6 +550,7 @@ impl Store {
             cancelled: BTreeSet::new(),
         };
         self.mailbox_mut(ui).items.insert(id.clone(), item);
+        self.record(ui, &id, "created");
         id
     }
 
@@ -554,6 +572,24 @@ impl Store {
         }
         item.data
             .insert("lastModifiedDateTime".into(), json!(stamp));
+        let change_type = if item.deleted { "deleted" } else { "updated" };
+        self.record(ui, id, change_type);
+    }
+
+    fn record(&mut self, ui: usize, id: &str, change_type: &'static str) {
+        if self.subscriptions.is_empty() {
+            return;
+        }
+        let item = &self.mailbox(ui).items[id];
+        let change = Change {
+            ui,
+            kind: item.kind,
+            container: item.container.clone(),
+            id: id.to_owned(),
+            change_type,
+            etag: item.etag(),
+        };
+        self.changes.push(change);
     }
 
     pub fn create_message(
