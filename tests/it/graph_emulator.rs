@@ -292,6 +292,22 @@ async fn missing_permissions_give_graphs_403s_and_bad_tokens_401() {
     )
     .await;
     assert_eq!(write.status, 403);
+    // With only Mail.ReadBasic.All, messages come without bodies or previews.
+    emu.set_app_roles(&cid, &["Mail.ReadBasic.All"]).unwrap();
+    let basic = token(&emu).await;
+    let inbox = get(
+        &emu,
+        &basic,
+        "/users/ana@contoso.com/mailFolders/inbox/messages",
+    )
+    .await;
+    let first = &inbox.body["value"][0];
+    assert!(
+        first["subject"].is_string()
+            && first.get("body").is_none()
+            && first.get("bodyPreview").is_none(),
+        "{first}"
+    );
 
     let garbage = get(&emu, "not-a-token", "/users").await;
     assert_eq!(

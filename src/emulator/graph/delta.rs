@@ -144,6 +144,7 @@ pub fn delta(
     scope: Scope,
     settings: &DeltaSettings,
     graph_base: &str,
+    basic: bool,
 ) -> Resp {
     let user_id = store.users[ui].id.clone();
     let key = scope.key();
@@ -218,6 +219,7 @@ pub fn delta(
         body_type: prefer.body_content_type.clone(),
         select: odata::select_list(tok.o.select.as_deref()),
         expand_ext: expand,
+        basic,
     };
     let filter = tok.o.filter.as_deref().and_then(|f| odata::parse(f).ok());
     let mb = store.mailbox(ui);

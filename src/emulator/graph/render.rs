@@ -16,6 +16,9 @@ pub struct View {
     pub select: Option<Vec<String>>,
     /// `Some(None)`: expand all extended properties; `Some(Some(f))`: those matching `f`.
     pub expand_ext: Option<Option<odata::Expr>>,
+    /// The app holds only Mail.ReadBasic / Calendars.ReadBasic: no bodies, previews,
+    /// attendees or extended properties.
+    pub basic: bool,
 }
 
 /// Parses `$expand=singleValueExtendedProperties($filter=id eq '…')`.
@@ -120,6 +123,21 @@ pub fn item_json(item: &Item, view: &View) -> Map<String, Value> {
 }
 
 fn finish(m: &mut Map<String, Value>, item: &Item, view: &View) {
+    if view.basic {
+        let gone: &[&str] = match item.kind {
+            ItemKind::Message => &[
+                "body",
+                "bodyPreview",
+                "uniqueBody",
+                "internetMessageHeaders",
+            ],
+            ItemKind::Event => &["body", "bodyPreview", "attendees"],
+            _ => &[],
+        };
+        for k in gone {
+            m.remove(*k);
+        }
+    }
     let tz = view.tz.clone().unwrap_or_else(|| "UTC".into());
     apply_zone(m, item.kind, &tz);
     if let Some(to) = &view.body_type {
@@ -130,7 +148,7 @@ fn finish(m: &mut Map<String, Value>, item: &Item, view: &View) {
             }
         }
     }
-    if let Some(ext) = &view.expand_ext {
+    if let Some(ext) = view.expand_ext.as_ref().filter(|_| !view.basic) {
         let matching: Vec<Value> = ext_json(item)
             .into_iter()
             .filter(|p| ext.as_ref().is_none_or(|f| f.eval(p)))

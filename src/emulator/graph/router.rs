@@ -308,6 +308,28 @@ fn has_role(token: &TokenInfo, family: Family, write: bool) -> bool {
         .any(|r| ok.iter().any(|o| o.eq_ignore_ascii_case(r)))
 }
 
+/// Whether the app reads this family only through a *.ReadBasic role.
+fn basic_only(token: &TokenInfo, family: Family) -> bool {
+    let (basic, full): (&[&str], &[&str]) = match family {
+        Family::Mail => (
+            &["Mail.ReadBasic", "Mail.ReadBasic.All"],
+            &["Mail.Read", "Mail.ReadWrite"],
+        ),
+        Family::Calendar => (
+            &["Calendars.ReadBasic"],
+            &["Calendars.Read", "Calendars.ReadWrite"],
+        ),
+        _ => return false,
+    };
+    let has = |names: &[&str]| {
+        token
+            .roles
+            .iter()
+            .any(|r| names.iter().any(|n| n.eq_ignore_ascii_case(r)))
+    };
+    has(basic) && !has(full)
+}
+
 struct Ctx<'a> {
     shared: &'a Shared,
     req: &'a Req,
@@ -390,6 +412,7 @@ fn handle(
             body_type: prefer.body_content_type.clone(),
             select: odata::select_list(req.param("$select")),
             expand_ext: expand,
+            basic: basic_only(token, family),
         },
     };
     let mut resp = route(store, &ctx, ui, &segs[2..], &low[2..]);
@@ -471,6 +494,7 @@ fn route(store: &mut Store, ctx: &Ctx, ui: usize, segs: &[String], low: &[String
                     Scope::Messages(folder.id.clone()),
                     &ctx.shared.delta,
                     &ctx.shared.graph_base(),
+                    ctx.view.basic,
                 ),
                 ["messages", _, rest2 @ ..] => {
                     item_route(store, ctx, ui, ItemKind::Message, &segs[3], rest2)
@@ -519,6 +543,7 @@ fn route(store: &mut Store, ctx: &Ctx, ui: usize, segs: &[String], low: &[String
             Scope::CalendarView,
             &ctx.shared.delta,
             &ctx.shared.graph_base(),
+            ctx.view.basic,
         ),
         ["contactfolders"] if m == "GET" => {
             let mb = store.mailbox(ui);
@@ -553,6 +578,7 @@ fn route(store: &mut Store, ctx: &Ctx, ui: usize, segs: &[String], low: &[String
                     Scope::Contacts(folder.id.clone()),
                     &ctx.shared.delta,
                     &ctx.shared.graph_base(),
+                    ctx.view.basic,
                 ),
                 ["contacts", _, rest2 @ ..] => {
                     item_route(store, ctx, ui, ItemKind::Contact, &segs[3], rest2)
@@ -615,6 +641,7 @@ fn route(store: &mut Store, ctx: &Ctx, ui: usize, segs: &[String], low: &[String
                     Scope::Tasks(list.id.clone()),
                     &ctx.shared.delta,
                     &ctx.shared.graph_base(),
+                    ctx.view.basic,
                 ),
                 ["tasks", _, "linkedresources"] => linked_resources(store, ctx, ui, &segs[4]),
                 ["tasks", _, rest2 @ ..] => {
@@ -949,12 +976,7 @@ fn list_items(
             }
         },
     };
-    let top = ctx
-        .req
-        .param("$top")
-        .and_then(|t| t.parse::<usize>().ok())
-        .unwrap_or(10)
-        .clamp(1, 1000);
+    let top = page_size(ctx);
     let skip = ctx
         .req
         .param("$skip")
@@ -1019,6 +1041,16 @@ fn list_items(
     Resp::ok(Value::Object(body))
 }
 
+/// `$top`, else `Prefer: odata.maxpagesize`, else Outlook's default of 10.
+fn page_size(ctx: &Ctx) -> usize {
+    ctx.req
+        .param("$top")
+        .and_then(|t| t.parse::<usize>().ok())
+        .or(ctx.req.prefer().max_page_size)
+        .unwrap_or(10)
+        .clamp(1, 1000)
+}
+
 fn window(ctx: &Ctx) -> Result<(Timestamp, Timestamp), Resp> {
     let (Some(s), Some(e)) = (ctx.req.param("startDateTime"), ctx.req.param("endDateTime")) else {
         return Err(Resp::error(
@@ -1066,12 +1098,7 @@ fn calendar_view(store: &Store, ctx: &Ctx, ui: usize) -> Resp {
         }
     }
     rows.sort_by_key(|(s, _)| *s);
-    let top = ctx
-        .req
-        .param("$top")
-        .and_then(|t| t.parse::<usize>().ok())
-        .unwrap_or(10)
-        .clamp(1, 1000);
+    let top = page_size(ctx);
     let skip = ctx
         .req
         .param("$skip")
