@@ -819,6 +819,63 @@ async fn extended_properties_and_linked_resources_can_be_expanded_and_filtered()
     let tasks = get(&emu, &tok, &format!("/users/ana@contoso.com/todo/lists/{list}/tasks?$filter=linkedResources/any(r: r/externalId eq 'A1-100-7')")).await;
     assert_eq!(tasks.body["value"].as_array().unwrap().len(), 1);
     assert!(tasks.body["value"][0]["linkedResources"][0]["id"].is_string());
+
+    // Open extensions on a To Do task: create, expand, filter on existence.
+    let task = tasks.body["value"][0]["id"].as_str().unwrap().to_owned();
+    let base = format!("/users/ana@contoso.com/todo/lists/{list}/tasks");
+    let ext = call(&emu, &tok, "POST", &format!("{base}/{task}/extensions"), &[], Some(json!({"@odata.type": "microsoft.graph.openTypeExtension", "extensionName": "com.acme.crm", "recordId": "A1-100-7"}))).await;
+    assert_eq!(ext.status, 201, "{}", ext.body);
+    assert_eq!(
+        ext.body["id"],
+        "Microsoft.OutlookServices.OpenTypeExtension.com.acme.crm"
+    );
+    let dup = call(
+        &emu,
+        &tok,
+        "POST",
+        &format!("{base}/{task}/extensions"),
+        &[],
+        Some(json!({"extensionName": "com.acme.crm"})),
+    )
+    .await;
+    assert_eq!(dup.status, 409);
+    let got = get(
+        &emu,
+        &tok,
+        &format!("{base}/{task}?$expand=extensions($filter=id eq 'com.acme.crm')"),
+    )
+    .await;
+    assert_eq!(got.body["extensions"][0]["recordId"], "A1-100-7");
+    let found = get(
+        &emu,
+        &tok,
+        &format!("{base}?$filter=extensions/any(e: e/id eq 'com.acme.crm')"),
+    )
+    .await;
+    assert_eq!(found.body["value"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        call(
+            &emu,
+            &tok,
+            "DELETE",
+            &format!("{base}/{task}/extensions/com.acme.crm"),
+            &[],
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        get(
+            &emu,
+            &tok,
+            &format!("{base}?$filter=extensions/any(e: e/id eq 'com.acme.crm')")
+        )
+        .await
+        .body["value"],
+        json!([])
+    );
 }
 
 #[tokio::test]

@@ -218,7 +218,7 @@ pub fn delta(
         tz: prefer.timezone.clone(),
         body_type: prefer.body_content_type.clone(),
         select: odata::select_list(tok.o.select.as_deref()),
-        expand_ext: expand,
+        expand,
         basic,
     };
     let filter = tok.o.filter.as_deref().and_then(|f| odata::parse(f).ok());

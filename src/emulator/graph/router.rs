@@ -411,7 +411,7 @@ fn handle(
             tz: prefer.timezone.clone(),
             body_type: prefer.body_content_type.clone(),
             select: odata::select_list(req.param("$select")),
-            expand_ext: expand,
+            expand,
             basic: basic_only(token, family),
         },
     };
@@ -1271,6 +1271,9 @@ fn item_route(
         if kind == ItemKind::Message && r0 == "move" && m == "POST" {
             return move_message(store, ctx, ui, id);
         }
+        if r0 == "extensions" {
+            return extensions_route(store, ctx, ui, kind, id, rest.get(1).copied());
+        }
         return err::no_route(m, &ctx.req.raw_path);
     }
     let item = match find_item(store, ui, kind, id) {
@@ -1444,6 +1447,115 @@ fn move_message(store: &mut Store, ctx: &Ctx, ui: usize, id: &str) -> Resp {
         201,
         with_context(&entity_context(ctx, store, ui, ItemKind::Message), body),
     )
+}
+
+/// Open extensions: `…/{id}/extensions[/{name}]`.
+fn extensions_route(
+    store: &mut Store,
+    ctx: &Ctx,
+    ui: usize,
+    kind: ItemKind,
+    id: &str,
+    ext: Option<&str>,
+) -> Resp {
+    let item = match find_item(store, ui, kind, id) {
+        Ok(i) => i.clone(),
+        Err(r) => return r,
+    };
+    const PREFIX: &str = "Microsoft.OutlookServices.OpenTypeExtension.";
+    let find = |name: &str| {
+        let short = name.strip_prefix(PREFIX).unwrap_or(name);
+        item.extensions.iter().position(|e| {
+            e.get("extensionName")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(short))
+        })
+    };
+    let context = format!(
+        "{}/$metadata#users('{}')/{}('{}')/extensions",
+        ctx.shared.graph_base(),
+        store.users[ui].id,
+        kind_context(kind),
+        item.id
+    );
+    match (ctx.req.method.as_str(), ext) {
+        ("GET", None) => Resp::ok(json!({"@odata.context": context, "value": item.extensions})),
+        ("POST", None) => {
+            let Some(Value::Object(mut body)) = ctx.req.body.clone() else {
+                return err::bad_request("Empty Payload. JSON content expected.");
+            };
+            let Some(name) = body
+                .get("extensionName")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+            else {
+                return err::bad_request("extensionName is required.");
+            };
+            if find(&name).is_some() {
+                return Resp::error(
+                    409,
+                    "NameAlreadyExists",
+                    format!("An extension named '{name}' already exists on this item."),
+                );
+            }
+            body.insert(
+                "@odata.type".into(),
+                json!("#microsoft.graph.openTypeExtension"),
+            );
+            body.insert("id".into(), json!(format!("{PREFIX}{name}")));
+            store
+                .mailbox_mut(ui)
+                .items
+                .get_mut(&item.id)
+                .expect("found")
+                .extensions
+                .push(body.clone());
+            store.touch(ui, &item.id, ctx.now);
+            Resp::json(201, with_context(&format!("{context}/$entity"), body))
+        }
+        (method, Some(name)) => {
+            let Some(pos) = find(name) else {
+                return err::not_found_item();
+            };
+            match method {
+                "GET" => Resp::ok(with_context(
+                    &format!("{context}/$entity"),
+                    item.extensions[pos].clone(),
+                )),
+                "PATCH" => {
+                    let Some(Value::Object(patch)) = ctx.req.body.clone() else {
+                        return err::bad_request("Empty Payload. JSON content expected.");
+                    };
+                    let slot = store
+                        .mailbox_mut(ui)
+                        .items
+                        .get_mut(&item.id)
+                        .expect("found");
+                    for (k, v) in patch {
+                        if !matches!(k.as_str(), "id" | "extensionName" | "@odata.type") {
+                            slot.extensions[pos].insert(k, v);
+                        }
+                    }
+                    let out = slot.extensions[pos].clone();
+                    store.touch(ui, &item.id, ctx.now);
+                    Resp::ok(with_context(&format!("{context}/$entity"), out))
+                }
+                "DELETE" => {
+                    store
+                        .mailbox_mut(ui)
+                        .items
+                        .get_mut(&item.id)
+                        .expect("found")
+                        .extensions
+                        .remove(pos);
+                    store.touch(ui, &item.id, ctx.now);
+                    Resp::no_content()
+                }
+                _ => err::method_not_allowed(),
+            }
+        }
+        _ => err::method_not_allowed(),
+    }
 }
 
 const DRAFT_ONLY: [&str; 9] = [

@@ -152,6 +152,8 @@ pub struct Item {
     pub exceptions: BTreeMap<Date, Map<String, Value>>,
     /// Series masters: deleted occurrences.
     pub cancelled: BTreeSet<Date>,
+    /// Open extensions (`#microsoft.graph.openTypeExtension` objects).
+    pub extensions: Vec<Map<String, Value>>,
 }
 
 impl Item {
@@ -548,6 +550,7 @@ impl Store {
             ext,
             exceptions: BTreeMap::new(),
             cancelled: BTreeSet::new(),
+            extensions: Vec::new(),
         };
         self.mailbox_mut(ui).items.insert(id.clone(), item);
         self.record(ui, &id, "created");
