@@ -1387,6 +1387,12 @@ async fn a_moved_message_gets_a_new_id_unless_ids_are_immutable() {
             .into_iter()
             .collect()
     );
+
+    // An EWS id (standard base64) of the same item translates to the REST id.
+    let rest = b.clone();
+    let ews = rest.replace('-', "+").replace('_', "/");
+    let t = call(&emu, &tok, "POST", "/users/ana@contoso.com/translateExchangeIds", &[], Some(json!({"inputIds": [ews], "sourceIdType": "ewsId", "targetIdType": "restImmutableEntryId"}))).await;
+    assert_eq!(t.body["value"][0]["targetId"], rest.as_str());
 }
 
 #[tokio::test]

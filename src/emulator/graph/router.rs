@@ -363,6 +363,7 @@ fn handle(
     let write = m != "GET";
     let family = match low[2].as_str() {
         "mailboxsettings" => Family::MailboxSettings,
+        "translateexchangeids" => Family::Directory,
         "mailfolders" | "messages" => Family::Mail,
         "events" | "calendar" | "calendars" | "calendarview" => Family::Calendar,
         "contacts" | "contactfolders" => Family::Contacts,
@@ -441,6 +442,7 @@ fn route(store: &mut Store, ctx: &Ctx, ui: usize, segs: &[String], low: &[String
     let m = ctx.req.method.as_str();
     let l: Vec<&str> = low.iter().map(String::as_str).collect();
     match l.as_slice() {
+        ["translateexchangeids"] if m == "POST" => translate_ids(ctx),
         ["mailboxsettings", rest @ ..] => {
             if m != "GET" {
                 return err::method_not_allowed();
@@ -652,6 +654,46 @@ fn route(store: &mut Store, ctx: &Ctx, ui: usize, segs: &[String], low: &[String
         }
         _ => err::no_route(m, &ctx.req.raw_path),
     }
+}
+
+/// `POST /users/{id}/translateExchangeIds`: EWS ids use standard base64 (`+`, `/`), REST ids
+/// URL-safe base64 (`-`, `_`); the emulator's REST ids are already immutable.
+fn translate_ids(ctx: &Ctx) -> Resp {
+    let body = ctx.req.body.clone().unwrap_or(Value::Null);
+    let Some(ids) = body.get("inputIds").and_then(Value::as_array) else {
+        return err::bad_request("inputIds is required.");
+    };
+    if ids.len() > 1000 {
+        return err::bad_request("At most 1000 inputIds are allowed.");
+    }
+    let kind = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    let (from, to) = (kind("sourceIdType"), kind("targetIdType"));
+    let rest_like = |t: &str| matches!(t, "restid" | "restimmutableentryid");
+    if !(from == "ewsid" || rest_like(&from)) || !(to == "ewsid" || rest_like(&to)) {
+        return err::bad_request(
+            "sourceIdType and targetIdType must be ewsId, restId or restImmutableEntryId in the emulator.",
+        );
+    }
+    let value: Vec<Value> = ids
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|id| {
+            let target = match (from == "ewsid", to == "ewsid") {
+                (true, false) => id.replace('+', "-").replace('/', "_"),
+                (false, true) => id.replace('-', "+").replace('_', "/"),
+                _ => id.to_owned(),
+            };
+            json!({"sourceId": id, "targetId": target})
+        })
+        .collect();
+    Resp::ok(
+        json!({"@odata.context": format!("{}/$metadata#Collection(microsoft.graph.convertIdResult)", ctx.shared.graph_base()), "value": value}),
+    )
 }
 
 fn list_json(l: &store::TodoList) -> Value {
