@@ -997,6 +997,20 @@ async fn admin_mistakes_produce_their_one_line_fix() {
         "{pasted_id}"
     );
     lines.push(pasted_id);
+    let padded = format!("{}\n", emulator.client_secret());
+    let padded = fails(client_with(
+        &emulator,
+        &url,
+        &client_id,
+        &padded,
+        Arc::default(),
+    ))
+    .await;
+    assert!(
+        padded.contains("AADSTS7000215") && padded.contains("line break"),
+        "{padded}"
+    );
+    lines.push(padded);
     let expired = fails(client_with(
         &emulator,
         &url,
