@@ -1661,3 +1661,19 @@ async fn subscriptions_validate_the_endpoint_and_deliver_notifications() {
     wait_until(|| emu.counters().notifications_delivered == 2).await;
     assert_eq!(emu.counters().notifications_failed, 0);
 }
+
+#[test]
+fn cli_refuses_a_bad_fault_rate_naming_the_variable() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+        .args(["emulate", "graph"])
+        .env("GRAPH_EMULATOR_FAULT_RATE", "2")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("GRAPH_EMULATOR_FAULT_RATE: expected a number from 0 to 1, found 2"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}

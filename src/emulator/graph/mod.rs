@@ -236,17 +236,43 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
 }
 
 /// `graph-connector emulate graph`: serves until Ctrl-C after printing one JSON line with URLs and credentials.
+///
+/// Fault injection for demos comes from the environment: `GRAPH_EMULATOR_FAULT_RATE` (0–1),
+/// `GRAPH_EMULATOR_LATENCY_MS`, `GRAPH_EMULATOR_RNG_SEED`.
 pub async fn run_from_cli(listen: SocketAddr, seed: Option<&Path>) -> anyhow::Result<()> {
     let seed = match seed {
         Some(path) => Seed::from_file(path)?,
         None => Seed::sandbox(),
     };
-    let emulator = spawn(EmulatorOptions {
+    let mut options = EmulatorOptions {
         listen,
         seed,
         ..EmulatorOptions::default()
-    })
-    .await?;
+    };
+    fn env<T: std::str::FromStr>(name: &str, expected: &str) -> anyhow::Result<Option<T>> {
+        match std::env::var(name) {
+            Ok(v) => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| anyhow::anyhow!("{name}: expected {expected}, found `{v}`")),
+            Err(_) => Ok(None),
+        }
+    }
+    if let Some(rate) = env::<f64>("GRAPH_EMULATOR_FAULT_RATE", "a number from 0 to 1")? {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&rate),
+            "GRAPH_EMULATOR_FAULT_RATE: expected a number from 0 to 1, found {rate}"
+        );
+        options.faults.rate = rate;
+    }
+    if let Some(ms) = env::<u64>("GRAPH_EMULATOR_LATENCY_MS", "milliseconds")? {
+        options.faults.latency = Duration::from_millis(ms);
+    }
+    if let Some(seed) = env::<u64>("GRAPH_EMULATOR_RNG_SEED", "an unsigned integer")? {
+        options.rng_seed = seed;
+    }
+    let emulator = spawn(options).await?;
     println!("{}", emulator.connection_json());
     tokio::signal::ctrl_c().await?;
     emulator.shutdown().await;

@@ -19,7 +19,8 @@ use super::{
     throttle::{Admission, RetryAfter},
 };
 
-const COLLECTIONS: [&str; 14] = [
+const COLLECTIONS: [&str; 15] = [
+    "subscriptions",
     "users",
     "mailfolders",
     "childfolders",
