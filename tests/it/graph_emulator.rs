@@ -1677,3 +1677,31 @@ fn cli_refuses_a_bad_fault_rate_naming_the_variable() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[tokio::test]
+async fn a_next_link_goes_stale_once_newer_generations_exist() {
+    let emu = spawn(EmulatorOptions {
+        delta: graph_connector::emulator::graph::DeltaSettings {
+            retained_generations: 1,
+            ..Default::default()
+        },
+        ..EmulatorOptions::default()
+    })
+    .await
+    .unwrap();
+    let tok = token(&emu).await;
+    let start = "/users/ben@contoso.com/contactFolders/contacts/contacts/delta";
+    let first = get(&emu, &tok, start).await;
+    let stale = first.body["@odata.nextLink"].as_str().unwrap().to_owned();
+    // Two other rounds of the same folder complete meanwhile.
+    for _ in 0..2 {
+        delta_round(&emu, &tok, start, "odata.maxpagesize=10").await;
+    }
+    let gone = get(&emu, &tok, &stale).await;
+    assert_eq!(
+        (gone.status.as_u16(), code(&gone)),
+        (410, "SyncStateNotFound")
+    );
+    let garbage = get(&emu, &tok, &format!("{start}?$deltatoken=bm90LWEtdG9rZW4")).await;
+    assert_eq!(garbage.status, 400);
+}
