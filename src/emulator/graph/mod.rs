@@ -16,6 +16,7 @@ mod batch;
 mod calendar;
 mod delta;
 mod http;
+mod items;
 mod odata;
 mod render;
 mod router;
@@ -23,6 +24,7 @@ mod seed;
 mod store;
 mod subscriptions;
 mod throttle;
+mod users;
 
 use std::{
     net::SocketAddr,
@@ -490,7 +492,7 @@ impl GraphEmulator {
         let now = self.now();
         let mut store = self.store();
         self.shared.changed.notify_one();
-        router::apply_patch(&mut store, ui, id, patch, now, true).map_err(|r| {
+        items::apply_patch(&mut store, ui, id, patch, now, true).map_err(|r| {
             Error::Helper(format!(
                 "update_item {id}: {}",
                 r.body.map(|b| b.to_string()).unwrap_or_default()
@@ -504,7 +506,7 @@ impl GraphEmulator {
         let now = self.now();
         let mut store = self.store();
         self.shared.changed.notify_one();
-        router::delete_item(&mut store, ui, id, now).map_err(|r| {
+        items::delete_item(&mut store, ui, id, now).map_err(|r| {
             Error::Helper(format!(
                 "delete_item {id}: {}",
                 r.body.map(|b| b.to_string()).unwrap_or_default()
