@@ -357,6 +357,12 @@ pub(super) fn item_route(
         if kind == ItemKind::Message && r0 == "move" && m == "POST" {
             return move_message(store, ctx, ui, id);
         }
+        if r0 == "permanentdelete" && m == "POST" && kind != ItemKind::Task {
+            return match delete_item(store, ui, id, ctx.now) {
+                Ok(()) => Resp::no_content(),
+                Err(r) => r,
+            };
+        }
         if r0 == "extensions" {
             return extensions_route(store, ctx, ui, kind, id, rest.get(1).copied());
         }
