@@ -1705,3 +1705,70 @@ async fn a_next_link_goes_stale_once_newer_generations_exist() {
     let garbage = get(&emu, &tok, &format!("{start}?$deltatoken=bm90LWEtdG9rZW4")).await;
     assert_eq!(garbage.status, 400);
 }
+
+#[tokio::test]
+async fn sent_mail_reaches_internal_inboxes_with_the_same_internet_message_id() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let mail = json!({"message": {"subject": "Offer 4711", "body": {"contentType": "text", "content": "Attached."},
+        "toRecipients": [{"emailAddress": {"address": "ben@contoso.com"}}, {"emailAddress": {"address": "frank@fabrikam.com"}}]}});
+    let denied = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/sendMail",
+        &[],
+        Some(mail.clone()),
+    )
+    .await;
+    assert_eq!(
+        (denied.status.as_u16(), code(&denied)),
+        (403, "ErrorAccessDenied")
+    );
+    let cid = emu.client_id().to_owned();
+    emu.set_app_roles(&cid, &["Mail.ReadWrite", "Mail.Send"])
+        .unwrap();
+    let tok = token(&emu).await;
+    let sent = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/sendMail",
+        &[],
+        Some(mail),
+    )
+    .await;
+    assert_eq!(sent.status, 202);
+    let find = |mailbox: &str| {
+        emu.items(mailbox, ItemKind::Message)
+            .into_iter()
+            .find(|m| m["subject"] == "Offer 4711")
+            .unwrap()
+    };
+    let (mine, bens) = (find(ANA), find("ben@contoso.com"));
+    assert_eq!(
+        mine["parentFolderId"],
+        emu.container_id(ANA, "sentitems").unwrap().as_str()
+    );
+    assert_eq!(
+        bens["parentFolderId"],
+        emu.container_id("ben@contoso.com", "inbox")
+            .unwrap()
+            .as_str()
+    );
+    assert_eq!(mine["internetMessageId"], bens["internetMessageId"]);
+    assert_ne!(mine["id"], bens["id"]);
+    assert_eq!(
+        (mine["isRead"].as_bool(), bens["isRead"].as_bool()),
+        (Some(true), Some(false))
+    );
+    // The seed has such a pair too: Ana's memo to Dieter.
+    let memo = |mailbox: &str| {
+        emu.items(mailbox, ItemKind::Message)
+            .into_iter()
+            .find(|m| m["subject"] == "Internal memo")
+            .unwrap()["internetMessageId"]
+            .clone()
+    };
+    assert_eq!(memo(ANA), memo("dieter@contoso.com"));
+}

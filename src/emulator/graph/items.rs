@@ -357,6 +357,9 @@ pub(super) fn item_route(
         if kind == ItemKind::Message && r0 == "move" && m == "POST" {
             return move_message(store, ctx, ui, id);
         }
+        if kind == ItemKind::Message && r0 == "send" && m == "POST" {
+            return send_mail(store, ctx, ui, Some(id));
+        }
         if r0 == "permanentdelete" && m == "POST" && kind != ItemKind::Task {
             return match delete_item(store, ui, id, ctx.now) {
                 Ok(()) => Resp::no_content(),
@@ -545,6 +548,120 @@ pub(super) fn move_message(store: &mut Store, ctx: &Ctx, ui: usize, id: &str) ->
         201,
         with_context(&entity_context(ctx, store, ui, ItemKind::Message), body),
     )
+}
+
+/// `POST /users/{id}/sendMail` and `POST /messages/{id}/send` (needs Mail.Send): the sent copy goes
+/// to Sent Items and every internal recipient with a mailbox gets a copy in the inbox, all with the
+/// same `internetMessageId` and `conversationId`. 202, no body.
+pub(super) fn send_mail(store: &mut Store, ctx: &Ctx, ui: usize, draft: Option<&str>) -> Resp {
+    if !ctx
+        .token
+        .roles
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case("Mail.Send"))
+    {
+        return err::access_denied();
+    }
+    let (mut msg, save) = match draft {
+        Some(id) => {
+            let item = match find_item(store, ui, ItemKind::Message, id) {
+                Ok(i) => i.clone(),
+                Err(r) => return r,
+            };
+            if item.data.get("isDraft") != Some(&Value::Bool(true)) {
+                return Resp::error(400, "ErrorInvalidOperation", "Only a draft can be sent.");
+            }
+            if let Err(r) = delete_item(store, ui, id, ctx.now) {
+                return r;
+            }
+            (item.data, true)
+        }
+        None => {
+            let body = ctx.req.body.clone().unwrap_or(Value::Null);
+            let Some(Value::Object(msg)) = body.get("message").cloned() else {
+                return err::bad_request("The message to send is required: {\"message\": {...}}.");
+            };
+            (
+                msg,
+                body.get("saveToSentItems") != Some(&Value::Bool(false)),
+            )
+        }
+    };
+    for k in [
+        "id",
+        "@odata.etag",
+        "@odata.context",
+        "changeKey",
+        "createdDateTime",
+        "lastModifiedDateTime",
+        "parentFolderId",
+        "webLink",
+        "internetMessageHeaders",
+    ] {
+        msg.remove(k);
+    }
+    let user = store.users[ui].clone();
+    let me = json!({"emailAddress": {"name": user.display_name, "address": user.mail.clone().unwrap_or(user.upn.clone())}});
+    let now = super::calendar::fmt_instant(ctx.now);
+    let mid = msg
+        .get("internetMessageId")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("<{}@contoso.emulator>", store.guid()));
+    let conversation = store.new_id(13);
+    msg.insert("internetMessageId".into(), json!(mid));
+    msg.insert("conversationId".into(), json!(conversation));
+    msg.insert("from".into(), me.clone());
+    msg.insert("sender".into(), me);
+    msg.insert("receivedDateTime".into(), json!(now));
+    msg.insert("sentDateTime".into(), json!(now));
+    msg.insert("isDraft".into(), json!(false));
+    let recipients: Vec<String> = ["toRecipients", "ccRecipients", "bccRecipients"]
+        .iter()
+        .filter_map(|k| msg.get(*k).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|r| {
+            r.pointer("/emailAddress/address")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect();
+    if save {
+        let sent = store
+            .mailbox(ui)
+            .mail_folder("sentitems")
+            .expect("sentitems")
+            .id
+            .clone();
+        let mut copy = msg.clone();
+        copy.insert("isRead".into(), json!(true));
+        store.create_message(ui, &sent, copy, false, ctx.now);
+    }
+    let mut delivered = Vec::new();
+    for address in recipients {
+        let Some(ri) = store.user_by_address(&address) else {
+            continue;
+        };
+        if store.mailboxes[ri].is_none() || delivered.contains(&ri) {
+            continue;
+        }
+        delivered.push(ri);
+        let inbox = store
+            .mailbox(ri)
+            .mail_folder("inbox")
+            .expect("inbox")
+            .id
+            .clone();
+        let mut copy = msg.clone();
+        copy.insert("isRead".into(), json!(false));
+        copy.remove("bccRecipients");
+        store.create_message(ri, &inbox, copy, false, ctx.now);
+    }
+    Resp {
+        status: 202,
+        headers: Vec::new(),
+        body: None,
+    }
 }
 
 /// Open extensions: `…/{id}/extensions[/{name}]`.

@@ -13,7 +13,9 @@ use super::{
     Shared, auth, batch,
     delta::{self, Scope},
     http::{Req, Resp, err, with_context},
-    items::{calendar_view, create, instances_route, item_route, linked_resources, list_items},
+    items::{
+        calendar_view, create, instances_route, item_route, linked_resources, list_items, send_mail,
+    },
     odata,
     render::{self, View},
     store::{self, ItemKind, Store, TokenInfo},
@@ -271,6 +273,7 @@ pub(super) enum Family {
     Directory,
     MailboxSettings,
     Mail,
+    MailSend,
     Calendar,
     Contacts,
     Tasks,
@@ -294,6 +297,7 @@ pub(super) fn has_role(token: &TokenInfo, family: Family, write: bool) -> bool {
             "Mail.ReadWrite",
         ],
         (Family::Mail, true) => &["Mail.ReadWrite"],
+        (Family::MailSend, _) => &["Mail.Send"],
         (Family::Calendar, false) => &[
             "Calendars.ReadBasic",
             "Calendars.Read",
@@ -335,6 +339,7 @@ pub(super) fn basic_only(token: &TokenInfo, family: Family) -> bool {
 
 pub(super) struct Ctx<'a> {
     pub shared: &'a Shared,
+    pub token: &'a TokenInfo,
     pub req: &'a Req,
     pub now: Timestamp,
     pub view: View,
@@ -368,6 +373,7 @@ pub(super) fn handle(
         "mailboxsettings" => Family::MailboxSettings,
         "translateexchangeids" => Family::Directory,
         "mailfolders" | "messages" => Family::Mail,
+        "sendmail" => Family::MailSend,
         "events" | "calendar" | "calendars" | "calendarview" => Family::Calendar,
         "contacts" | "contactfolders" => Family::Contacts,
         "todo" => Family::Tasks,
@@ -409,6 +415,7 @@ pub(super) fn handle(
     };
     let ctx = Ctx {
         shared,
+        token,
         req,
         now,
         view: View {
@@ -514,6 +521,7 @@ pub(super) fn route(
             }
         }
         ["messages"] if m == "GET" => list_items(store, ctx, ui, ItemKind::Message, None),
+        ["sendmail"] if m == "POST" => send_mail(store, ctx, ui, None),
         ["messages"] if m == "POST" => {
             let drafts = store
                 .mailbox(ui)

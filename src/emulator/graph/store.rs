@@ -491,7 +491,7 @@ impl Store {
             .position(|u| u.id == key || u.upn.to_lowercase() == key)
     }
 
-    fn user_by_address(&self, address: &str) -> Option<usize> {
+    pub fn user_by_address(&self, address: &str) -> Option<usize> {
         let a = address.to_lowercase();
         self.users.iter().position(|u| {
             u.mail.as_deref().is_some_and(|m| m.to_lowercase() == a) || u.upn.to_lowercase() == a
@@ -648,6 +648,7 @@ impl Store {
             m.insert("uniqueBody".into(), m["body"].clone());
         }
         normalize_body(&mut m);
+        let mid = m["internetMessageId"].clone();
         let headers = json!([
             {"name": "Message-ID", "value": mid},
             {"name": "MIME-Version", "value": "1.0"},
