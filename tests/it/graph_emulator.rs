@@ -1772,3 +1772,39 @@ async fn sent_mail_reaches_internal_inboxes_with_the_same_internet_message_id() 
     };
     assert_eq!(memo(ANA), memo("dieter@contoso.com"));
 }
+
+#[tokio::test]
+async fn folder_and_list_deltas_report_new_lists() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let folders = get(&emu, &tok, "/users/ana@contoso.com/mailFolders/delta").await;
+    let names: Vec<&str> = folders.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["displayName"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Inbox") && names.contains(&"Projects"),
+        "{names:?}"
+    );
+    let contacts = get(&emu, &tok, "/users/ana@contoso.com/contactFolders/delta").await;
+    assert_eq!(contacts.body["value"][0]["displayName"], "Partners");
+    let lists = get(&emu, &tok, "/users/ana@contoso.com/todo/lists/delta").await;
+    assert_eq!(lists.body["value"].as_array().unwrap().len(), 2);
+    let link = lists.body["@odata.deltaLink"].as_str().unwrap().to_owned();
+    let created = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/todo/lists",
+        &[],
+        Some(json!({"displayName": "CRM tasks"})),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let next = get(&emu, &tok, &link).await;
+    let value = next.body["value"].as_array().unwrap();
+    assert_eq!(value.len(), 1);
+    assert_eq!(value[0]["displayName"], "CRM tasks");
+}

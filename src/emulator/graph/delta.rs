@@ -307,6 +307,80 @@ pub fn delta(
     r
 }
 
+/// Delta over a mailbox's folders or To Do lists: `entries` are (creation sequence, JSON). Folders
+/// cannot be created or deleted here, so later rounds carry only new To Do lists.
+#[allow(clippy::too_many_arguments)]
+pub fn collection_delta(
+    store: &mut Store,
+    ui: usize,
+    req: &Req,
+    key: &str,
+    entries: Vec<(u64, Value)>,
+    context: &str,
+    settings: &DeltaSettings,
+    graph_base: &str,
+) -> Resp {
+    let user_id = store.users[ui].id.clone();
+    let tok = match req.param("$deltatoken").or(req.param("$skiptoken")) {
+        Some(t) => {
+            let Some(tok) = decode(t).filter(|t| t.u == user_id && t.s == key) else {
+                return Resp::error(
+                    400,
+                    "ErrorInvalidUrlQuery",
+                    "The delta token is malformed or belongs to another resource.",
+                );
+            };
+            let gen_state = store
+                .mailbox_mut(ui)
+                .generations
+                .entry(key.to_owned())
+                .or_default();
+            if tok.g < gen_state.evicted_below
+                || gen_state.current.saturating_sub(tok.g) > settings.retained_generations
+            {
+                return gone(tok.g, gen_state.current);
+            }
+            tok
+        }
+        None => Token {
+            u: user_id,
+            s: key.to_owned(),
+            g: 0,
+            since: 0,
+            until: 0,
+            initial: true,
+            cursor: None,
+            primed: true,
+            n: 0,
+            o: Opts::default(),
+        },
+    };
+    let until = store.seq;
+    let value: Vec<Value> = entries
+        .into_iter()
+        .filter(|(seq, _)| tok.initial || (*seq > tok.since && *seq <= until))
+        .map(|(_, v)| v)
+        .collect();
+    let gen_state = store
+        .mailbox_mut(ui)
+        .generations
+        .entry(key.to_owned())
+        .or_default();
+    gen_state.current += 1;
+    let next = Token {
+        g: gen_state.current,
+        since: until,
+        until,
+        initial: false,
+        ..tok
+    };
+    Resp::ok(json!({
+        "@odata.context": format!("{graph_base}/$metadata#{context}"),
+        "@odata.deltaLink": format!("{graph_base}{}?$deltatoken={}", req.raw_path, encode(&next)),
+        "value": value,
+    }))
+}
+
 fn fresh(store: &mut Store, ui: usize, req: &Req, scope: &Scope, key: &str) -> Result<Token, Resp> {
     let mut o = Opts {
         select: req.param("$select").map(str::to_owned),

@@ -465,6 +465,65 @@ pub(super) fn route(
             }
             mailbox_settings(store, ctx, ui, rest.first().copied())
         }
+        ["mailfolders", "delta"] if m == "GET" => {
+            let entries = store
+                .mailbox(ui)
+                .mail_folders
+                .iter()
+                .map(|f| (0, folder_json(store, ui, f)))
+                .collect();
+            delta::collection_delta(
+                store,
+                ui,
+                ctx.req,
+                "folders:mail",
+                entries,
+                "Collection(mailFolder)",
+                &ctx.shared.delta,
+                &ctx.shared.graph_base(),
+            )
+        }
+        ["contactfolders", "delta"] if m == "GET" => {
+            let mb = store.mailbox(ui);
+            let root = mb.contact_folders[0].id.clone();
+            let entries = mb.contact_folders[1..]
+                .iter()
+                .map(|f| {
+                    (
+                        0,
+                        json!({"id": f.id, "displayName": f.display_name, "parentFolderId": root}),
+                    )
+                })
+                .collect();
+            delta::collection_delta(
+                store,
+                ui,
+                ctx.req,
+                "folders:contacts",
+                entries,
+                "Collection(contactFolder)",
+                &ctx.shared.delta,
+                &ctx.shared.graph_base(),
+            )
+        }
+        ["todo", "lists", "delta"] if m == "GET" => {
+            let entries = store
+                .mailbox(ui)
+                .todo_lists
+                .iter()
+                .map(|l| (l.seq, list_json(l)))
+                .collect();
+            delta::collection_delta(
+                store,
+                ui,
+                ctx.req,
+                "lists",
+                entries,
+                "Collection(todoTaskList)",
+                &ctx.shared.delta,
+                &ctx.shared.graph_base(),
+            )
+        }
         ["mailfolders"] if m == "GET" => {
             let mb = store.mailbox(ui);
             let folders: Vec<Value> = mb
@@ -634,6 +693,7 @@ pub(super) fn route(
                 display_name: name.to_owned(),
                 wellknown: "none".into(),
                 etag: store.change_key(),
+                seq: store.next_seq(),
             };
             let body = list_json(&list);
             store.mailbox_mut(ui).todo_lists.push(list);

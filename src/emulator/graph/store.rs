@@ -132,6 +132,8 @@ pub struct TodoList {
     pub display_name: String,
     pub wellknown: String,
     pub etag: String,
+    /// Change sequence of its creation (0 for seeded lists), for `/todo/lists/delta`.
+    pub seq: u64,
 }
 
 /// One stored item (or tombstone).
@@ -422,6 +424,7 @@ impl Store {
                 display_name: "Tasks".into(),
                 wellknown: "defaultList".into(),
                 etag: self.change_key(),
+                seq: 0,
             });
         }
         for l in &u.todo_lists {
@@ -430,6 +433,7 @@ impl Store {
                 display_name: l.display_name.clone(),
                 wellknown: l.wellknown_list_name.clone(),
                 etag: self.change_key(),
+                seq: 0,
             });
         }
         // Seeded lists keep their seed order at the front so indexes match `todoLists[n]`.
