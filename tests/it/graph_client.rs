@@ -17,14 +17,15 @@ use graph_connector::{
     },
     transport::graph::{
         CreateOptions, CreateTarget, DeltaChange, DeltaResource, DeltaScope, GraphClient,
-        GraphClientConfig, GraphTransport, Item, ItemKind, ItemRef, MailboxState, StampScope,
-        TimeZoneSource,
+        GraphClientConfig, GraphTransport, Item, ItemKind, ItemRef, MailboxState,
+        REMOVED_OUTSIDE_WINDOW, StampScope, TimeZoneSource,
         auth::Credentials,
         batch::BatchMode,
-        delta::{DeltaRound, RoundKind},
+        delta::{DeltaRound, RoundKind, ScopeSelection, mailbox_scopes},
         diagnose,
         http::Request,
         throttle::{Clock, MailboxLimiter},
+        types::EventType,
     },
 };
 use jiff::Timestamp;
@@ -35,21 +36,30 @@ const ANA: &str = "ana@contoso.com";
 const BEN: &str = "ben@contoso.com";
 const CHLOE: &str = "chloe@contoso.com";
 
-/// A clock whose sleeps return at once and are recorded (tokio's paused time needs `test-util`).
+/// A virtual clock (tokio's paused time needs the `test-util` feature): sleeps return at once, are
+/// recorded, and move the clock forward; tests can also advance it.
 #[derive(Debug, Default)]
 struct RecordingClock {
     sleeps: Mutex<Vec<Duration>>,
+    offset: Mutex<Duration>,
+}
+
+impl RecordingClock {
+    fn advance(&self, d: Duration) {
+        *self.offset.lock().unwrap() += d;
+    }
 }
 
 impl Clock for RecordingClock {
     fn now(&self) -> tokio::time::Instant {
-        tokio::time::Instant::now()
+        tokio::time::Instant::now() + *self.offset.lock().unwrap()
     }
     fn wall(&self) -> SystemTime {
-        SystemTime::now()
+        SystemTime::now() + *self.offset.lock().unwrap()
     }
     fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
         self.sleeps.lock().unwrap().push(d);
+        self.advance(d);
         Box::pin(tokio::task::yield_now())
     }
 }
@@ -106,40 +116,27 @@ fn window() -> DeltaResource {
 }
 
 /// Every delta scope of a mailbox: inbox, sent items, the calendar window, each contact folder, each list.
-async fn scopes(c: &GraphClient, emulator: &GraphEmulator, mailbox: &str) -> Vec<DeltaScope> {
-    let mut resources = vec![
-        DeltaResource::Messages {
-            folder: "inbox".into(),
-        },
-        DeltaResource::Messages {
-            folder: "sentitems".into(),
-        },
-        window(),
-    ];
-    let default_folder = c
-        .default_contact_folder(mailbox)
-        .await
-        .unwrap()
-        .expect("seeded mailboxes have contacts");
-    let mut folders = BTreeSet::from([default_folder]);
-    if let Ok(partners) = emulator.container_id(mailbox, "Partners") {
-        folders.insert(partners);
+async fn scopes(c: &GraphClient, mailbox: &str) -> Vec<DeltaScope> {
+    let DeltaResource::Events { start, end } = window() else {
+        unreachable!()
+    };
+    let selection = ScopeSelection {
+        mail_folders: vec!["inbox".into(), "sentitems".into()],
+        window: Some((start, end)),
+        contacts: true,
+        tasks: true,
+    };
+    let all = mailbox_scopes(c, mailbox, &selection).await.unwrap();
+    if mailbox == ANA {
+        let folders = c.contact_folders(mailbox).await.unwrap();
+        let names: Vec<_> = folders
+            .iter()
+            .map(|f| f.display_name.as_deref().unwrap_or(""))
+            .collect();
+        assert_eq!(names, ["Contacts", "Partners"], "the default folder first");
+        assert_eq!(all.len(), 3 + 2 + c.todo_lists(ANA).await.unwrap().len());
     }
-    resources.extend(
-        folders
-            .into_iter()
-            .map(|folder| DeltaResource::Contacts { folder }),
-    );
-    for list in c.todo_lists(mailbox).await.unwrap() {
-        resources.push(DeltaResource::Tasks { list: list.id });
-    }
-    resources
-        .into_iter()
-        .map(|resource| DeltaScope {
-            mailbox: mailbox.to_owned(),
-            resource,
-        })
-        .collect()
+    all
 }
 
 /// What a caller keeps of a round: items by id (merged idempotently), and the delta link.
@@ -361,8 +358,8 @@ async fn users_are_listed_with_mailbox_probe_and_time_zone() {
 async fn delta_rounds_of_every_resource_then_incremental_changes() {
     let emulator = start(EmulatorOptions::default()).await;
     let c = client(&emulator, Arc::default());
-    let mut all = scopes(&c, &emulator, ANA).await;
-    all.extend(scopes(&c, &emulator, BEN).await);
+    let mut all = scopes(&c, ANA).await;
+    all.extend(scopes(&c, BEN).await);
     let mut mirrors = HashMap::new();
     sync_all(&c, &all, &mut mirrors).await;
     assert_mirrors_match(&emulator, &mirrors, ANA);
@@ -498,8 +495,8 @@ async fn delta_rounds_survive_a_30_percent_fault_rate_without_loss_or_duplicates
     let clock = Arc::new(RecordingClock::default());
     let c = client(&emulator, clock.clone());
     let started = Instant::now();
-    let mut all = scopes(&c, &emulator, ANA).await;
-    all.extend(scopes(&c, &emulator, BEN).await);
+    let mut all = scopes(&c, ANA).await;
+    all.extend(scopes(&c, BEN).await);
     let mut mirrors = HashMap::new();
     sync_all(&c, &all, &mut mirrors).await;
     // A second, incremental round under the same faults.
@@ -909,6 +906,30 @@ async fn batch_matches_responses_by_id_and_retries_only_throttled_items() {
 }
 
 #[tokio::test]
+async fn token_is_renewed_five_minutes_before_expiry() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let clock = Arc::new(RecordingClock::default());
+    let c = client(&emulator, clock.clone());
+    let tokens = |e: &GraphEmulator| {
+        e.counters()
+            .per_endpoint
+            .iter()
+            .filter(|(k, _)| k.contains("oauth2"))
+            .map(|(_, n)| n)
+            .sum::<u64>()
+    };
+    c.todo_lists(ANA).await.unwrap();
+    // expires_in is 3599 s: the token is renewed after 3599 - 300 s, without waiting for a 401.
+    clock.advance(Duration::from_secs(54 * 60));
+    c.todo_lists(ANA).await.unwrap();
+    assert_eq!(tokens(&emulator), 1);
+    clock.advance(Duration::from_secs(60));
+    c.todo_lists(ANA).await.unwrap();
+    assert_eq!(tokens(&emulator), 2);
+    assert_eq!(c.stats().token_refreshes_on_401, 0);
+}
+
+#[tokio::test]
 async fn token_is_cached_and_renewed_once_on_401() {
     let emulator = start(EmulatorOptions::default()).await;
     let c = client(&emulator, Arc::default());
@@ -976,6 +997,20 @@ async fn admin_mistakes_produce_their_one_line_fix() {
         "{pasted_id}"
     );
     lines.push(pasted_id);
+    let padded = format!("{}\n", emulator.client_secret());
+    let padded = fails(client_with(
+        &emulator,
+        &url,
+        &client_id,
+        &padded,
+        Arc::default(),
+    ))
+    .await;
+    assert!(
+        padded.contains("AADSTS7000215") && padded.contains("line break"),
+        "{padded}"
+    );
+    lines.push(padded);
     let expired = fails(client_with(
         &emulator,
         &url,
@@ -1064,6 +1099,9 @@ async fn admin_mistakes_produce_their_one_line_fix() {
 
     // No mailbox, and a mailbox outside the application access policy.
     let c = client(&emulator, Arc::default());
+    c.healthcheck(Some(ANA)).await.unwrap();
+    let health = diagnose(&c.healthcheck(Some(CHLOE)).await.unwrap_err());
+    assert!(health.contains("MailboxNotEnabledForRESTAPI"), "{health}");
     let chloe = DeltaScope {
         mailbox: CHLOE.into(),
         resource: window(),
@@ -1384,4 +1422,52 @@ async fn retries_are_bounded_and_a_second_401_is_reported() {
     );
     assert_eq!(c.stats().token_refreshes_on_401, 1);
     assert_eq!(script.seen.lock().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn calendar_removals_tell_deleted_from_left_the_window() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let c = client(&emulator, Arc::default());
+    let scope = DeltaScope {
+        mailbox: ANA.into(),
+        resource: window(),
+    };
+    let mut mirror = Mirror::default();
+    sync(&c, &scope, &mut mirror).await;
+    let singles: Vec<String> = mirror
+        .items
+        .values()
+        .filter_map(|i| match i {
+            Item::Event(e) if e.kind == Some(EventType::SingleInstance) => e.id.clone(),
+            _ => None,
+        })
+        .collect();
+    assert!(singles.len() >= 2, "{singles:?}");
+    // One event moves two years ahead (out of the window), another is deleted.
+    let later = json!({
+        "isAllDay": false,
+        "start": {"dateTime": "2028-03-01T10:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2028-03-01T11:00:00", "timeZone": "UTC"},
+    });
+    emulator.update_item(ANA, &singles[0], later).unwrap();
+    emulator.delete_item(ANA, &singles[1]).unwrap();
+    let mut removed = BTreeMap::new();
+    let mut round = DeltaRound::new(scope.clone(), mirror.delta_link.clone());
+    while let Some(page) = round.next_page(&c).await.unwrap() {
+        for change in page.changes {
+            if let DeltaChange::Removed { id, reason } = change {
+                removed.insert(id, reason);
+            }
+        }
+    }
+    assert_eq!(
+        removed.get(&singles[0]).map(String::as_str),
+        Some(REMOVED_OUTSIDE_WINDOW),
+        "{removed:?}"
+    );
+    assert_eq!(
+        removed.get(&singles[1]).map(String::as_str),
+        Some("deleted"),
+        "{removed:?}"
+    );
 }

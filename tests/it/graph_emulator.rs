@@ -292,6 +292,22 @@ async fn missing_permissions_give_graphs_403s_and_bad_tokens_401() {
     )
     .await;
     assert_eq!(write.status, 403);
+    // With only Mail.ReadBasic.All, messages come without bodies or previews.
+    emu.set_app_roles(&cid, &["Mail.ReadBasic.All"]).unwrap();
+    let basic = token(&emu).await;
+    let inbox = get(
+        &emu,
+        &basic,
+        "/users/ana@contoso.com/mailFolders/inbox/messages",
+    )
+    .await;
+    let first = &inbox.body["value"][0];
+    assert!(
+        first["subject"].is_string()
+            && first.get("body").is_none()
+            && first.get("bodyPreview").is_none(),
+        "{first}"
+    );
 
     let garbage = get(&emu, "not-a-token", "/users").await;
     assert_eq!(
@@ -608,13 +624,17 @@ async fn attendee_copies_share_the_ical_uid_and_follow_the_organizer() {
         .iter()
         .find(|e| e["subject"] == "Weekly Fabrikam sync")
         .unwrap();
-    let ben = emu.items("ben@contoso.com", ItemKind::Event);
-    let copy = ben
-        .iter()
-        .find(|e| e["iCalUId"] == series["iCalUId"])
-        .expect("Ben got an invitation");
+    let ical = series["iCalUId"].clone();
+    let copy_in = |mailbox: &str| {
+        emu.items(mailbox, ItemKind::Event)
+            .into_iter()
+            .find(|e| e["iCalUId"] == ical)
+    };
+    let copy = copy_in("ben@contoso.com").expect("Ben got an invitation");
     assert_ne!(copy["id"], series["id"]);
     assert_eq!(copy["isOrganizer"], false);
+    assert_eq!(copy["cancelledOccurrences"], json!(["2026-11-23"]));
+    assert!(copy_in("dieter@contoso.com").is_none());
     let id = series["id"].as_str().unwrap();
     let patched = call(
         &emu,
@@ -622,14 +642,45 @@ async fn attendee_copies_share_the_ical_uid_and_follow_the_organizer() {
         "PATCH",
         &format!("/users/ana@contoso.com/events/{id}"),
         &[],
-        Some(json!({"subject": "Fabrikam sync"})),
+        Some(json!({"subject": "Fabrikam sync", "attendees": [
+            {"type": "required", "emailAddress": {"name": "Frank Fischer", "address": "frank@fabrikam.com"}},
+            {"type": "required", "emailAddress": {"name": "Dieter Dörr", "address": "dieter@contoso.com"}}
+        ]})),
     )
     .await;
     assert_eq!(patched.status, 200);
-    let copy = emu
+    let ben = emu
         .item("ben@contoso.com", copy["id"].as_str().unwrap())
         .unwrap();
-    assert_eq!(copy["subject"], "Fabrikam sync");
+    assert_eq!(ben["isCancelled"], true, "Ben was removed from the meeting");
+    assert_eq!(ben["subject"], "Canceled: Weekly Fabrikam sync");
+    let dieter = copy_in("dieter@contoso.com").expect("Dieter was invited");
+    assert_eq!(dieter["subject"], "Fabrikam sync");
+    // Cancelling one occurrence reaches the copies.
+    let occ = get(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/events/{id}/instances?startDateTime=2026-11-30T00:00:00Z&endDateTime=2026-12-01T00:00:00Z"),
+    )
+    .await;
+    let occ = occ.body["value"][0]["id"].as_str().unwrap().to_owned();
+    let del = call(
+        &emu,
+        &tok,
+        "DELETE",
+        &format!("/users/ana@contoso.com/events/{occ}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(del.status, 204);
+    let dieter = emu
+        .item("dieter@contoso.com", dieter["id"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        dieter["cancelledOccurrences"],
+        json!(["2026-11-23", "2026-11-30"])
+    );
 }
 
 #[tokio::test]
@@ -768,6 +819,63 @@ async fn extended_properties_and_linked_resources_can_be_expanded_and_filtered()
     let tasks = get(&emu, &tok, &format!("/users/ana@contoso.com/todo/lists/{list}/tasks?$filter=linkedResources/any(r: r/externalId eq 'A1-100-7')")).await;
     assert_eq!(tasks.body["value"].as_array().unwrap().len(), 1);
     assert!(tasks.body["value"][0]["linkedResources"][0]["id"].is_string());
+
+    // Open extensions on a To Do task: create, expand, filter on existence.
+    let task = tasks.body["value"][0]["id"].as_str().unwrap().to_owned();
+    let base = format!("/users/ana@contoso.com/todo/lists/{list}/tasks");
+    let ext = call(&emu, &tok, "POST", &format!("{base}/{task}/extensions"), &[], Some(json!({"@odata.type": "microsoft.graph.openTypeExtension", "extensionName": "com.acme.crm", "recordId": "A1-100-7"}))).await;
+    assert_eq!(ext.status, 201, "{}", ext.body);
+    assert_eq!(
+        ext.body["id"],
+        "Microsoft.OutlookServices.OpenTypeExtension.com.acme.crm"
+    );
+    let dup = call(
+        &emu,
+        &tok,
+        "POST",
+        &format!("{base}/{task}/extensions"),
+        &[],
+        Some(json!({"extensionName": "com.acme.crm"})),
+    )
+    .await;
+    assert_eq!(dup.status, 409);
+    let got = get(
+        &emu,
+        &tok,
+        &format!("{base}/{task}?$expand=extensions($filter=id eq 'com.acme.crm')"),
+    )
+    .await;
+    assert_eq!(got.body["extensions"][0]["recordId"], "A1-100-7");
+    let found = get(
+        &emu,
+        &tok,
+        &format!("{base}?$filter=extensions/any(e: e/id eq 'com.acme.crm')"),
+    )
+    .await;
+    assert_eq!(found.body["value"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        call(
+            &emu,
+            &tok,
+            "DELETE",
+            &format!("{base}/{task}/extensions/com.acme.crm"),
+            &[],
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(
+        get(
+            &emu,
+            &tok,
+            &format!("{base}?$filter=extensions/any(e: e/id eq 'com.acme.crm')")
+        )
+        .await
+        .body["value"],
+        json!([])
+    );
 }
 
 #[tokio::test]
@@ -844,6 +952,45 @@ async fn prefer_headers_convert_time_zones_and_bodies() {
     assert_eq!(
         allday.body["start"]["dateTime"],
         "2026-12-08T00:00:00.0000000"
+    );
+    // … and so are the occurrences of an all-day series, sparse ones included.
+    emu.add_item(ANA, ItemKind::Event, None, json!({"subject": "Holiday", "isAllDay": true,
+        "start": {"dateTime": "2026-12-24T00:00:00", "timeZone": "W. Europe Standard Time"},
+        "end": {"dateTime": "2026-12-25T00:00:00", "timeZone": "W. Europe Standard Time"},
+        "recurrence": {"pattern": {"type": "daily", "interval": 1}, "range": {"type": "numbered", "startDate": "2026-12-24", "numberOfOccurrences": 2}}})).unwrap();
+    let pst_pref = [("Prefer", "outlook.timezone=\"Pacific Standard Time\"")];
+    let view = call(&emu, &tok, "GET", "/users/ana@contoso.com/calendarView?startDateTime=2026-12-24T00:00:00Z&endDateTime=2026-12-27T00:00:00Z", &pst_pref, None).await;
+    let starts: Vec<&str> = view.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == "Holiday")
+        .map(|e| e["start"]["dateTime"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        starts,
+        ["2026-12-24T00:00:00.0000000", "2026-12-25T00:00:00.0000000"]
+    );
+    let first = call(&emu, &tok, "GET", "/users/ana@contoso.com/calendarView/delta?startDateTime=2026-12-24T00:00:00Z&endDateTime=2026-12-27T00:00:00Z", &pst_pref, None).await;
+    let page = call(
+        &emu,
+        &tok,
+        "GET",
+        first.body["@odata.nextLink"].as_str().unwrap(),
+        &pst_pref,
+        None,
+    )
+    .await;
+    let sparse: Vec<&Value> = page.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "occurrence")
+        .collect();
+    assert_eq!(sparse.len(), 2);
+    assert_eq!(
+        sparse[0]["start"],
+        json!({"dateTime": "2026-12-24T00:00:00.0000000", "timeZone": "Pacific Standard Time"})
     );
     let inbox = emu.container_id(ANA, "inbox").unwrap();
     let msgs = call(
@@ -1044,7 +1191,13 @@ async fn the_request_budget_per_window_throttles_until_the_window_ends() {
         (over.status.as_u16(), code(&over)),
         (429, "ApplicationThrottled")
     );
-    assert_eq!(over.headers["retry-after"], "600");
+    // Seconds to the end of the 10-minute window that opened with the first request.
+    let retry: u64 = over.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((590..=600).contains(&retry), "{retry}");
     assert_eq!(
         get(&emu, &tok, "/users/ben@contoso.com/mailFolders/inbox")
             .await
@@ -1169,4 +1322,489 @@ fn a_bad_seed_is_reported_with_the_field() {
     );
     let err = Seed::from_yaml("tenant: {id: 8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f, domains: [x.com]}\nusers:\n  - {id: 8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f, displayName: A, userPrincipalName: a@x.com, timeZone: Mars Standard Time}\n", "seed.yaml").unwrap_err();
     assert!(err.to_string().contains("users[0].timeZone"), "{err}");
+}
+
+#[tokio::test]
+async fn a_moved_message_gets_a_new_id_unless_ids_are_immutable() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let inbox_delta = "/users/ana@contoso.com/mailFolders/inbox/messages/delta";
+    let (_, link, _) = delta_round(&emu, &tok, inbox_delta, "odata.maxpagesize=10").await;
+    let inbox = emu.container_id(ANA, "inbox").unwrap();
+    let mut msgs: Vec<String> = emu
+        .items(ANA, ItemKind::Message)
+        .into_iter()
+        .filter(|m| m["parentFolderId"] == inbox.as_str())
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    let (a, b) = (msgs.pop().unwrap(), msgs.pop().unwrap());
+    let plain = call(
+        &emu,
+        &tok,
+        "POST",
+        &format!("/users/ana@contoso.com/messages/{a}/move"),
+        &[],
+        Some(json!({"destinationId": "archive"})),
+    )
+    .await;
+    assert_eq!(plain.status, 201);
+    assert_ne!(plain.body["id"], a.as_str());
+    let immutable = call(
+        &emu,
+        &tok,
+        "POST",
+        &format!("/users/ana@contoso.com/messages/{b}/move"),
+        &[("Prefer", "IdType=\"ImmutableId\"")],
+        Some(json!({"destinationId": "archive"})),
+    )
+    .await;
+    assert_eq!(immutable.status, 201);
+    assert_eq!(immutable.body["id"], b.as_str());
+    assert_eq!(
+        immutable.body["parentFolderId"],
+        emu.container_id(ANA, "archive").unwrap().as_str()
+    );
+    let (round2, _, _) = delta_round(&emu, &tok, &link, "odata.maxpagesize=10").await;
+    for gone in [&a, &b] {
+        assert!(
+            round2
+                .iter()
+                .any(|i| i["id"] == gone.as_str() && i["@removed"].is_object()),
+            "{gone} removed from the inbox"
+        );
+    }
+    let archive = emu.container_id(ANA, "archive").unwrap();
+    let (arch, _, _) = delta_round(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/mailFolders/{archive}/messages/delta"),
+        "odata.maxpagesize=10",
+    )
+    .await;
+    assert_eq!(
+        ids(&arch),
+        [plain.body["id"].as_str().unwrap().to_owned(), b.clone()]
+            .into_iter()
+            .collect()
+    );
+
+    // An EWS id (standard base64) of the same item translates to the REST id.
+    let rest = b.clone();
+    let ews = rest.replace('-', "+").replace('_', "/");
+    let t = call(&emu, &tok, "POST", "/users/ana@contoso.com/translateExchangeIds", &[], Some(json!({"inputIds": [ews], "sourceIdType": "ewsId", "targetIdType": "restImmutableEntryId"}))).await;
+    assert_eq!(t.body["value"][0]["targetId"], rest.as_str());
+}
+
+#[tokio::test]
+async fn patching_or_deleting_an_occurrence_makes_an_exception_or_a_gap() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let series = emu
+        .items(ANA, ItemKind::Event)
+        .into_iter()
+        .find(|e| e["subject"] == "Weekly Fabrikam sync")
+        .unwrap();
+    let series = series["id"].as_str().unwrap().to_owned();
+    let window = "startDateTime=2026-11-29T00:00:00Z&endDateTime=2026-12-15T00:00:00Z";
+    let inst = get(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/events/{series}/instances?{window}"),
+    )
+    .await;
+    let occ: Vec<String> = inst.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(occ.len(), 3, "Nov 30, Dec 7, Dec 14");
+    let one = get(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/events/{}", occ[0]),
+    )
+    .await;
+    assert_eq!(
+        (
+            one.body["type"].as_str(),
+            one.body["seriesMasterId"].as_str()
+        ),
+        (Some("occurrence"), Some(series.as_str()))
+    );
+    let patched = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &format!("/users/ana@contoso.com/events/{}", occ[0]),
+        &[],
+        Some(json!({"subject": "Special sync"})),
+    )
+    .await;
+    assert_eq!(
+        (patched.status.as_u16(), patched.body["type"].as_str()),
+        (200, Some("exception"))
+    );
+    assert_eq!(
+        call(
+            &emu,
+            &tok,
+            "DELETE",
+            &format!("/users/ana@contoso.com/events/{}", occ[1]),
+            &[],
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    let after = get(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/calendarView?{window}"),
+    )
+    .await;
+    let subjects: Vec<&str> = after.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "Special sync",
+            "Visit Northwind GmbH",
+            "Trade fair",
+            "Weekly Fabrikam sync"
+        ]
+    );
+    assert_eq!(
+        get(
+            &emu,
+            &tok,
+            &format!("/users/ana@contoso.com/events/{}", occ[1])
+        )
+        .await
+        .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_held_request_whose_client_gives_up_frees_its_slot() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    emu.hold_requests();
+    let url = format!(
+        "{}/users/ana@contoso.com/mailFolders/inbox",
+        emu.graph_url()
+    );
+    let task = tokio::spawn(async move { Client::new().get(url).bearer_auth(tok).send().await });
+    emu.wait_for_in_flight(ANA, 1).await.unwrap();
+    task.abort();
+    // Still held at the gate: the slot comes back when the server sees the closed connection.
+    wait_until(|| emu.in_flight(ANA) == 0).await;
+    emu.release_requests();
+}
+
+/// A webhook receiver on loopback: echoes validation tokens, records notifications.
+pub(crate) async fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::extract::{Query, State};
+    use std::collections::HashMap;
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+    async fn hook(
+        State(seen): State<Seen>,
+        Query(q): Query<HashMap<String, String>>,
+        body: String,
+    ) -> (axum::http::StatusCode, String) {
+        if let Some(token) = q.get("validationToken") {
+            return (axum::http::StatusCode::OK, token.clone());
+        }
+        seen.lock()
+            .unwrap()
+            .push(serde_json::from_str(&body).unwrap());
+        (axum::http::StatusCode::ACCEPTED, String::new())
+    }
+    async fn broken() -> axum::http::StatusCode {
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+    }
+    let seen: Seen = Default::default();
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .route("/broken", axum::routing::post(broken))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, seen)
+}
+
+#[tokio::test]
+async fn subscriptions_validate_the_endpoint_and_deliver_notifications() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let (base, seen) = webhook().await;
+    let expires = (emu.now() + jiff::SignedDuration::from_hours(24)).to_string();
+    let sub = |url: &str, expires: &str| {
+        json!({"changeType": "created,updated,deleted", "notificationUrl": url, "lifecycleNotificationUrl": url,
+            "resource": "users/ana@contoso.com/mailFolders('Inbox')/messages", "expirationDateTime": expires, "clientState": "s3cret"})
+    };
+    let broken = call(
+        &emu,
+        &tok,
+        "POST",
+        "/subscriptions",
+        &[],
+        Some(sub(&format!("{base}/broken"), &expires)),
+    )
+    .await;
+    assert_eq!(broken.status, 400);
+    assert!(
+        broken.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("validation")
+    );
+    let too_long = (emu.now() + jiff::SignedDuration::from_hours(24 * 8)).to_string();
+    assert_eq!(
+        call(
+            &emu,
+            &tok,
+            "POST",
+            "/subscriptions",
+            &[],
+            Some(sub(&format!("{base}/hook"), &too_long))
+        )
+        .await
+        .status,
+        400
+    );
+    let created = call(
+        &emu,
+        &tok,
+        "POST",
+        "/subscriptions",
+        &[],
+        Some(sub(&format!("{base}/hook"), &expires)),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let sub_id = created.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(emu.subscription_ids(), std::slice::from_ref(&sub_id));
+
+    emu.add_item(
+        ANA,
+        ItemKind::Message,
+        Some("sentitems"),
+        json!({"subject": "not watched"}),
+    )
+    .unwrap();
+    let id = emu
+        .add_item(
+            ANA,
+            ItemKind::Message,
+            Some("inbox"),
+            json!({"subject": "watched"}),
+        )
+        .unwrap();
+    wait_until(|| !seen.lock().unwrap().is_empty()).await;
+    let notes: Vec<Value> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["value"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    let n = &notes[0];
+    assert_eq!(
+        (n["changeType"].as_str(), n["clientState"].as_str()),
+        (Some("created"), Some("s3cret"))
+    );
+    assert_eq!(n["resourceData"]["id"], id.as_str());
+    assert_eq!(n["subscriptionId"], sub_id.as_str());
+    assert_eq!(n["tenantId"], emu.tenant_id());
+
+    emu.send_lifecycle_event(&sub_id, "missed").await.unwrap();
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|b| b["value"][0]["lifecycleEvent"] == "missed")
+    );
+    let renewed = (emu.now() + jiff::SignedDuration::from_hours(48)).to_string();
+    let patched = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &format!("/subscriptions/{sub_id}"),
+        &[],
+        Some(json!({"expirationDateTime": renewed})),
+    )
+    .await;
+    assert_eq!(patched.status, 200);
+    assert_eq!(
+        call(
+            &emu,
+            &tok,
+            "DELETE",
+            &format!("/subscriptions/{sub_id}"),
+            &[],
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    assert!(emu.subscription_ids().is_empty());
+    // The dispatcher counts a delivery once the receiver's answer is back.
+    wait_until(|| emu.counters().notifications_delivered == 2).await;
+    assert_eq!(emu.counters().notifications_failed, 0);
+}
+
+#[test]
+fn cli_refuses_a_bad_fault_rate_naming_the_variable() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+        .args(["emulate", "graph"])
+        .env("GRAPH_EMULATOR_FAULT_RATE", "2")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("GRAPH_EMULATOR_FAULT_RATE: expected a number from 0 to 1, found 2"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn a_next_link_goes_stale_once_newer_generations_exist() {
+    let emu = spawn(EmulatorOptions {
+        delta: graph_connector::emulator::graph::DeltaSettings {
+            retained_generations: 1,
+            ..Default::default()
+        },
+        ..EmulatorOptions::default()
+    })
+    .await
+    .unwrap();
+    let tok = token(&emu).await;
+    let start = "/users/ben@contoso.com/contactFolders/contacts/contacts/delta";
+    let first = get(&emu, &tok, start).await;
+    let stale = first.body["@odata.nextLink"].as_str().unwrap().to_owned();
+    // Two other rounds of the same folder complete meanwhile.
+    for _ in 0..2 {
+        delta_round(&emu, &tok, start, "odata.maxpagesize=10").await;
+    }
+    let gone = get(&emu, &tok, &stale).await;
+    assert_eq!(
+        (gone.status.as_u16(), code(&gone)),
+        (410, "SyncStateNotFound")
+    );
+    let garbage = get(&emu, &tok, &format!("{start}?$deltatoken=bm90LWEtdG9rZW4")).await;
+    assert_eq!(garbage.status, 400);
+}
+
+#[tokio::test]
+async fn sent_mail_reaches_internal_inboxes_with_the_same_internet_message_id() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let mail = json!({"message": {"subject": "Offer 4711", "body": {"contentType": "text", "content": "Attached."},
+        "toRecipients": [{"emailAddress": {"address": "ben@contoso.com"}}, {"emailAddress": {"address": "frank@fabrikam.com"}}]}});
+    let denied = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/sendMail",
+        &[],
+        Some(mail.clone()),
+    )
+    .await;
+    assert_eq!(
+        (denied.status.as_u16(), code(&denied)),
+        (403, "ErrorAccessDenied")
+    );
+    let cid = emu.client_id().to_owned();
+    emu.set_app_roles(&cid, &["Mail.ReadWrite", "Mail.Send"])
+        .unwrap();
+    let tok = token(&emu).await;
+    let sent = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/sendMail",
+        &[],
+        Some(mail),
+    )
+    .await;
+    assert_eq!(sent.status, 202);
+    let find = |mailbox: &str| {
+        emu.items(mailbox, ItemKind::Message)
+            .into_iter()
+            .find(|m| m["subject"] == "Offer 4711")
+            .unwrap()
+    };
+    let (mine, bens) = (find(ANA), find("ben@contoso.com"));
+    assert_eq!(
+        mine["parentFolderId"],
+        emu.container_id(ANA, "sentitems").unwrap().as_str()
+    );
+    assert_eq!(
+        bens["parentFolderId"],
+        emu.container_id("ben@contoso.com", "inbox")
+            .unwrap()
+            .as_str()
+    );
+    assert_eq!(mine["internetMessageId"], bens["internetMessageId"]);
+    assert_ne!(mine["id"], bens["id"]);
+    assert_eq!(
+        (mine["isRead"].as_bool(), bens["isRead"].as_bool()),
+        (Some(true), Some(false))
+    );
+    // The seed has such a pair too: Ana's memo to Dieter.
+    let memo = |mailbox: &str| {
+        emu.items(mailbox, ItemKind::Message)
+            .into_iter()
+            .find(|m| m["subject"] == "Internal memo")
+            .unwrap()["internetMessageId"]
+            .clone()
+    };
+    assert_eq!(memo(ANA), memo("dieter@contoso.com"));
+}
+
+#[tokio::test]
+async fn folder_and_list_deltas_report_new_lists() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let folders = get(&emu, &tok, "/users/ana@contoso.com/mailFolders/delta").await;
+    let names: Vec<&str> = folders.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["displayName"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Inbox") && names.contains(&"Projects"),
+        "{names:?}"
+    );
+    let contacts = get(&emu, &tok, "/users/ana@contoso.com/contactFolders/delta").await;
+    assert_eq!(contacts.body["value"][0]["displayName"], "Partners");
+    let lists = get(&emu, &tok, "/users/ana@contoso.com/todo/lists/delta").await;
+    assert_eq!(lists.body["value"].as_array().unwrap().len(), 2);
+    let link = lists.body["@odata.deltaLink"].as_str().unwrap().to_owned();
+    let created = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/todo/lists",
+        &[],
+        Some(json!({"displayName": "CRM tasks"})),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let next = get(&emu, &tok, &link).await;
+    let value = next.body["value"].as_array().unwrap();
+    assert_eq!(value.len(), 1);
+    assert_eq!(value[0]["displayName"], "CRM tasks");
 }

@@ -446,8 +446,15 @@ async fn emulator_responses_have_the_corpus_keys_and_types() {
             "message-get-2.json" => Some(cx.get(&format!("{u}/messages/{order}/?$select=internetMessageHeaders"), &[]).await),
             "message-get-3.json" => Some(cx.get(&format!("{u}/messages/{order}/?$select=subject,body,bodyPreview,uniqueBody"), &[("Prefer", "outlook.body-content-type=\"text\"")]).await),
             "subscription-create-response.json" => {
-                eprintln!("note: {file}: change notifications are not emulated (see docs/graph-emulator.md)");
-                None
+                let (base, _) = super::graph_emulator::webhook().await;
+                let mut req = load(&dir, "subscription-create-request.json");
+                // The docs' request is delegated (me/…) and long expired: same shape, app-only values.
+                req["resource"] = json!("users/ana@contoso.com/mailFolders('Inbox')/messages");
+                req["notificationUrl"] = json!(format!("{base}/hook"));
+                req["expirationDateTime"] = json!((cx.emu.now() + jiff::SignedDuration::from_hours(24)).to_string());
+                let (s, b) = cx.call("POST", "/subscriptions", &[], Some(req)).await;
+                assert_eq!(s, 201, "{b}");
+                Some(b)
             }
             "todolists-list.json" => Some(cx.get(&format!("{u}/todo/lists"), &[]).await),
             "todotask-create.json" => {

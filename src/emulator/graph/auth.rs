@@ -53,7 +53,7 @@ pub async fn token_endpoint(
 ) -> Resp {
     let now = shared.clock.now();
     {
-        let mut t = shared.throttle.lock().expect("throttle lock");
+        let mut t = super::lock(&shared.throttle);
         t.counters.requests += 1;
         *t.counters
             .per_endpoint
@@ -70,7 +70,7 @@ pub async fn token_endpoint(
         }
     }
     let r = token(shared, method, path, headers, body, now);
-    let mut t = shared.throttle.lock().expect("throttle lock");
+    let mut t = super::lock(&shared.throttle);
     *t.counters.statuses.entry(r.status).or_insert(0) += 1;
     r
 }
@@ -114,7 +114,7 @@ fn token(
     }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let mut store = shared.store.lock().expect("store lock");
+    let mut store = super::lock(&shared.store);
     let guid = uuid::Uuid::parse_str(&tenant).is_ok();
     if tenant.eq_ignore_ascii_case("common") || tenant.eq_ignore_ascii_case("organizations") {
         return aad_error(

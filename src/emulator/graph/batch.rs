@@ -193,7 +193,7 @@ pub async fn run(shared: Arc<Shared>, outer: &Req) -> Resp {
         }
     }
     {
-        let mut t = shared.throttle.lock().expect("throttle lock");
+        let mut t = super::lock(&shared.throttle);
         responses.shuffle(&mut t.rng);
     }
     Resp::ok(json!({"responses": responses}))

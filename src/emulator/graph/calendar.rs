@@ -300,3 +300,62 @@ pub fn duration(start: &Value, end: &Value) -> SignedDuration {
         _ => SignedDuration::ZERO,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dates(rec: Value, last: &str) -> Vec<String> {
+        expand(&rec, last.parse().unwrap(), 100)
+            .unwrap()
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn weekly_daily_monthly_and_relative_patterns_expand_like_outlook() {
+        let weekly = json!({"pattern": {"type": "weekly", "interval": 2, "daysOfWeek": ["monday", "thursday"], "firstDayOfWeek": "sunday"},
+            "range": {"type": "endDate", "startDate": "2026-11-05", "endDate": "2026-11-30"}});
+        assert_eq!(
+            dates(weekly, "2027-01-01"),
+            ["2026-11-05", "2026-11-16", "2026-11-19", "2026-11-30"]
+        );
+        let daily = json!({"pattern": {"type": "daily", "interval": 3}, "range": {"type": "numbered", "startDate": "2026-11-01", "numberOfOccurrences": 3}});
+        assert_eq!(
+            dates(daily, "2027-01-01"),
+            ["2026-11-01", "2026-11-04", "2026-11-07"]
+        );
+        let monthly = json!({"pattern": {"type": "absoluteMonthly", "interval": 1, "dayOfMonth": 31}, "range": {"type": "noEnd", "startDate": "2026-10-31"}});
+        assert_eq!(
+            dates(monthly, "2027-03-31"),
+            ["2026-10-31", "2026-12-31", "2027-01-31", "2027-03-31"]
+        );
+        let relative = json!({"pattern": {"type": "relativeMonthly", "interval": 1, "daysOfWeek": ["friday"], "index": "last"}, "range": {"type": "numbered", "startDate": "2026-11-01", "numberOfOccurrences": 2}});
+        assert_eq!(dates(relative, "2027-12-31"), ["2026-11-27", "2026-12-25"]);
+        let bad = json!({"pattern": {"type": "weekly"}, "range": {"type": "noEnd", "startDate": "2026-11-01"}});
+        assert!(
+            expand(&bad, "2027-01-01".parse().unwrap(), 10)
+                .unwrap_err()
+                .contains("daysOfWeek")
+        );
+    }
+
+    #[test]
+    fn windows_and_iana_zone_names_resolve() {
+        let ts: Timestamp = "2026-12-03T13:00:00Z".parse().unwrap();
+        assert_eq!(
+            render(ts, "W. Europe Standard Time")["dateTime"],
+            "2026-12-03T14:00:00.0000000"
+        );
+        assert_eq!(
+            render(ts, "Pacific Standard Time")["dateTime"],
+            "2026-12-03T05:00:00.0000000"
+        );
+        assert_eq!(
+            render(ts, "Europe/Berlin")["dateTime"],
+            "2026-12-03T14:00:00.0000000"
+        );
+        assert!(zone("Mars Standard Time").is_none());
+    }
+}

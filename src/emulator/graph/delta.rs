@@ -101,6 +101,9 @@ struct Token {
     cursor: Option<String>,
     #[serde(default)]
     primed: bool,
+    /// Units sent so far in an initial round (for the 5,000-message cap of a filtered round).
+    #[serde(default)]
+    n: usize,
     o: Opts,
 }
 
@@ -141,6 +144,7 @@ pub fn delta(
     scope: Scope,
     settings: &DeltaSettings,
     graph_base: &str,
+    basic: bool,
 ) -> Resp {
     let user_id = store.users[ui].id.clone();
     let key = scope.key();
@@ -214,7 +218,8 @@ pub fn delta(
         tz: prefer.timezone.clone(),
         body_type: prefer.body_content_type.clone(),
         select: odata::select_list(tok.o.select.as_deref()),
-        expand_ext: expand,
+        expand,
+        basic,
     };
     let filter = tok.o.filter.as_deref().and_then(|f| odata::parse(f).ok());
     let mb = store.mailbox(ui);
@@ -222,6 +227,10 @@ pub fn delta(
     let mut units = 0usize;
     let mut last: Option<String> = None;
     let mut more = false;
+    // Graph caps a round filtered on receivedDateTime at 5,000 messages.
+    let cap = (tok.initial && tok.o.filter.is_some() && matches!(scope, Scope::Messages(_)))
+        .then(|| MESSAGE_FILTER_CAP.saturating_sub(tok.n));
+    let page = cap.map_or(page, |c| page.min(c));
     let range: Box<dyn Iterator<Item = (&String, &Item)>> = match &tok.cursor {
         Some(c) => Box::new(mb.items.range(c.clone()..)),
         None => Box::new(mb.items.iter()),
@@ -239,7 +248,7 @@ pub fn delta(
             continue;
         }
         if !is_cursor && units >= page {
-            more = true;
+            more = cap.is_none_or(|c| units < c);
             break;
         }
         values.extend(entries);
@@ -250,9 +259,25 @@ pub fn delta(
     }
     let mut body = Map::new();
     body.insert("@odata.context".into(), json!(context));
+    if !more
+        && !tok.initial
+        && let Scope::Messages(folder) = &scope
+    {
+        // Messages moved out of this folder keeping their (immutable) id.
+        for (id, from, seq) in &store.mailbox(ui).departures {
+            let back = store
+                .mailbox(ui)
+                .live(id)
+                .is_some_and(|i| &i.container == folder);
+            if from == folder && *seq > tok.since && *seq <= tok.until && !back {
+                values.push(removed(&scope, id));
+            }
+        }
+    }
     if more {
         let mut next = tok.clone();
         next.cursor = last.or(tok.cursor.clone());
+        next.n = tok.n + units;
         body.insert(
             "@odata.nextLink".into(),
             json!(format!("{link_base}?$skiptoken={}", encode(&next))),
@@ -280,6 +305,80 @@ pub fn delta(
         r = r.with_header("Preference-Applied", format!("outlook.timezone=\"{tz}\""));
     }
     r
+}
+
+/// Delta over a mailbox's folders or To Do lists: `entries` are (creation sequence, JSON). Folders
+/// cannot be created or deleted here, so later rounds carry only new To Do lists.
+#[allow(clippy::too_many_arguments)]
+pub fn collection_delta(
+    store: &mut Store,
+    ui: usize,
+    req: &Req,
+    key: &str,
+    entries: Vec<(u64, Value)>,
+    context: &str,
+    settings: &DeltaSettings,
+    graph_base: &str,
+) -> Resp {
+    let user_id = store.users[ui].id.clone();
+    let tok = match req.param("$deltatoken").or(req.param("$skiptoken")) {
+        Some(t) => {
+            let Some(tok) = decode(t).filter(|t| t.u == user_id && t.s == key) else {
+                return Resp::error(
+                    400,
+                    "ErrorInvalidUrlQuery",
+                    "The delta token is malformed or belongs to another resource.",
+                );
+            };
+            let gen_state = store
+                .mailbox_mut(ui)
+                .generations
+                .entry(key.to_owned())
+                .or_default();
+            if tok.g < gen_state.evicted_below
+                || gen_state.current.saturating_sub(tok.g) > settings.retained_generations
+            {
+                return gone(tok.g, gen_state.current);
+            }
+            tok
+        }
+        None => Token {
+            u: user_id,
+            s: key.to_owned(),
+            g: 0,
+            since: 0,
+            until: 0,
+            initial: true,
+            cursor: None,
+            primed: true,
+            n: 0,
+            o: Opts::default(),
+        },
+    };
+    let until = store.seq;
+    let value: Vec<Value> = entries
+        .into_iter()
+        .filter(|(seq, _)| tok.initial || (*seq > tok.since && *seq <= until))
+        .map(|(_, v)| v)
+        .collect();
+    let gen_state = store
+        .mailbox_mut(ui)
+        .generations
+        .entry(key.to_owned())
+        .or_default();
+    gen_state.current += 1;
+    let next = Token {
+        g: gen_state.current,
+        since: until,
+        until,
+        initial: false,
+        ..tok
+    };
+    Resp::ok(json!({
+        "@odata.context": format!("{graph_base}/$metadata#{context}"),
+        "@odata.deltaLink": format!("{graph_base}{}?$deltatoken={}", req.raw_path, encode(&next)),
+        "value": value,
+    }))
 }
 
 fn fresh(store: &mut Store, ui: usize, req: &Req, scope: &Scope, key: &str) -> Result<Token, Resp> {
@@ -401,9 +500,12 @@ fn fresh(store: &mut Store, ui: usize, req: &Req, scope: &Scope, key: &str) -> R
         initial: true,
         cursor: None,
         primed: false,
+        n: 0,
         o,
     })
 }
+
+const MESSAGE_FILTER_CAP: usize = 5000;
 
 fn removed(scope: &Scope, id: &str) -> Value {
     json!({"@odata.type": scope.odata_type(), "id": id, "@removed": {"reason": "deleted"}})
@@ -451,10 +553,9 @@ fn unit_entries(
             let (Some(s), Some(e)) = (tok.o.start, tok.o.end) else {
                 return Vec::new();
             };
-            let (from, to) = (
-                Timestamp::from_second(s).expect("window"),
-                Timestamp::from_second(e).expect("window"),
-            );
+            let (Ok(from), Ok(to)) = (Timestamp::from_second(s), Timestamp::from_second(e)) else {
+                return Vec::new();
+            };
             if item.is_master() {
                 let inst = instances(item, from, to);
                 if item.deleted {

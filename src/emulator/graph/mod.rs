@@ -16,12 +16,15 @@ mod batch;
 mod calendar;
 mod delta;
 mod http;
+mod items;
 mod odata;
 mod render;
 mod router;
 mod seed;
 mod store;
+mod subscriptions;
 mod throttle;
+mod users;
 
 use std::{
     net::SocketAddr,
@@ -122,8 +125,13 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub fn now(&self) -> Timestamp {
-        Timestamp::now() + *self.offset.lock().expect("clock lock")
+        Timestamp::now() + *lock(&self.offset)
     }
+}
+
+/// Locks a mutex; a panic elsewhere must not take the whole emulator down with it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 pub(crate) struct Shared {
@@ -131,6 +139,8 @@ pub(crate) struct Shared {
     pub throttle: Mutex<Throttle>,
     pub clock: Clock,
     pub gate: watch::Sender<bool>,
+    /// Woken after writes so the notification dispatcher looks for changes.
+    pub changed: tokio::sync::Notify,
     pub delta: DeltaSettings,
     pub token_lifetime: Duration,
     pub base: String,
@@ -152,6 +162,7 @@ pub struct GraphEmulator {
     secret_id: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    dispatcher: JoinHandle<()>,
 }
 
 /// Starts an emulator on `options.listen` and returns once it accepts connections.
@@ -194,6 +205,7 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
             offset: Mutex::new(SignedDuration::ZERO),
         },
         gate,
+        changed: tokio::sync::Notify::new(),
         delta: options.delta,
         token_lifetime: options.token_lifetime,
         base: format!("http://{addr}"),
@@ -210,6 +222,7 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
             tracing::error!(%error, "graph emulator stopped");
         }
     });
+    let dispatcher = tokio::spawn(subscriptions::dispatcher(shared.clone()));
     tracing::info!(%addr, "graph emulator listening");
     Ok(GraphEmulator {
         addr,
@@ -220,21 +233,48 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
         secret_id,
         stop: Some(stop),
         task: Some(task),
+        dispatcher,
     })
 }
 
 /// `graph-connector emulate graph`: serves until Ctrl-C after printing one JSON line with URLs and credentials.
+///
+/// Fault injection for demos comes from the environment: `GRAPH_EMULATOR_FAULT_RATE` (0–1),
+/// `GRAPH_EMULATOR_LATENCY_MS`, `GRAPH_EMULATOR_RNG_SEED`.
 pub async fn run_from_cli(listen: SocketAddr, seed: Option<&Path>) -> anyhow::Result<()> {
     let seed = match seed {
         Some(path) => Seed::from_file(path)?,
         None => Seed::sandbox(),
     };
-    let emulator = spawn(EmulatorOptions {
+    let mut options = EmulatorOptions {
         listen,
         seed,
         ..EmulatorOptions::default()
-    })
-    .await?;
+    };
+    fn env<T: std::str::FromStr>(name: &str, expected: &str) -> anyhow::Result<Option<T>> {
+        match std::env::var(name) {
+            Ok(v) => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| anyhow::anyhow!("{name}: expected {expected}, found `{v}`")),
+            Err(_) => Ok(None),
+        }
+    }
+    if let Some(rate) = env::<f64>("GRAPH_EMULATOR_FAULT_RATE", "a number from 0 to 1")? {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&rate),
+            "GRAPH_EMULATOR_FAULT_RATE: expected a number from 0 to 1, found {rate}"
+        );
+        options.faults.rate = rate;
+    }
+    if let Some(ms) = env::<u64>("GRAPH_EMULATOR_LATENCY_MS", "milliseconds")? {
+        options.faults.latency = Duration::from_millis(ms);
+    }
+    if let Some(seed) = env::<u64>("GRAPH_EMULATOR_RNG_SEED", "an unsigned integer")? {
+        options.rng_seed = seed;
+    }
+    let emulator = spawn(options).await?;
     println!("{}", emulator.connection_json());
     tokio::signal::ctrl_c().await?;
     emulator.shutdown().await;
@@ -285,24 +325,17 @@ impl GraphEmulator {
     }
 
     pub fn counters(&self) -> Counters {
-        self.shared
-            .throttle
-            .lock()
-            .expect("throttle lock")
-            .counters
-            .clone()
+        lock(&self.shared.throttle).counters.clone()
     }
     pub fn reset_counters(&self) {
-        let mut t = self.shared.throttle.lock().expect("throttle lock");
-        let keep = t.counters.max_in_flight.keys().cloned().collect::<Vec<_>>();
+        let mut t = lock(&self.shared.throttle);
         t.counters = Counters::default();
-        drop(keep);
     }
     pub fn set_faults(&self, faults: Faults) {
-        self.shared.throttle.lock().expect("throttle lock").faults = faults;
+        lock(&self.shared.throttle).faults = faults;
     }
     pub fn set_throttle(&self, settings: ThrottleSettings) {
-        self.shared.throttle.lock().expect("throttle lock").settings = settings;
+        lock(&self.shared.throttle).settings = settings;
     }
 
     /// Holds every admitted Graph request before it is handled, until [`Self::release_requests`]:
@@ -317,14 +350,7 @@ impl GraphEmulator {
     pub async fn wait_for_in_flight(&self, mailbox: &str, n: usize) -> Result<(), Error> {
         let ui = self.user(mailbox)?;
         for _ in 0..4000 {
-            if self
-                .shared
-                .throttle
-                .lock()
-                .expect("throttle lock")
-                .in_flight_for(ui)
-                >= n
-            {
+            if lock(&self.shared.throttle).in_flight_for(ui) >= n {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -334,9 +360,17 @@ impl GraphEmulator {
         )))
     }
 
+    /// Requests of `mailbox` in flight now (all apps).
+    pub fn in_flight(&self, mailbox: &str) -> usize {
+        match self.user(mailbox) {
+            Ok(ui) => lock(&self.shared.throttle).in_flight_for(ui),
+            Err(_) => 0,
+        }
+    }
+
     /// Moves the emulator clock (token and secret expiry, request budget windows).
     pub fn advance_clock(&self, by: SignedDuration) {
-        *self.shared.clock.offset.lock().expect("clock lock") += by;
+        *lock(&self.shared.clock.offset) += by;
     }
     pub fn now(&self) -> Timestamp {
         self.shared.clock.now()
@@ -366,7 +400,7 @@ impl GraphEmulator {
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.shared.store.lock().expect("store lock")
+        lock(&self.shared.store)
     }
 
     fn user(&self, mailbox: &str) -> Result<usize, Error> {
@@ -440,6 +474,7 @@ impl GraphEmulator {
         };
         let now = self.now();
         let mut store = self.store();
+        self.shared.changed.notify_one();
         Ok(match kind {
             ItemKind::Message => store.create_message(ui, &container, map, false, now),
             ItemKind::Contact => store.create_contact(ui, &container, map, now),
@@ -456,7 +491,8 @@ impl GraphEmulator {
         let ui = self.user(mailbox)?;
         let now = self.now();
         let mut store = self.store();
-        router::apply_patch(&mut store, ui, id, patch, now, true).map_err(|r| {
+        self.shared.changed.notify_one();
+        items::apply_patch(&mut store, ui, id, patch, now, true).map_err(|r| {
             Error::Helper(format!(
                 "update_item {id}: {}",
                 r.body.map(|b| b.to_string()).unwrap_or_default()
@@ -469,7 +505,8 @@ impl GraphEmulator {
         let ui = self.user(mailbox)?;
         let now = self.now();
         let mut store = self.store();
-        router::delete_item(&mut store, ui, id, now).map_err(|r| {
+        self.shared.changed.notify_one();
+        items::delete_item(&mut store, ui, id, now).map_err(|r| {
             Error::Helper(format!(
                 "delete_item {id}: {}",
                 r.body.map(|b| b.to_string()).unwrap_or_default()
@@ -521,8 +558,32 @@ impl GraphEmulator {
         Ok(())
     }
 
+    /// Sends a lifecycle notification (`reauthorizationRequired`, `subscriptionRemoved`,
+    /// `missed`) to a subscription's lifecycleNotificationUrl.
+    pub async fn send_lifecycle_event(
+        &self,
+        subscription_id: &str,
+        event: &str,
+    ) -> Result<(), Error> {
+        subscriptions::lifecycle(&self.shared, subscription_id, event)
+            .await
+            .map_err(Error::Helper)
+    }
+
+    /// Ids of the live subscriptions (all apps).
+    pub fn subscription_ids(&self) -> Vec<String> {
+        let now = self.now();
+        self.store()
+            .subscriptions
+            .iter()
+            .filter(|s| s.expires > now)
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
     /// Stops serving and waits for the server task.
     pub async fn shutdown(mut self) {
+        self.dispatcher.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -535,6 +596,7 @@ impl GraphEmulator {
 
 impl Drop for GraphEmulator {
     fn drop(&mut self) {
+        self.dispatcher.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

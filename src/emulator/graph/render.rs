@@ -15,32 +15,66 @@ pub struct View {
     pub body_type: Option<String>,
     pub select: Option<Vec<String>>,
     /// `Some(None)`: expand all extended properties; `Some(Some(f))`: those matching `f`.
-    pub expand_ext: Option<Option<odata::Expr>>,
+    pub expand: Expand,
+    /// The app holds only Mail.ReadBasic / Calendars.ReadBasic: no bodies, previews,
+    /// attendees or extended properties.
+    pub basic: bool,
 }
 
-/// Parses `$expand=singleValueExtendedProperties($filter=id eq '…')`.
-pub fn parse_expand(expand: Option<&str>) -> Result<Option<Option<odata::Expr>>, String> {
+/// What `$expand` asked for: `Some(None)` = all, `Some(Some(f))` = those matching `f`.
+#[derive(Debug, Clone, Default)]
+pub struct Expand {
+    pub ext_props: Option<Option<odata::Expr>>,
+    pub extensions: Option<Option<odata::Expr>>,
+}
+
+/// Parses `$expand=singleValueExtendedProperties($filter=id eq '…'),extensions($filter=id eq '…')`;
+/// other navigations (linkedResources, attachments…) are accepted and ignored.
+pub fn parse_expand(expand: Option<&str>) -> Result<Expand, String> {
+    let mut out = Expand::default();
     let Some(expand) = expand else {
-        return Ok(None);
+        return Ok(out);
     };
-    let e = expand.trim();
-    let lower = e.to_ascii_lowercase();
-    if !lower.starts_with("singlevalueextendedproperties") {
-        return Ok(None);
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in expand.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&expand[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
     }
-    let rest = e["singleValueExtendedProperties".len()..].trim();
-    if rest.is_empty() {
-        return Ok(Some(None));
+    parts.push(&expand[start..]);
+    for part in parts {
+        let part = part.trim();
+        let (name, rest) = match part.find('(') {
+            Some(i) => (&part[..i], part[i..].trim()),
+            None => (part, ""),
+        };
+        let filter = if rest.is_empty() {
+            None
+        } else {
+            let inner = rest
+                .strip_prefix('(')
+                .and_then(|r| r.strip_suffix(')'))
+                .ok_or_else(|| format!("expected {name}($filter=id eq '...')"))?;
+            let f = inner
+                .trim()
+                .strip_prefix("$filter=")
+                .ok_or_else(|| format!("expected $filter= inside {name}(...)"))?;
+            Some(odata::parse(f)?)
+        };
+        match name.trim().to_ascii_lowercase().as_str() {
+            "singlevalueextendedproperties" => out.ext_props = Some(filter),
+            "extensions" => out.extensions = Some(filter),
+            _ => {}
+        }
     }
-    let inner = rest
-        .strip_prefix('(')
-        .and_then(|r| r.strip_suffix(')'))
-        .ok_or("expected singleValueExtendedProperties($filter=id eq '...')")?;
-    let filter = inner
-        .trim()
-        .strip_prefix("$filter=")
-        .ok_or("expected $filter= inside singleValueExtendedProperties(...)")?;
-    Ok(Some(Some(odata::parse(filter)?)))
+    Ok(out)
 }
 
 fn convert_body(body: &Value, to: &str) -> Value {
@@ -120,6 +154,21 @@ pub fn item_json(item: &Item, view: &View) -> Map<String, Value> {
 }
 
 fn finish(m: &mut Map<String, Value>, item: &Item, view: &View) {
+    if view.basic {
+        let gone: &[&str] = match item.kind {
+            ItemKind::Message => &[
+                "body",
+                "bodyPreview",
+                "uniqueBody",
+                "internetMessageHeaders",
+            ],
+            ItemKind::Event => &["body", "bodyPreview", "attendees"],
+            _ => &[],
+        };
+        for k in gone {
+            m.remove(*k);
+        }
+    }
     let tz = view.tz.clone().unwrap_or_else(|| "UTC".into());
     apply_zone(m, item.kind, &tz);
     if let Some(to) = &view.body_type {
@@ -130,7 +179,17 @@ fn finish(m: &mut Map<String, Value>, item: &Item, view: &View) {
             }
         }
     }
-    if let Some(ext) = &view.expand_ext {
+    if let Some(filter) = &view.expand.extensions {
+        let matching: Vec<Value> = item
+            .extensions
+            .iter()
+            .filter(|e| filter.as_ref().is_none_or(|f| f.eval(&short_id(e))))
+            .cloned()
+            .map(Value::Object)
+            .collect();
+        m.insert("extensions".into(), Value::Array(matching));
+    }
+    if let Some(ext) = view.expand.ext_props.as_ref().filter(|_| !view.basic) {
         let matching: Vec<Value> = ext_json(item)
             .into_iter()
             .filter(|p| ext.as_ref().is_none_or(|f| f.eval(p)))
@@ -167,39 +226,49 @@ pub fn instance_json(
     view: &View,
     sparse: bool,
 ) -> Map<String, Value> {
-    let tz = view.tz.clone().unwrap_or_else(|| "UTC".into());
     let kind = if inst.exception {
         "exception"
     } else {
         "occurrence"
     };
+    // Instances are computed as instants; all-day ones go back to floating wall clocks.
     let all_day = master.data.get("isAllDay").and_then(Value::as_bool) == Some(true);
     let (start, end) = if all_day {
         let stz = calendar::zone(master.data["start"]["timeZone"].as_str().unwrap_or("UTC"))
             .unwrap_or(jiff::tz::TimeZone::UTC);
         (
-            calendar::render_floating(stz.to_datetime(inst.start), &tz),
-            calendar::render_floating(stz.to_datetime(inst.end), &tz),
+            calendar::render_floating(stz.to_datetime(inst.start), "UTC"),
+            calendar::render_floating(stz.to_datetime(inst.end), "UTC"),
         )
     } else {
         (
-            calendar::render(inst.start, &tz),
-            calendar::render(inst.end, &tz),
+            calendar::render(inst.start, "UTC"),
+            calendar::render(inst.end, "UTC"),
         )
     };
-    let etag = master.etag();
-    if sparse && !inst.exception {
+    let mut m = if sparse && !inst.exception {
         let mut m = Map::new();
         m.insert("@odata.type".into(), json!("#microsoft.graph.event"));
-        m.insert("@odata.etag".into(), json!(etag));
+        m.insert("@odata.etag".into(), json!(master.etag()));
         m.insert("type".into(), json!(kind));
         m.insert("seriesMasterId".into(), json!(master.id));
         m.insert("start".into(), start);
         m.insert("end".into(), end);
         m.insert("id".into(), json!(inst.id));
+        let tz = view.tz.clone().unwrap_or_else(|| "UTC".into());
+        if all_day {
+            // A sparse occurrence has no isAllDay for apply_zone to read: relabel here.
+            for k in ["start", "end"] {
+                let w = calendar::wall_of(&m[k]).expect("rendered");
+                m.insert(k.into(), calendar::render_floating(w, &tz));
+            }
+        } else {
+            apply_zone(&mut m, ItemKind::Event, &tz);
+        }
         return m;
-    }
-    let mut m = master.data.clone();
+    } else {
+        master.data.clone()
+    };
     if let Some(over) = master.exceptions.get(&inst.original) {
         for (k, v) in over {
             m.insert(k.clone(), v.clone());
@@ -213,22 +282,8 @@ pub fn instance_json(
         "originalStart".into(),
         json!(calendar::fmt_instant(inst.start)),
     );
-    let (s0, e0) = if all_day {
-        let stz = calendar::zone(master.data["start"]["timeZone"].as_str().unwrap_or("UTC"))
-            .unwrap_or(jiff::tz::TimeZone::UTC);
-        (
-            calendar::render_floating(stz.to_datetime(inst.start), "UTC"),
-            calendar::render_floating(stz.to_datetime(inst.end), "UTC"),
-        )
-    } else {
-        (
-            calendar::render(inst.start, "UTC"),
-            calendar::render(inst.end, "UTC"),
-        )
-    };
-    m.insert("start".into(), s0);
-    m.insert("end".into(), e0);
-    let _ = (start, end);
+    m.insert("start".into(), start);
+    m.insert("end".into(), end);
     finish(&mut m, master, view);
     m
 }
@@ -241,6 +296,12 @@ pub fn stored_view(item: &Item) -> Value {
         m.insert(
             "singleValueExtendedProperties".into(),
             Value::Array(ext_json(item)),
+        );
+    }
+    if !item.extensions.is_empty() {
+        m.insert(
+            "extensions".into(),
+            Value::Array(item.extensions.iter().cloned().map(Value::Object).collect()),
         );
     }
     if !item.exceptions.is_empty() {
@@ -265,9 +326,22 @@ pub fn stored_view(item: &Item) -> Value {
     Value::Object(m)
 }
 
+/// An open extension as filters see it: `id` is the extension name.
+fn short_id(e: &Map<String, Value>) -> Value {
+    let mut v = e.clone();
+    if let Some(name) = e.get("extensionName") {
+        v.insert("id".into(), name.clone());
+    }
+    Value::Object(v)
+}
+
 /// The JSON view `$filter` is evaluated against (extended properties included).
 pub fn filter_view(item: &Item) -> Value {
     let mut m = item.data.clone();
+    m.insert(
+        "extensions".into(),
+        Value::Array(item.extensions.iter().map(short_id).collect()),
+    );
     m.insert(
         "singleValueExtendedProperties".into(),
         Value::Array(ext_json(item)),

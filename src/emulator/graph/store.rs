@@ -132,6 +132,8 @@ pub struct TodoList {
     pub display_name: String,
     pub wellknown: String,
     pub etag: String,
+    /// Change sequence of its creation (0 for seeded lists), for `/todo/lists/delta`.
+    pub seq: u64,
 }
 
 /// One stored item (or tombstone).
@@ -152,6 +154,8 @@ pub struct Item {
     pub exceptions: BTreeMap<Date, Map<String, Value>>,
     /// Series masters: deleted occurrences.
     pub cancelled: BTreeSet<Date>,
+    /// Open extensions (`#microsoft.graph.openTypeExtension` objects).
+    pub extensions: Vec<Map<String, Value>>,
 }
 
 impl Item {
@@ -190,6 +194,8 @@ pub struct Mailbox {
     pub todo_lists: Vec<TodoList>,
     pub items: BTreeMap<String, Item>,
     pub transactions: HashMap<String, String>,
+    /// Messages moved to another folder keeping their id: (id, source folder, sequence).
+    pub departures: Vec<(String, String, u64)>,
     pub generations: HashMap<String, GenState>,
 }
 
@@ -231,6 +237,21 @@ pub struct Store {
     pub seq: u64,
     pub rng: StdRng,
     pub tokens: HashMap<String, TokenInfo>,
+    /// Change-notification subscriptions (any app).
+    pub subscriptions: Vec<super::subscriptions::Subscription>,
+    /// Item changes not yet matched against subscriptions (recorded only while some exist).
+    pub changes: Vec<Change>,
+}
+
+/// One item change, for change notifications.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub ui: usize,
+    pub kind: ItemKind,
+    pub container: String,
+    pub id: String,
+    pub change_type: &'static str,
+    pub etag: String,
 }
 
 /// An error from a seed item or a test helper, naming the item.
@@ -268,6 +289,8 @@ impl Store {
             seq: 0,
             rng: StdRng::seed_from_u64(rng_seed),
             tokens: HashMap::new(),
+            subscriptions: Vec::new(),
+            changes: Vec::new(),
         };
         for u in &seed.users {
             store.users.push(User {
@@ -401,6 +424,7 @@ impl Store {
                 display_name: "Tasks".into(),
                 wellknown: "defaultList".into(),
                 etag: self.change_key(),
+                seq: 0,
             });
         }
         for l in &u.todo_lists {
@@ -409,6 +433,7 @@ impl Store {
                 display_name: l.display_name.clone(),
                 wellknown: l.wellknown_list_name.clone(),
                 etag: self.change_key(),
+                seq: 0,
             });
         }
         // Seeded lists keep their seed order at the front so indexes match `todoLists[n]`.
@@ -422,6 +447,7 @@ impl Store {
             todo_lists,
             items: BTreeMap::new(),
             transactions: HashMap::new(),
+            departures: Vec::new(),
             generations: HashMap::new(),
         }
     }
@@ -469,7 +495,7 @@ impl Store {
             .position(|u| u.id == key || u.upn.to_lowercase() == key)
     }
 
-    fn user_by_address(&self, address: &str) -> Option<usize> {
+    pub fn user_by_address(&self, address: &str) -> Option<usize> {
         let a = address.to_lowercase();
         self.users.iter().position(|u| {
             u.mail.as_deref().is_some_and(|m| m.to_lowercase() == a) || u.upn.to_lowercase() == a
@@ -528,8 +554,10 @@ impl Store {
             ext,
             exceptions: BTreeMap::new(),
             cancelled: BTreeSet::new(),
+            extensions: Vec::new(),
         };
         self.mailbox_mut(ui).items.insert(id.clone(), item);
+        self.record(ui, &id, "created");
         id
     }
 
@@ -551,6 +579,24 @@ impl Store {
         }
         item.data
             .insert("lastModifiedDateTime".into(), json!(stamp));
+        let change_type = if item.deleted { "deleted" } else { "updated" };
+        self.record(ui, id, change_type);
+    }
+
+    fn record(&mut self, ui: usize, id: &str, change_type: &'static str) {
+        if self.subscriptions.is_empty() {
+            return;
+        }
+        let item = &self.mailbox(ui).items[id];
+        let change = Change {
+            ui,
+            kind: item.kind,
+            container: item.container.clone(),
+            id: id.to_owned(),
+            change_type,
+            etag: item.etag(),
+        };
+        self.changes.push(change);
     }
 
     pub fn create_message(
@@ -606,6 +652,7 @@ impl Store {
             m.insert("uniqueBody".into(), m["body"].clone());
         }
         normalize_body(&mut m);
+        let mid = m["internetMessageId"].clone();
         let headers = json!([
             {"name": "Message-ID", "value": mid},
             {"name": "MIME-Version", "value": "1.0"},
@@ -780,20 +827,7 @@ impl Store {
         );
         let e = self.event_data(ui, src, &ical, true)?;
         let calendar_id = self.mailbox(ui).calendar_id.clone();
-        let attendees: Vec<String> = e
-            .get("attendees")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| {
-                        x.pointer("/emailAddress/address")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let id = self.insert(ui, ItemKind::Event, &calendar_id, e.clone(), now);
+        let id = self.insert(ui, ItemKind::Event, &calendar_id, e, now);
         self.set_web_link(ui, &id);
         let mut exc_map = BTreeMap::new();
         if let Some(Value::Array(list)) = exceptions {
@@ -828,16 +862,112 @@ impl Store {
             item.exceptions = exc_map.clone();
             item.cancelled = cancel_set.clone();
         }
-        // Invitations.
-        let organizer = ui;
-        for address in attendees {
-            let Some(ai) = self.user_by_address(&address) else {
-                continue;
-            };
-            if ai == organizer || self.mailboxes[ai].is_none() {
+        self.sync_invitations(ui, &id, now);
+        Ok(id)
+    }
+
+    /// Live event copies with this iCalUId in other mailboxes than `organizer`.
+    pub fn copies_of(&self, organizer: usize, ical: &str) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        if ical.is_empty() {
+            return out;
+        }
+        for (oi, mb) in self.mailboxes.iter().enumerate() {
+            let Some(mb) = mb else { continue };
+            if oi == organizer {
                 continue;
             }
-            let mut copy = e.clone();
+            for i in mb.items.values() {
+                if !i.deleted && i.kind == ItemKind::Event && i.str("iCalUId") == Some(ical) {
+                    out.push((oi, i.id.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Brings attendees' copies of an organizer's event in line with it, as Exchange does with
+    /// invitations, updates and cancellations: new internal attendees get a copy, removed ones
+    /// a cancelled copy, the others the organizer's changes (their own response kept).
+    pub fn sync_invitations(&mut self, organizer: usize, event_id: &str, now: Timestamp) {
+        let Some(master) = self.mailbox(organizer).live(event_id).cloned() else {
+            return;
+        };
+        if master.data.get("isOrganizer") != Some(&Value::Bool(true)) {
+            return;
+        }
+        let ical = master.str("iCalUId").unwrap_or("").to_owned();
+        let mut invited: Vec<usize> = Vec::new();
+        for a in master
+            .data
+            .get("attendees")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(address) = a.pointer("/emailAddress/address").and_then(Value::as_str) else {
+                continue;
+            };
+            if let Some(ai) = self.user_by_address(address)
+                && ai != organizer
+                && self.mailboxes[ai].is_some()
+                && !invited.contains(&ai)
+            {
+                invited.push(ai);
+            }
+        }
+        let existing = self.copies_of(organizer, &ical);
+        const OWN: [&str; 12] = [
+            "id",
+            "@odata.etag",
+            "changeKey",
+            "createdDateTime",
+            "lastModifiedDateTime",
+            "webLink",
+            "isOrganizer",
+            "responseStatus",
+            "transactionId",
+            "isReminderOn",
+            "reminderMinutesBeforeStart",
+            "categories",
+        ];
+        for (oi, cid) in &existing {
+            let copy = self.mailbox(*oi).items[cid].clone();
+            let mut data = copy.data.clone();
+            if invited.contains(oi) {
+                for (k, v) in &master.data {
+                    if !OWN.contains(&k.as_str()) {
+                        data.insert(k.clone(), v.clone());
+                    }
+                }
+            } else {
+                data.insert("isCancelled".into(), json!(true));
+                let subject = data
+                    .get("subject")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
+                if !subject.starts_with("Canceled: ") {
+                    data.insert("subject".into(), json!(format!("Canceled: {subject}")));
+                }
+            }
+            let same_series =
+                copy.exceptions == master.exceptions && copy.cancelled == master.cancelled;
+            if data != copy.data || (invited.contains(oi) && !same_series) {
+                let slot = self.mailbox_mut(*oi).items.get_mut(cid).expect("copy");
+                slot.data = data;
+                if invited.contains(oi) {
+                    slot.exceptions = master.exceptions.clone();
+                    slot.cancelled = master.cancelled.clone();
+                }
+                self.touch(*oi, cid, now);
+            }
+        }
+        for ai in invited {
+            if existing.iter().any(|(oi, _)| *oi == ai) {
+                continue;
+            }
+            let mut copy = master.data.clone();
             copy.insert("isOrganizer".into(), json!(false));
             copy.insert(
                 "responseStatus".into(),
@@ -848,11 +978,10 @@ impl Store {
             let cid = self.insert(ai, ItemKind::Event, &cal, copy, now);
             self.set_web_link(ai, &cid);
             let item = self.mailbox_mut(ai).items.get_mut(&cid).expect("inserted");
-            item.exceptions = exc_map.clone();
-            item.cancelled = cancel_set.clone();
+            item.exceptions = master.exceptions.clone();
+            item.cancelled = master.cancelled.clone();
             item.ext.clear();
         }
-        Ok(id)
     }
 
     fn set_web_link(&mut self, ui: usize, id: &str) {
@@ -954,8 +1083,12 @@ impl Store {
             })?;
             e.insert(key.into(), calendar::render_floating(dt, &tzname));
         }
-        let s = calendar::instant_of(&e["start"]).expect("normalized");
-        let en = calendar::instant_of(&e["end"]).expect("normalized");
+        let (Some(s), Some(en)) = (
+            calendar::instant_of(&e["start"]),
+            calendar::instant_of(&e["end"]),
+        ) else {
+            return Err("start and end must be date-times that exist in their time zones".into());
+        };
         if en < s {
             return Err("end must not be before start".into());
         }
@@ -964,8 +1097,11 @@ impl Store {
         e.insert("originalStartTimeZone".into(), stz.clone());
         e.insert("originalEndTimeZone".into(), etz);
         if e.get("isAllDay").and_then(Value::as_bool) == Some(true) {
-            let ws = calendar::wall_of(&e["start"]).expect("normalized");
-            let we = calendar::wall_of(&e["end"]).expect("normalized");
+            let (Some(ws), Some(we)) =
+                (calendar::wall_of(&e["start"]), calendar::wall_of(&e["end"]))
+            else {
+                return Err("start and end must be date-times".into());
+            };
             if ws.time() != jiff::civil::Time::midnight()
                 || we.time() != jiff::civil::Time::midnight()
                 || we <= ws
@@ -1134,14 +1270,16 @@ pub struct Instance {
 }
 
 /// Instances of a series master overlapping `[from, to)`, cancelled occurrences left out.
-pub fn instances(master: &Item, from: Timestamp, to: Timestamp) -> Vec<Instance> {
-    let Some(rec) = master.data.get("recurrence").filter(|r| r.is_object()) else {
-        return Vec::new();
-    };
+struct SeriesClock {
+    wall: jiff::civil::DateTime,
+    tz: jiff::tz::TimeZone,
+    dur: jiff::SignedDuration,
+}
+
+fn series_clock(master: &Item) -> Option<(&Value, SeriesClock)> {
+    let rec = master.data.get("recurrence").filter(|r| r.is_object())?;
     let start = &master.data["start"];
-    let Some(wall) = calendar::wall_of(start) else {
-        return Vec::new();
-    };
+    let wall = calendar::wall_of(start)?;
     let tzname = rec
         .pointer("/range/recurrenceTimeZone")
         .and_then(Value::as_str)
@@ -1149,44 +1287,63 @@ pub fn instances(master: &Item, from: Timestamp, to: Timestamp) -> Vec<Instance>
         .unwrap_or("UTC");
     let tz = calendar::zone(tzname).unwrap_or(jiff::tz::TimeZone::UTC);
     let dur = calendar::duration(start, &master.data["end"]);
-    let last = tz
-        .to_datetime(to)
-        .date()
-        .checked_add(jiff::ToSpan::days(1))
-        .unwrap_or(Date::MAX);
-    let dates = calendar::expand(rec, last, 5000).unwrap_or_default();
-    let mut out = Vec::new();
-    for d in dates {
-        if master.cancelled.contains(&d) {
-            continue;
-        }
-        let (s, e, exception) = match master.exceptions.get(&d) {
-            Some(x) => {
-                let s = x.get("start").and_then(calendar::instant_of);
-                let e = x.get("end").and_then(calendar::instant_of);
-                let base = calendar::occurrence_start(d, wall, &tz);
-                match (s.or(base), e) {
-                    (Some(s), Some(e)) => (s, e, true),
-                    (Some(s), None) => (s, s + dur, true),
-                    _ => continue,
-                }
-            }
-            None => match calendar::occurrence_start(d, wall, &tz) {
-                Some(s) => (s, s + dur, false),
-                None => continue,
-            },
-        };
-        if s < to && (e > from || (e == s && s >= from)) {
-            out.push(Instance {
-                id: Store::occurrence_id(&master.id, d),
-                original: d,
-                exception,
-                start: s,
-                end: e,
-            });
-        }
+    Some((rec, SeriesClock { wall, tz, dur }))
+}
+
+fn instance_at(master: &Item, d: Date, c: &SeriesClock) -> Option<Instance> {
+    if master.cancelled.contains(&d) {
+        return None;
     }
-    out
+    let base = calendar::occurrence_start(d, c.wall, &c.tz);
+    let (start, end, exception) = match master.exceptions.get(&d) {
+        Some(x) => {
+            let s = x.get("start").and_then(calendar::instant_of).or(base)?;
+            let e = x
+                .get("end")
+                .and_then(calendar::instant_of)
+                .unwrap_or(s + c.dur);
+            (s, e, true)
+        }
+        None => (base?, base? + c.dur, false),
+    };
+    Some(Instance {
+        id: Store::occurrence_id(&master.id, d),
+        original: d,
+        exception,
+        start,
+        end,
+    })
+}
+
+/// Upper bound of expanded dates per series (a daily series over a century).
+const MAX_EXPANSION: usize = 50_000;
+
+/// Instances of a series master overlapping `[from, to)`, cancelled occurrences left out.
+pub fn instances(master: &Item, from: Timestamp, to: Timestamp) -> Vec<Instance> {
+    let Some((rec, c)) = series_clock(master) else {
+        return Vec::new();
+    };
+    let last =
+        c.tz.to_datetime(to)
+            .date()
+            .checked_add(jiff::ToSpan::days(1))
+            .unwrap_or(Date::MAX);
+    let dates = calendar::expand(rec, last, MAX_EXPANSION).unwrap_or_default();
+    dates
+        .into_iter()
+        .filter_map(|d| instance_at(master, d, &c))
+        .filter(|i| i.start < to && (i.end > from || (i.end == i.start && i.start >= from)))
+        .collect()
+}
+
+/// The instance whose original date is `date`, if the series has one there (not cancelled).
+pub fn instance_on(master: &Item, date: Date) -> Option<Instance> {
+    let (rec, c) = series_clock(master)?;
+    let dates = calendar::expand(rec, date, MAX_EXPANSION).ok()?;
+    if dates.last() != Some(&date) {
+        return None;
+    }
+    instance_at(master, date, &c)
 }
 
 fn obj(v: &Value, place: &str) -> Result<Map<String, Value>, StoreError> {
@@ -1369,5 +1526,22 @@ pub fn merge_ext(ext: &mut Vec<(String, String)>, new: Vec<(String, String)>) {
             Some(slot) => slot.1 = v,
             None => ext.push((id, v)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn occurrence_ids_encode_master_and_date() {
+        let mut store = Store::new(&Seed::sandbox(), 1, Timestamp::UNIX_EPOCH).unwrap();
+        let master = store.new_id(ItemKind::Event.tag());
+        let date: Date = "2026-11-16".parse().unwrap();
+        let occ = Store::occurrence_id(&master, date);
+        assert!(occ.starts_with("AAMk"));
+        assert!(!occ.contains('+') && !occ.contains('/'));
+        assert_eq!(Store::occurrence_parts(&occ), Some((master.clone(), date)));
+        assert_eq!(Store::occurrence_parts(&master), None);
     }
 }

@@ -123,6 +123,9 @@ pub struct Counters {
     pub max_in_flight: BTreeMap<String, usize>,
     /// Responses by status.
     pub statuses: BTreeMap<u16, u64>,
+    /// Change notifications delivered (2xx within 3 s) and given up after retries.
+    pub notifications_delivered: u64,
+    pub notifications_failed: u64,
 }
 
 /// Mutable throttling state.

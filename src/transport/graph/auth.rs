@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
 use super::{
-    error::{GraphError, TokenError, TokenErrorKind},
+    error::{GraphError, SecretShape, TokenError, TokenErrorKind},
     throttle::{Clock, RetryPolicy, is_retryable, parse_retry_after},
     types::{TokenErrorBody, TokenResponse},
 };
@@ -50,8 +50,15 @@ impl Credentials {
     }
 
     /// A secret ID is a GUID; a secret Value never is. Pasting the ID is the most common setup mistake.
-    pub fn secret_looks_like_id(&self) -> bool {
-        uuid::Uuid::parse_str(self.client_secret.expose_secret().trim()).is_ok()
+    pub fn secret_shape(&self) -> SecretShape {
+        let secret = self.client_secret.expose_secret();
+        if uuid::Uuid::parse_str(secret.trim()).is_ok() {
+            SecretShape::LooksLikeId
+        } else if secret.trim() != secret {
+            SecretShape::SurroundingWhitespace
+        } else {
+            SecretShape::Plausible
+        }
     }
 }
 
@@ -196,7 +203,7 @@ impl TokenCache {
                     &self.creds.client_id,
                     status,
                     &body,
-                    self.creds.secret_looks_like_id(),
+                    self.creds.secret_shape(),
                 ),
                 Err(_) => self.other_error(
                     status,

@@ -12,16 +12,16 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{
-    CRM_STAMP_APPLICATION, CreateOptions, CreateTarget, DeltaCursor, DeltaPage, DeltaScope,
-    GraphTransport, Item, ItemKind, ItemRef, MailboxState, MailboxUser, Restart, StampScope,
-    TimeZoneSource, UpdateOutcome, UserListing,
+    CRM_STAMP_APPLICATION, CreateOptions, CreateTarget, DeltaChange, DeltaCursor, DeltaPage,
+    DeltaResource, DeltaScope, GraphTransport, Item, ItemKind, ItemRef, MailboxState, MailboxUser,
+    REMOVED_OUTSIDE_WINDOW, Restart, StampScope, TimeZoneSource, UpdateOutcome, UserListing,
     batch::{BatchMode, BatchResults},
     delta::{parse_page, start_url},
     encode,
     error::{DecodeError, GraphError, diagnose},
     http::{GraphClientConfig, GraphHttp, Request, StatsSnapshot, seg, with_query},
     throttle::{Clock, MailboxLimiter, is_ambiguous},
-    types::{Collection, MailboxSettings, TodoTask, TodoTaskList, User},
+    types::{Collection, ContactFolder, MailboxSettings, TodoTask, TodoTaskList, User},
 };
 
 /// How many 412 conflicts an update resolves before giving up.
@@ -419,11 +419,45 @@ impl GraphClient {
                 client_request_id: res.client_request_id.clone(),
             }))
         })?;
+        let changes = match scope.resource {
+            DeltaResource::Events { .. } => {
+                self.classify_calendar_removals(&scope.mailbox, changes)
+                    .await?
+            }
+            _ => changes,
+        };
         Ok(DeltaPage {
             changes,
             next,
             restarted,
         })
+    }
+
+    /// calendarView delta says `@removed` both for deleted events and for events that left the window:
+    /// ask Graph which it is, so an event moved far into the future is not taken for a deletion.
+    async fn classify_calendar_removals(
+        &self,
+        mailbox: &str,
+        changes: Vec<DeltaChange>,
+    ) -> Result<Vec<DeltaChange>, GraphError> {
+        let mut out = Vec::with_capacity(changes.len());
+        for change in changes {
+            let DeltaChange::Removed { id, reason } = change else {
+                out.push(change);
+                continue;
+            };
+            let url = with_query(
+                &format!("/users/{}/events/{}", seg(mailbox), seg(&id)),
+                &[("$select", "id")],
+            );
+            let reason = match self.http.send(&Request::get(url, Some(mailbox))).await {
+                Ok(_) => REMOVED_OUTSIDE_WINDOW.to_owned(),
+                Err(e) if e.is_not_found() => reason,
+                Err(e) => return Err(e),
+            };
+            out.push(DeltaChange::Removed { id, reason });
+        }
+        Ok(out)
     }
 }
 
@@ -454,6 +488,23 @@ fn in_domains(address: &str, domains: &[String]) -> bool {
 }
 
 impl GraphTransport for GraphClient {
+    fn healthcheck<'a>(
+        &'a self,
+        mailbox: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), GraphError>> {
+        Box::pin(async move {
+            self.http.check_token().await?;
+            if let Some(m) = mailbox {
+                let url = with_query(
+                    &format!("/users/{}/mailFolders/inbox", seg(m)),
+                    &[("$select", "id")],
+                );
+                self.http.send(&Request::get(url, Some(m))).await?;
+            }
+            Ok(())
+        })
+    }
+
     fn list_mailbox_users<'a>(
         &'a self,
         domains: &'a [String],
@@ -543,7 +594,57 @@ impl GraphTransport for GraphClient {
                     "a collection of contacts",
                 )
                 .await?;
-            Ok(page.value.into_iter().find_map(|c| c.parent_folder_id))
+            if let Some(id) = page.value.into_iter().find_map(|c| c.parent_folder_id) {
+                return Ok(Some(id));
+            }
+            // No contact yet: the folders under the default one name it as their parent.
+            let url = with_query(
+                &format!("/users/{}/contactFolders", seg(mailbox)),
+                &[("$top", "1"), ("$select", "id,parentFolderId")],
+            );
+            let page: Collection<ContactFolder> = self
+                .http
+                .send_json(
+                    &Request::get(url, Some(mailbox)),
+                    "a collection of contactFolder",
+                )
+                .await?;
+            Ok(page.value.into_iter().find_map(|f| f.parent_folder_id))
+        })
+    }
+
+    fn contact_folders<'a>(
+        &'a self,
+        mailbox: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ContactFolder>, GraphError>> {
+        Box::pin(async move {
+            let children: Vec<ContactFolder> = self
+                .list_all(
+                    format!("/users/{}/contactFolders", seg(mailbox)),
+                    Some(mailbox),
+                    "a collection of contactFolder",
+                )
+                .await?;
+            let default = match children.iter().find_map(|f| f.parent_folder_id.clone()) {
+                Some(id) => Some(id),
+                None => self.default_contact_folder(mailbox).await?,
+            };
+            let mut out: Vec<ContactFolder> = default
+                .map(|id| ContactFolder {
+                    id,
+                    display_name: Some("Contacts".to_owned()),
+                    parent_folder_id: None,
+                    other: Default::default(),
+                })
+                .into_iter()
+                .collect();
+            let default_id = out.first().map(|d| d.id.clone());
+            out.extend(
+                children
+                    .into_iter()
+                    .filter(|c| default_id.as_ref() != Some(&c.id)),
+            );
+            Ok(out)
         })
     }
 
@@ -608,6 +709,22 @@ impl GraphTransport for GraphClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The trait stays usable as `dyn GraphTransport` (engines and services hold it behind an `Arc`).
+    #[test]
+    fn the_client_is_a_dyn_transport() {
+        fn takes(_: std::sync::Arc<dyn GraphTransport>) {}
+        let creds = super::super::auth::Credentials::new(
+            "https://login.example",
+            "t",
+            "c",
+            "s".to_owned().into(),
+        );
+        let client =
+            GraphClient::new(GraphClientConfig::new("https://graph.example/v1.0", creds)).unwrap();
+        assert_eq!(client.stats(), StatsSnapshot::default());
+        takes(std::sync::Arc::new(client));
+    }
 
     #[test]
     fn domains_match_case_insensitively() {

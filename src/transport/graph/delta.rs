@@ -13,7 +13,7 @@ use super::{
     DeltaScope, GraphTransport, Item, ItemKind, Restart,
     error::GraphError,
     http::{seg, with_query},
-    types::Collection,
+    types::{Collection, WellknownListName},
 };
 
 /// Graph's cap on a calendarView window.
@@ -222,6 +222,57 @@ impl DeltaRound {
     pub fn finish(self) -> RoundOutcome {
         self.outcome
     }
+}
+
+/// What to sync of one mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeSelection {
+    /// Mail folders (well-known names such as `inbox`, `sentitems`, or ids).
+    pub mail_folders: Vec<String>,
+    /// The calendar window, `None` for no calendar.
+    pub window: Option<(Timestamp, Timestamp)>,
+    /// Every contact folder (default first).
+    pub contacts: bool,
+    /// Every To Do list except `flaggedEmails` (flagged messages are not tasks of their own).
+    pub tasks: bool,
+}
+
+/// The delta scopes of one mailbox for a selection (lists folders and To Do lists through `t`).
+pub async fn mailbox_scopes<T: GraphTransport + ?Sized>(
+    t: &T,
+    mailbox: &str,
+    selection: &ScopeSelection,
+) -> Result<Vec<DeltaScope>, GraphError> {
+    let mut resources: Vec<DeltaResource> = selection
+        .mail_folders
+        .iter()
+        .map(|folder| DeltaResource::Messages {
+            folder: folder.clone(),
+        })
+        .collect();
+    if let Some((start, end)) = selection.window {
+        check_window(start, end)?;
+        resources.push(DeltaResource::Events { start, end });
+    }
+    if selection.contacts {
+        for folder in t.contact_folders(mailbox).await? {
+            resources.push(DeltaResource::Contacts { folder: folder.id });
+        }
+    }
+    if selection.tasks {
+        for list in t.todo_lists(mailbox).await? {
+            if list.wellknown_list_name != Some(WellknownListName::FlaggedEmails) {
+                resources.push(DeltaResource::Tasks { list: list.id });
+            }
+        }
+    }
+    Ok(resources
+        .into_iter()
+        .map(|resource| DeltaScope {
+            mailbox: mailbox.to_owned(),
+            resource,
+        })
+        .collect())
 }
 
 /// Runs a whole round, handing each page to `on_page` as it arrives.

@@ -172,6 +172,16 @@ mod tests {
     }
 
     #[test]
+    fn the_stamp_property_uses_the_fixed_guid() {
+        use crate::transport::graph::CRM_STAMP_GUID;
+        assert_eq!(
+            CRM_STAMP_PROPERTY_ID,
+            format!("String {{{CRM_STAMP_GUID}}} Name CrmRecordId")
+        );
+        assert!(uuid::Uuid::parse_str(CRM_STAMP_GUID).is_ok());
+    }
+
+    #[test]
     fn request_urls() {
         let mut urls = Vec::new();
         for kind in [

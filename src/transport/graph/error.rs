@@ -266,14 +266,24 @@ pub struct TokenError {
     pub hint: String,
 }
 
+/// What the configured secret looks like (only its shape is inspected, never printed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretShape {
+    Plausible,
+    /// A GUID: a secret's ID, never its Value.
+    LooksLikeId,
+    /// Leading or trailing whitespace or a line break, usually from copy-paste.
+    SurroundingWhitespace,
+}
+
 impl TokenError {
-    /// Classifies a token error body; `secret_looks_like_id` says whether the configured secret is a GUID.
+    /// Classifies a token error body; `secret` says what the configured secret looks like.
     pub fn classify(
         tenant_id: &str,
         client_id: &str,
         status: u16,
         body: &super::types::TokenErrorBody,
-        secret_looks_like_id: bool,
+        secret: SecretShape,
     ) -> TokenError {
         let code = body.error_codes.first().copied().or_else(|| {
             let d = body.error_description.as_deref()?;
@@ -281,7 +291,13 @@ impl TokenError {
             n.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
         });
         let (kind, hint) = match code {
-            Some(7000215) if secret_looks_like_id => (
+            Some(7000215) if secret == SecretShape::SurroundingWhitespace => (
+                TokenErrorKind::WrongSecret,
+                "the configured client secret starts or ends with spaces or a line break (a copy-paste slip); \
+                 remove them from the configuration"
+                    .to_owned(),
+            ),
+            Some(7000215) if secret == SecretShape::LooksLikeId => (
                 TokenErrorKind::WrongSecret,
                 "the configured client secret is a GUID, i.e. the secret's ID was pasted instead of its Value; in \
                  Entra ID > App registrations > Certificates & secrets copy the Value column (shown only right \
@@ -402,7 +418,13 @@ mod tests {
 
     #[test]
     fn secret_id_pasted_is_named() {
-        let e = TokenError::classify("ten", "cli", 401, &body(7000215, "invalid_client"), true);
+        let e = TokenError::classify(
+            "ten",
+            "cli",
+            401,
+            &body(7000215, "invalid_client"),
+            SecretShape::LooksLikeId,
+        );
         assert_eq!(e.kind, TokenErrorKind::WrongSecret);
         let line = e.to_string();
         assert!(
@@ -410,6 +432,26 @@ mod tests {
             "{line}"
         );
         assert!(!line.contains('\n'), "{line}");
+        let e = TokenError::classify(
+            "ten",
+            "cli",
+            401,
+            &body(7000215, "invalid_client"),
+            SecretShape::SurroundingWhitespace,
+        );
+        assert!(e.to_string().contains("line break"), "{e}");
+        let e = TokenError::classify(
+            "ten",
+            "cli",
+            401,
+            &body(7000215, "invalid_client"),
+            SecretShape::Plausible,
+        );
+        assert!(
+            e.to_string()
+                .contains("copy the secret's Value (not its Secret ID)"),
+            "{e}"
+        );
     }
 
     #[test]

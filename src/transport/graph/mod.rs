@@ -20,10 +20,10 @@ use futures::future::BoxFuture;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use self::types::{Contact, Event, Message, TodoTask, TodoTaskList};
+use self::types::{Contact, ContactFolder, Event, Message, TodoTask, TodoTaskList};
 pub use self::{
     client::GraphClient,
-    delta::{RoundKind, RoundOutcome, run_round},
+    delta::{DeltaRound, RoundKind, RoundOutcome, run_round},
     error::{ApiError, GraphError, TokenError, TokenErrorKind, diagnose},
     http::GraphClientConfig,
 };
@@ -36,6 +36,9 @@ pub const CRM_STAMP_PROPERTY_ID: &str =
     "String {5f6c2b1a-8d3e-4c7f-9a2b-3e4d5c6b7a81} Name CrmRecordId";
 /// `linkedResources[].applicationName` of the To Do stamp.
 pub const CRM_STAMP_APPLICATION: &str = "graph-connector";
+
+/// `DeltaChange::Removed` reason of a calendar item that still exists but left the window.
+pub const REMOVED_OUTSIDE_WINDOW: &str = "outsideWindow";
 
 /// The four kinds of mailbox items the connector syncs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -228,7 +231,9 @@ pub enum DeltaChange {
     /// Created or updated (may repeat within and across rounds; merge idempotently by id). Calendar
     /// occurrences are sparse (`id`, `type`, `seriesMasterId`, `start`, `end`): read the master for the rest.
     Upsert(Item),
-    /// `@removed`: deleted, moved out of the folder, or (calendar) changed outside the window.
+    /// `@removed`: deleted or moved out of the folder/list (`reason` as Graph says, usually `deleted`), or
+    /// for calendars `REMOVED_OUTSIDE_WINDOW` when the event still exists but is no longer in the window
+    /// (the client checks): such an event was not deleted and its CRM record must stay.
     Removed { id: String, reason: String },
 }
 
@@ -327,10 +332,19 @@ pub struct StampScope {
 ///   `SyncStateNotFound` / `resyncRequired`) the implementation restarts a full round transparently and
 ///   flags the page (`restarted`); the caller must not infer deletions ("not seen in this round") until a
 ///   full round has completed.
+/// - **Scopes.** A `Removed` means "no longer in this scope" (folder, list or window): with immutable ids a
+///   message moved to another synced folder keeps its id and shows up as an upsert in that folder's round,
+///   so track membership per scope and delete only what no scope holds. A To Do task moved to another list
+///   gets a new id (find it again by its stamp).
 /// - **Ids** are immutable ids (`Prefer: IdType="ImmutableId"` on every call); times come in the configured
 ///   `outlook.timezone`.
 /// - Errors are `GraphError`s whose `Display` is one line with the fix (`diagnose`).
 pub trait GraphTransport: Send + Sync {
+    /// Cheap readiness probe: a token (credentials, tenant, consent) and, given a mailbox, its inbox
+    /// (mailbox exists, permission granted, not excluded by an access policy).
+    fn healthcheck<'a>(&'a self, mailbox: Option<&'a str>)
+    -> BoxFuture<'a, Result<(), GraphError>>;
+
     /// Users whose mail or UPN is in one of `domains`, each with a mailbox probe and its time zone. When
     /// mailboxSettings is refused (403) the inbox is probed instead and the configured default time zone
     /// used, with a warning that MailboxSettings.Read is missing.
@@ -345,12 +359,19 @@ pub trait GraphTransport: Send + Sync {
         mailbox: &'a str,
     ) -> BoxFuture<'a, Result<Vec<TodoTaskList>, GraphError>>;
 
-    /// The id of the mailbox's default contact folder (`None` when the mailbox has no contact to learn it from
-    /// and no contact folders).
+    /// The id of the mailbox's default contact folder, learned from a contact's or a child folder's
+    /// `parentFolderId` (`None` when the mailbox has neither).
     fn default_contact_folder<'a>(
         &'a self,
         mailbox: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, GraphError>>;
+
+    /// The contact folders to sync: the default folder first (when it can be learned), then the folders
+    /// Graph lists under it.
+    fn contact_folders<'a>(
+        &'a self,
+        mailbox: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ContactFolder>, GraphError>>;
 
     /// One page of a delta round (see the trait contract).
     fn delta_page<'a>(

@@ -451,6 +451,29 @@ pub struct Event {
     pub other: Map<String, Value>,
 }
 
+impl Event {
+    /// A sparse calendarView occurrence (`id`, `type`, `seriesMasterId`, `start`, `end`) completed with
+    /// its series master's properties (subject, body, attendees…); the occurrence's own fields win and
+    /// the recurrence is dropped. Exceptions come in full from Graph and need no completion.
+    pub fn completed_from_master(&self, master: &Event) -> Event {
+        let mut out = master.clone();
+        out.id.clone_from(&self.id);
+        out.etag = self.etag.clone().or(out.etag);
+        out.change_key = self.change_key.clone().or(out.change_key);
+        out.kind = self.kind.clone().or(Some(EventType::Occurrence));
+        out.series_master_id = self.series_master_id.clone().or_else(|| master.id.clone());
+        out.start = self.start.clone().or(out.start);
+        out.end = self.end.clone().or(out.end);
+        out.original_start = self.original_start.or(out.original_start);
+        out.recurrence = None;
+        out.removed = None;
+        for (k, v) in &self.other {
+            out.other.insert(k.clone(), v.clone());
+        }
+        out
+    }
+}
+
 /// `message`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -679,6 +702,19 @@ pub struct TodoTaskList {
     pub is_shared: Option<bool>,
     #[serde(default)]
     pub wellknown_list_name: Option<WellknownListName>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// `contactFolder`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactFolder {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub parent_folder_id: Option<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -970,6 +1006,31 @@ mod tests {
             serde_json::to_string(&DayOfWeek::parse("Monday")).unwrap(),
             "\"monday\""
         );
+    }
+
+    #[test]
+    fn sparse_occurrences_are_completed_from_the_master() {
+        let master: Event = serde_json::from_value(serde_json::json!({
+            "id": "M", "subject": "Weekly", "type": "seriesMaster",
+            "start": {"dateTime": "2026-11-02T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-11-02T10:30:00", "timeZone": "UTC"},
+            "recurrence": {"pattern": {"type": "weekly", "interval": 1}},
+            "attendees": [{"type": "required", "emailAddress": {"address": "frank@fabrikam.com"}}]
+        }))
+        .unwrap();
+        let occurrence: Event = serde_json::from_value(serde_json::json!({
+            "id": "O1", "type": "occurrence", "seriesMasterId": "M",
+            "start": {"dateTime": "2026-11-09T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-11-09T10:30:00", "timeZone": "UTC"}
+        }))
+        .unwrap();
+        let full = occurrence.completed_from_master(&master);
+        assert_eq!(full.id.as_deref(), Some("O1"));
+        assert_eq!(full.kind, Some(EventType::Occurrence));
+        assert_eq!(full.subject.as_deref(), Some("Weekly"));
+        assert_eq!(full.start, occurrence.start);
+        assert_eq!(full.attendees.as_ref().map(Vec::len), Some(1));
+        assert!(full.recurrence.is_none());
     }
 
     #[test]
