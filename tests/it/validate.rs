@@ -310,6 +310,12 @@ fn without_paths_the_config_and_its_mappings_are_checked() {
             "note: connector.yaml not found; assuming the default config: mappings in mappings/, checked with every template overlay\nno problems in 1 file\n"
         )
     );
+    // JSON keeps stdout machine-readable: the note goes to stderr
+    let (code, stdout) = run_in(
+        "tests/data/validate/no-config",
+        &["validate", "--format", "json"],
+    );
+    assert_eq!((code, stdout.as_str()), (0, "[]\n"));
     let (code, _) = run_in(
         "tests/data/validate/no-config",
         &["validate", "--config", "missing.yaml"],
