@@ -1228,3 +1228,23 @@ fn shipped_mappings_fit_the_default_seed() {
     assert_eq!(problems, Vec::<String>::new());
     assert!(checked > 100, "only {checked} names checked");
 }
+
+/// A port already in use is named once, with its cause once (as `main` prints it: `{:#}`).
+#[tokio::test]
+async fn a_busy_port_is_one_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let err = crm::spawn(EmulatorOptions {
+        listen: addr,
+        ..EmulatorOptions::default()
+    })
+    .await
+    .map(|_| ())
+    .expect_err("the port is taken");
+    let shown = format!("{:#}", anyhow::Error::from(err));
+    assert!(
+        shown.starts_with(&format!("cannot listen on {addr}: ")),
+        "{shown}"
+    );
+    assert_eq!(shown.matches("os error").count(), 1, "{shown}");
+}
