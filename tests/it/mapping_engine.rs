@@ -85,6 +85,8 @@ fn quick_start_map_command_prints_the_record() {
             "isi",
             "--directory",
             "mappings/examples/directory.yaml",
+            "--mailbox",
+            "ana@contoso.com",
         ])
         .current_dir(root())
         .output()
@@ -103,6 +105,8 @@ fn quick_start_map_command_prints_the_record() {
         "Q2 pricing <draft> & Müller's \"special\" offer – Jürgen Jäger"
     );
     assert_eq!(f["A031Location"], "Besprechungsraum Zürich");
+    // Ana owns the mailbox (and organizes the event): she is the record's rep, not a participant.
+    assert_eq!(f["RepID"], "ANA");
     assert_eq!(f["ParticipantID"], "BEN");
     assert_eq!(f["Participants"], "Ben Becker; Frank Fischer; Jürgen Jäger");
     assert_eq!(f["ConnectorMissingparticipants"], true);
