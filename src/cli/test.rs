@@ -124,16 +124,20 @@ pub fn run_dir(dir: &Path) -> Report {
         report.errors.extend(read.diagnostics);
         let Some(suite) = read.spec else { continue };
         for case in &suite.cases {
-            let set =
-                sets.entry(case.template.clone()).or_insert_with(|| {
-                    match load::load_mappings(dir, case.template.as_deref()) {
-                        Ok(l) => Ok(l.model),
-                        Err(f) => {
-                            report.errors.extend(f.diagnostics);
-                            Err(())
+            let set = sets.entry(case.template.clone()).or_insert_with(|| {
+                match load::load_mappings(dir, case.template.as_deref()) {
+                    Ok(l) => Ok(l.model),
+                    Err(f) => {
+                        // Loaded once per template: the base files' problems show up for each one.
+                        for d in f.diagnostics {
+                            if !report.errors.contains(&d) {
+                                report.errors.push(d);
+                            }
                         }
+                        Err(())
                     }
-                });
+                }
+            });
             let failure = match set {
                 Ok(set) => run_case(set, &suite, case).err(),
                 Err(()) => Some(format!(

@@ -105,3 +105,23 @@ fn a_test_file_for_an_unknown_resource_fails_each_case_on_its_own_line() {
         )
     );
 }
+
+/// Mappings that do not load under the base nor under a template: each problem is reported once.
+#[test]
+fn a_broken_mapping_is_reported_once_whatever_the_templates_of_the_cases() {
+    let report = run_dir(&root().join("tests/data/mapping/broken-under-two-templates"));
+    let errors: Vec<String> = report
+        .errors
+        .iter()
+        .map(|d| format!("{}:{}:{}: {}", d.file, d.line, d.column, d.message))
+        .collect();
+    pretty_assertions::assert_eq!(
+        errors,
+        vec![format!(
+            "{}/tests/data/mapping/broken-under-two-templates/note.yaml:10:26: unknown catalog `nope`",
+            root().display()
+        )]
+    );
+    assert_eq!(report.cases.len(), 2);
+    assert!(report.cases.iter().all(|c| c.failure.is_some()));
+}
