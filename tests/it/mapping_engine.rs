@@ -353,3 +353,36 @@ fn example_event_records_per_template() {
         insta::assert_json_snapshot!(name, rec);
     }
 }
+
+/// A bad `--directory` entry is named by file, line and entry, with what was expected.
+#[test]
+fn a_bad_directory_entry_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("directory.yaml");
+    std::fs::write(
+        &file,
+        "reps:\n  - { email: ana@contoso.com, id: ANA, name: Ana }\n  - { email: ben@contoso.com, name: Ben }\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+        .args([
+            "map",
+            "event",
+            "--input",
+            "mappings/examples/event.json",
+            "--directory",
+        ])
+        .arg(&file)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        format!(
+            "error: {}:3:5: participant directory, at `reps[1]`: missing field `id`\n  expected: `reps: [{{email, id, name}}]` and `persons: [{{email, id, name, fields}}]`\n",
+            file.display()
+        )
+    );
+}
