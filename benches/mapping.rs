@@ -13,8 +13,10 @@ use graph_connector::{
 fn bench(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mappings = root.join("mappings");
-    let item: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(mappings.join("examples/event.json")).unwrap()).unwrap();
+    let item: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(mappings.join("examples/event.json")).unwrap(),
+    )
+    .unwrap();
     let directory = read_directory(&mappings.join("examples/directory.yaml")).unwrap();
 
     let mut group = c.benchmark_group("load");
@@ -30,8 +32,11 @@ fn bench(c: &mut Criterion) {
     ctx.mailbox = Some("ana@contoso.com".into());
 
     let record = to_crm(&set, res, &item, &ctx);
-    let fields: indexmap::IndexMap<String, serde_json::Value> =
-        record.fields.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+    let fields: indexmap::IndexMap<String, serde_json::Value> = record
+        .fields
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_json()))
+        .collect();
 
     let mut group = c.benchmark_group("map");
     group.throughput(Throughput::Elements(1));

@@ -5,13 +5,14 @@ use std::{path::PathBuf, process::ExitCode};
 use anyhow::{Context as _, bail};
 use indexmap::IndexMap;
 use serde_json::Value;
+use serde_path_to_error::Segment;
 
 use crate::{
     diag::did_you_mean,
     engine::{self, Context, Directory},
     load,
     model::MappingSet,
-    spec::DirectorySpec,
+    spec::{DirectorySpec, yaml::pointer_push},
 };
 
 /// Arguments of `map`.
@@ -80,12 +81,26 @@ pub fn read_directory(path: &std::path::Path) -> anyhow::Result<Directory> {
         let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("{}", text.join("\n"))
     })?;
-    let spec: DirectorySpec = serde_json::from_value(doc.value).with_context(|| {
-        format!(
-            "{}: expected a participant directory `reps: [{{email, id, name}}]`, `persons: [{{email, id, name}}]`",
-            path.display()
-        )
-    })?;
+    let spec: DirectorySpec =
+        serde_path_to_error::deserialize(doc.value.clone()).map_err(|err| {
+            // Locate the entry at fault (`reps[1]` → line and column of that entry).
+            let mut pointer = String::new();
+            for segment in err.path().iter() {
+                match segment {
+                    Segment::Seq { index } => pointer = pointer_push(&pointer, &index.to_string()),
+                    Segment::Map { key } => pointer = pointer_push(&pointer, key),
+                    Segment::Enum { .. } | Segment::Unknown => break,
+                }
+            }
+            let (line, column) = doc.locate(&pointer);
+            // `main` prefixes `error: `: FILE:LINE:COL: MESSAGE, then what was expected.
+            anyhow::anyhow!(
+                "{}:{line}:{column}: participant directory, at `{}`: {}\n  expected: `reps: [{{email, id, name}}]` and `persons: [{{email, id, name, fields}}]`",
+                doc.file,
+                err.path(),
+                err.inner()
+            )
+        })?;
     Ok(Directory::from(&spec))
 }
 

@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::{
-    diag::Diagnostic,
+    diag::{Diagnostic, did_you_mean},
     engine::{self, Context, Directory},
     load,
     model::MappingSet,
@@ -124,20 +124,24 @@ pub fn run_dir(dir: &Path) -> Report {
         report.errors.extend(read.diagnostics);
         let Some(suite) = read.spec else { continue };
         for case in &suite.cases {
-            let set =
-                sets.entry(case.template.clone()).or_insert_with(|| {
-                    match load::load_mappings(dir, case.template.as_deref()) {
-                        Ok(l) => Ok(l.model),
-                        Err(f) => {
-                            report.errors.extend(f.diagnostics);
-                            Err(())
+            let set = sets.entry(case.template.clone()).or_insert_with(|| {
+                match load::load_mappings(dir, case.template.as_deref()) {
+                    Ok(l) => Ok(l.model),
+                    Err(f) => {
+                        // Loaded once per template: the base files' problems show up for each one.
+                        for d in f.diagnostics {
+                            if !report.errors.contains(&d) {
+                                report.errors.push(d);
+                            }
                         }
+                        Err(())
                     }
-                });
+                }
+            });
             let failure = match set {
                 Ok(set) => run_case(set, &suite, case).err(),
                 Err(()) => Some(format!(
-                    "  the mappings{} do not load (see the errors above)",
+                    "  the mappings{} do not load (see the errors above)\n",
                     case.template
                         .as_deref()
                         .map(|t| format!(" with template `{t}`"))
@@ -181,22 +185,22 @@ pub fn context(suite: &TestContext, case: Option<&TestContext>) -> Result<Contex
 /// Runs one case; `Err` holds a readable difference.
 pub fn run_case(set: &MappingSet, suite: &TestSuite, case: &TestCase) -> Result<(), String> {
     let Some(res) = set.resource(&suite.resource) else {
+        let names: Vec<&str> = set.resources.keys().map(String::as_str).collect();
         return Err(format!(
-            "  no mapping for resource `{}` (expected one of: {})",
+            "  no mapping for resource `{}` (expected one of: {}){}\n",
             suite.resource,
-            set.resources
-                .keys()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
+            names.join(", "),
+            did_you_mean(&suite.resource, &names)
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default()
         ));
     };
-    let ctx = context(&suite.context, case.context.as_ref()).map_err(|e| format!("  {e}"))?;
+    let ctx = context(&suite.context, case.context.as_ref()).map_err(|e| format!("  {e}\n"))?;
     let mut diff = String::new();
     let e = &case.expect;
     if case.reverse {
         let Some(fields) = case.input.get("fields").and_then(Value::as_object) else {
-            return Err("  a reverse case needs `input: {table, fields: {...}}`".into());
+            return Err("  a reverse case needs `input: {table, fields: {...}}`\n".into());
         };
         let fields: IndexMap<String, Value> =
             fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();

@@ -906,7 +906,7 @@ fn exotic(n: usize) -> (String, String) {
     let sample = EXOTIC[n % EXOTIC.len()];
     let subject: String = format!("{sample} #{n}").chars().take(255).collect();
     let text = if n.is_multiple_of(10) {
-        // Very long: exactly the field's 32,000 characters.
+        // Very long: 32,000 characters (the seed's `Text` is long text without a limit).
         sample.chars().cycle().take(32_000).collect()
     } else {
         format!("{sample}\n{}", EXOTIC[(n + 3) % EXOTIC.len()])

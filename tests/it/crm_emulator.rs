@@ -1107,3 +1107,144 @@ fn cli_names_a_bad_seed_file() {
         "{stderr}"
     );
 }
+
+/// The shipped mappings and the emulator's default seed describe one CRM: under the base behaviour and
+/// every template, every table a mapping writes exists, every CRM field a mapping names (field lists,
+/// rules, filters, participant and deletion fields) is a field of that table, and every CRM value a
+/// catalog, value map or constant writes to a catalog field is a value of the seed's catalog. Without
+/// this, `map` could preview records the sandbox CRM then refuses.
+#[test]
+fn shipped_mappings_fit_the_default_seed() {
+    use graph_connector::{
+        load,
+        model::{Convert, Filter, OnGraphDelete, Resource, Source},
+    };
+    use serde_json::Value;
+
+    fn filter_fields(filter: &Filter, out: &mut Vec<String>) {
+        match filter {
+            Filter::All(items) | Filter::Any(items) => {
+                items.iter().for_each(|f| filter_fields(f, out))
+            }
+            Filter::Not(inner) => filter_fields(inner, out),
+            Filter::Condition { field, .. } => out.push(field.clone()),
+        }
+    }
+    fn named_fields(res: &Resource) -> Vec<String> {
+        let mut out: Vec<String> = res.form_fields.clone().unwrap_or_default();
+        out.extend(res.rules.iter().map(|r| r.crm.clone()));
+        if let Some(f) = &res.filter {
+            filter_fields(f, &mut out);
+        }
+        if let Some(p) = &res.participants {
+            let r = &p.resolved;
+            out.extend(
+                [&r.mailbox_rep, &r.rep_ids, &r.names, &r.person_ids]
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
+            out.extend(r.link.iter().cloned());
+            if let Some(m) = &p.missing {
+                out.push(m.field.clone());
+                out.extend(m.flag.clone());
+            }
+        }
+        if res.deletion.on_graph_delete == OnGraphDelete::Flag {
+            out.push(res.deletion.flag_field.clone());
+        }
+        out
+    }
+
+    let seed = Seed::default_seed();
+    let mappings = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for template in [None, Some("isi")] {
+        let set = load::load_mappings(&mappings, template)
+            .unwrap_or_else(|f| panic!("shipped mappings load: {:?}", f.diagnostics))
+            .model;
+        let under = template.unwrap_or("base");
+        for res in set.resources.values() {
+            let Some(table) = seed.tables.iter().find(|t| t.name == res.table) else {
+                problems.push(format!(
+                    "{under}/{}: table {} not in the seed",
+                    res.name, res.table
+                ));
+                continue;
+            };
+            for field in named_fields(res) {
+                checked += 1;
+                if !table.fields.iter().any(|f| f.name == field) {
+                    problems.push(format!(
+                        "{under}/{}: field {field} not in seed table {}",
+                        res.name, res.table
+                    ));
+                }
+            }
+            for rule in res.rules.iter().filter(|r| r.to_crm()) {
+                let Some(catalog) = table
+                    .fields
+                    .iter()
+                    .find(|f| f.name == rule.crm)
+                    .and_then(|f| f.catalog.as_deref())
+                else {
+                    continue;
+                };
+                let texts: Vec<&str> = seed
+                    .catalogs
+                    .iter()
+                    .find(|c| c.name == catalog)
+                    .map(|c| c.values.iter().map(|v| v.texts["en"].as_str()).collect())
+                    .unwrap_or_default();
+                // The values the rule can write: its constant, or the last catalog or value map.
+                let mut values: Vec<Value> = Vec::new();
+                if let Some(Source::Const(v)) = &rule.source {
+                    values = vec![v.clone()];
+                }
+                for convert in &rule.convert {
+                    let map = match convert {
+                        Convert::Catalog(name) => res.catalogs.get(name),
+                        Convert::Map(map) => Some(map),
+                        _ => None,
+                    };
+                    if let Some(map) = map {
+                        values = map.values.values().cloned().collect();
+                        values.push(map.default.clone());
+                    }
+                }
+                for value in values.iter().filter_map(Value::as_str) {
+                    checked += 1;
+                    if !texts.contains(&value) {
+                        problems.push(format!(
+                            "{under}/{}: {} may be written as `{value}`, not a value of seed catalog `{catalog}` {texts:?}",
+                            res.name, rule.crm
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(problems, Vec::<String>::new());
+    assert!(checked > 100, "only {checked} names checked");
+}
+
+/// A port already in use is named once, with its cause once (as `main` prints it: `{:#}`).
+#[tokio::test]
+async fn a_busy_port_is_one_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let err = crm::spawn(EmulatorOptions {
+        listen: addr,
+        ..EmulatorOptions::default()
+    })
+    .await
+    .map(|_| ())
+    .expect_err("the port is taken");
+    let shown = format!("{:#}", anyhow::Error::from(err));
+    assert!(
+        shown.starts_with(&format!("cannot listen on {addr}: ")),
+        "{shown}"
+    );
+    assert_eq!(shown.matches("os error").count(), 1, "{shown}");
+}

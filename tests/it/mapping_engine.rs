@@ -85,6 +85,8 @@ fn quick_start_map_command_prints_the_record() {
             "isi",
             "--directory",
             "mappings/examples/directory.yaml",
+            "--mailbox",
+            "ana@contoso.com",
         ])
         .current_dir(root())
         .output()
@@ -103,6 +105,8 @@ fn quick_start_map_command_prints_the_record() {
         "Q2 pricing <draft> & Müller's \"special\" offer – Jürgen Jäger"
     );
     assert_eq!(f["A031Location"], "Besprechungsraum Zürich");
+    // Ana owns the mailbox (and organizes the event): she is the record's rep, not a participant.
+    assert_eq!(f["RepID"], "ANA");
     assert_eq!(f["ParticipantID"], "BEN");
     assert_eq!(f["Participants"], "Ben Becker; Frank Fischer; Jürgen Jäger");
     assert_eq!(f["ConnectorMissingparticipants"], true);
@@ -348,4 +352,37 @@ fn example_event_records_per_template() {
         let rec = engine::to_crm(&set, set.resource("event").unwrap(), &item, &ctx);
         insta::assert_json_snapshot!(name, rec);
     }
+}
+
+/// A bad `--directory` entry is named by file, line and entry, with what was expected.
+#[test]
+fn a_bad_directory_entry_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("directory.yaml");
+    std::fs::write(
+        &file,
+        "reps:\n  - { email: ana@contoso.com, id: ANA, name: Ana }\n  - { email: ben@contoso.com, name: Ben }\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+        .args([
+            "map",
+            "event",
+            "--input",
+            "mappings/examples/event.json",
+            "--directory",
+        ])
+        .arg(&file)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        format!(
+            "error: {}:3:5: participant directory, at `reps[1]`: missing field `id`\n  expected: `reps: [{{email, id, name}}]` and `persons: [{{email, id, name, fields}}]`\n",
+            file.display()
+        )
+    );
 }

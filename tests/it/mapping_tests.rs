@@ -83,3 +83,45 @@ fn the_test_command_exits_1_on_failure_and_0_on_success() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// A test file naming a resource no mapping defines: each case fails on its own line, with a hint.
+#[test]
+fn a_test_file_for_an_unknown_resource_fails_each_case_on_its_own_line() {
+    let bin = env!("CARGO_BIN_EXE_graph-connector");
+    let out = Command::new(bin)
+        .args(["test", "tests/data/mapping/unknown-resource"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let failure = "  no mapping for resource `nte` (expected one of: note); did you mean `note`?";
+    pretty_assertions::assert_eq!(
+        stdout,
+        format!(
+            "FAILED  tests/data/mapping/unknown-resource/note.test.yaml: first case\n{failure}\n\
+             FAILED  tests/data/mapping/unknown-resource/note.test.yaml: second case\n{failure}\n\
+             \n2 cases: 0 passed, 2 failed\n"
+        )
+    );
+}
+
+/// Mappings that do not load under the base nor under a template: each problem is reported once.
+#[test]
+fn a_broken_mapping_is_reported_once_whatever_the_templates_of_the_cases() {
+    let report = run_dir(&root().join("tests/data/mapping/broken-under-two-templates"));
+    let errors: Vec<String> = report
+        .errors
+        .iter()
+        .map(|d| format!("{}:{}:{}: {}", d.file, d.line, d.column, d.message))
+        .collect();
+    pretty_assertions::assert_eq!(
+        errors,
+        vec![format!(
+            "{}/tests/data/mapping/broken-under-two-templates/note.yaml:10:26: unknown catalog `nope`",
+            root().display()
+        )]
+    );
+    assert_eq!(report.cases.len(), 2);
+    assert!(report.cases.iter().all(|c| c.failure.is_some()));
+}

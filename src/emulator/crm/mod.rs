@@ -43,10 +43,11 @@ pub const PATH: &str = "/crm.interface";
 pub enum Error {
     #[error("{0}")]
     Seed(String),
-    #[error("cannot listen on {addr}: {source}")]
+    /// The cause is part of the message (not a `source`), so `{:#}` does not print it twice.
+    #[error("cannot listen on {addr}: {error}")]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("SQLite store {path}: {message}")]
     Store { path: PathBuf, message: String },
@@ -217,13 +218,13 @@ pub async fn spawn(options: EmulatorOptions) -> Result<CrmEmulator, Error> {
     });
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
-        .map_err(|source| Error::Bind {
+        .map_err(|error| Error::Bind {
             addr: options.listen,
-            source,
+            error,
         })?;
-    let addr = listener.local_addr().map_err(|source| Error::Bind {
+    let addr = listener.local_addr().map_err(|error| Error::Bind {
         addr: options.listen,
-        source,
+        error,
     })?;
     let app = Router::new()
         .route(PATH, post(handle))
