@@ -1296,6 +1296,7 @@ impl Checker {
             }
             sm::Selection::Folder(v) => model::Selection::Folder(v.clone()),
             sm::Selection::ResolvedParticipant(b) => model::Selection::ResolvedParticipant(*b),
+            sm::Selection::ResolvedPerson(b) => model::Selection::ResolvedPerson(*b),
             sm::Selection::Property(c) => {
                 let ptr = p(&p(at.ptr, "property"), "path");
                 match self.path(

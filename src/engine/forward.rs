@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::{
-    context::Context,
+    context::{Context, Found},
     convert::{Env, Work, apply, ctx_value, eval_path, render, to_jinja, truthy},
     participants,
     value::{CrmRecord, FieldValue},
@@ -123,6 +123,18 @@ fn select(s: &Selection, res: &Resource, item: &Value, ctx: &Context) -> bool {
                 participants::collect(p, item, ctx)
                     .iter()
                     .any(|x| x.found.is_some())
+            });
+            any == *want
+        }
+        Selection::ResolvedPerson(want) => {
+            let any = res.participants.as_ref().is_some_and(|p| {
+                participants::collect(p, item, ctx).iter().any(|x| {
+                    matches!(x.found, Some(Found::Person(_)))
+                        && !ctx
+                            .mailbox
+                            .as_deref()
+                            .is_some_and(|m| m.eq_ignore_ascii_case(&x.address))
+                })
             });
             any == *want
         }

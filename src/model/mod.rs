@@ -173,6 +173,7 @@ pub enum Selection {
     Sensitivity(Vec<String>),
     Folder(Vec<String>),
     ResolvedParticipant(bool),
+    ResolvedPerson(bool),
     Property { path: JsonPath, equals: Value },
 }
 

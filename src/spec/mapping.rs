@@ -32,7 +32,7 @@ pub struct MappingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all_day: Option<String>,
     /// Graph-side selection: which Graph items are synced at all (categories, sensitivity, folder, a
-    /// resolved CRM participant), combined with `all`/`any`/`not`. Absent: every item.
+    /// resolved CRM person or participant), combined with `all`/`any`/`not`. Absent: every item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection: Option<Selection>,
     /// CRM-side filter: which CRM records are synced to Graph (forms.xml `SyncHandler` conditions), as
@@ -87,8 +87,12 @@ pub enum Selection {
     /// The item lies in one of these folders: the well-known folder name given in the evaluation
     /// context (`inbox`, `sentitems`, …) or the item's `parentFolderId`.
     Folder(Vec<String>),
-    /// `true`: at least one participant resolves to a CRM rep or person (`false`: none does).
+    /// `true`: at least one participant resolves to a CRM rep or person (`false`: none does). Reps count,
+    /// so mail between colleagues matches; use `resolved_person` to select CRM contacts only.
     ResolvedParticipant(bool),
+    /// `true`: at least one participant resolves to a CRM *person* (`false`: none does). Reps do not
+    /// count, and neither does the mailbox owner.
+    ResolvedPerson(bool),
     /// A property of the item has a value (`{path: $.isDraft, equals: true}`); a missing property is
     /// `null`.
     Property(PropertyCondition),
