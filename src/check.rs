@@ -1436,6 +1436,14 @@ impl Checker {
             pa.doc = doc;
             pa.ptr = ptr.to_string();
         }
+        for (field, n) in &po.max_length {
+            pa.item.max_length.insert(field.clone(), *n);
+            let (line, col) = doc.locate(&p(&p(ptr, "max_length"), field));
+            self.relocated.insert(
+                format!("{}#{}", pa.doc.file, p(&p(&pa.ptr, "max_length"), field)),
+                (doc.file.clone(), line, col),
+            );
+        }
     }
 
     fn participants(
@@ -1568,6 +1576,40 @@ impl Checker {
                 texts: m.texts.clone(),
             }
         });
+        // A length only makes sense for a field these settings write.
+        let limited: Vec<&str> = [
+            &spec.resolved.rep_ids,
+            &spec.resolved.names,
+            &spec.resolved.person_ids,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .chain(spec.missing.as_ref().map(|m| m.field.as_str()))
+        .collect();
+        for (field, n) in &spec.max_length {
+            let at = At {
+                doc,
+                ptr: &p(&p(base, "max_length"), field),
+            };
+            if !limited.contains(&field.as_str()) {
+                let d = self.error(
+                    at,
+                    format!(
+                        "`max_length` for CRM field `{field}`, which the participant settings do not write"
+                    ),
+                );
+                d.expected = Some(if limited.is_empty() {
+                    "no `max_length`: these settings write no list field".into()
+                } else {
+                    one_of(&limited)
+                });
+                d.hint = did_you_mean(field, limited.iter().copied());
+            } else if *n == 0 {
+                let d = self.error(at, format!("`max_length` of `{field}` is 0"));
+                d.expected = Some("the CRM field's length in characters, at least 1".into());
+            }
+        }
         if self.error_count() > n_before {
             return None;
         }
@@ -1589,6 +1631,7 @@ impl Checker {
                     .unwrap_or_else(|| "; ".into()),
             },
             missing,
+            max_length: spec.max_length.clone(),
         })
     }
 }

@@ -115,20 +115,38 @@ pub fn write(
             }
         }
     }
-    let mut set = |field: &Option<String>, items: Vec<String>| {
-        if let Some(f) = field
-            && !items.is_empty()
-        {
-            fields.insert(f.clone(), FieldValue::Text(items.join(sep)));
+    let more = more_text(p, &ctx.lang);
+    let mut set = |field: &Option<String>, items: Vec<String>, marker: bool| {
+        let Some(f) = field else { return };
+        if items.is_empty() {
+            return;
+        }
+        let n = items.len();
+        let render = |k: usize| {
+            let mut parts: Vec<String> = items[..k].to_vec();
+            if marker && k < n {
+                parts.push(more.replace("{n}", &(n - k).to_string()));
+            }
+            parts.join(sep)
+        };
+        let text = match p.max_length.get(f) {
+            Some(&max) => fit(f, n, max, "participants", render, warnings),
+            None => Some(render(n)),
+        };
+        if let Some(text) = text.filter(|t| !t.is_empty()) {
+            fields.insert(f.clone(), FieldValue::Text(text));
         }
     };
+    // Ids are cut without a marker: the CRM reads those fields as lists of ids.
     set(
         &p.resolved.rep_ids,
         reps.iter().map(|e| e.id.clone()).collect(),
+        false,
     );
     set(
         &p.resolved.person_ids,
         persons.iter().map(|e| e.id.clone()).collect(),
+        false,
     );
     set(
         &p.resolved.names,
@@ -136,17 +154,31 @@ pub fn write(
             .chain(persons.iter())
             .map(|e| e.name.clone())
             .collect(),
+        true,
     );
 
     let Some(m) = &p.missing else { return };
-    let missing: Vec<&Participant<'_>> = list.iter().filter(|x| x.found.is_none()).collect();
+    // In block order (by role, then as listed), so that a cut keeps a prefix of the block.
+    let roles = [
+        Role::Required,
+        Role::Optional,
+        Role::Informational,
+        Role::Unknown,
+    ];
+    let missing: Vec<&Participant<'_>> = roles
+        .iter()
+        .flat_map(|r| {
+            list.iter()
+                .filter(move |x| x.found.is_none() && x.role == *r)
+        })
+        .collect();
     if let Some(flag) = &m.flag {
         fields.insert(flag.clone(), FieldValue::Bool(!missing.is_empty()));
     }
-    let block = if missing.is_empty() {
+    let texts = if missing.is_empty() {
         None
     } else {
-        let texts = match m.texts.get(&ctx.lang) {
+        Some(match m.texts.get(&ctx.lang) {
             Some(t) => t,
             None => {
                 warnings.push(format!(
@@ -155,6 +187,17 @@ pub fn write(
                 ));
                 &m.texts["en"]
             }
+        })
+    };
+    // The field's own text in append mode comes first and counts towards its length.
+    let own = match (m.mode, fields.get(&m.field)) {
+        (MissingMode::Append, Some(FieldValue::Text(t))) if !t.is_empty() => Some(t.clone()),
+        _ => None,
+    };
+    let n = missing.len();
+    let render = |k: usize| -> String {
+        let Some(texts) = texts else {
+            return String::new();
         };
         let mut lines = vec![texts.header.clone()];
         for (role, label) in [
@@ -163,7 +206,7 @@ pub fn write(
             (Role::Informational, &texts.informational),
             (Role::Unknown, &texts.unknown),
         ] {
-            let addrs: Vec<&str> = missing
+            let addrs: Vec<&str> = missing[..k]
                 .iter()
                 .filter(|x| x.role == role)
                 .map(|x| x.address.as_str())
@@ -176,21 +219,95 @@ pub fn write(
                 None => lines.extend(addrs.iter().map(|a| format!("{label}{a}"))),
             }
         }
-        Some(lines.join("\n"))
+        if k < n {
+            lines.push(more.replace("{n}", &(n - k).to_string()));
+        }
+        let block = lines.join("\n");
+        match &own {
+            Some(t) => format!("{t}\n\n{block}"),
+            None => block,
+        }
+    };
+    let value = match (texts, p.max_length.get(&m.field).copied()) {
+        (None, _) => None,
+        (Some(_), None) => Some(render(n)),
+        (Some(_), Some(max)) => fit(
+            &m.field,
+            n,
+            max,
+            "unresolved participants",
+            render,
+            warnings,
+        ),
     };
     match m.mode {
         MissingMode::Replace => {
             // Written even when empty so that an update clears a block that no longer applies.
-            fields.insert(m.field.clone(), FieldValue::Text(block.unwrap_or_default()));
+            fields.insert(m.field.clone(), FieldValue::Text(value.unwrap_or_default()));
         }
         MissingMode::Append => {
-            if let Some(block) = block {
-                let text = match fields.get(&m.field) {
-                    Some(FieldValue::Text(t)) if !t.is_empty() => format!("{t}\n\n{block}"),
-                    _ => block,
-                };
-                fields.insert(m.field.clone(), FieldValue::Text(text));
+            if let Some(value) = value {
+                fields.insert(m.field.clone(), FieldValue::Text(value));
             }
         }
     }
+}
+
+/// The marker ending a cut list in `lang`, `{n}` standing for the number left out.
+fn more_text(p: &model::Participants, lang: &str) -> String {
+    let given = |l: &str| {
+        p.missing
+            .as_ref()
+            .and_then(|m| m.texts.get(l))
+            .and_then(|t| t.more.clone())
+    };
+    let builtin = |l: &str| match l {
+        "de" => Some("… und {n} weitere".to_string()),
+        "en" => Some("… and {n} more".to_string()),
+        _ => None,
+    };
+    given(lang)
+        .or_else(|| builtin(lang))
+        .or_else(|| given("en"))
+        .unwrap_or_else(|| "… and {n} more".into())
+}
+
+/// The longest rendering of the first `k` of `n` entries (`render(k)`) that has at most `max`
+/// characters, with a warning naming `field` when entries had to be left out. `None` when not even
+/// `render(0)` fits.
+fn fit(
+    field: &str,
+    n: usize,
+    max: usize,
+    what: &str,
+    render: impl Fn(usize) -> String,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    let len = |t: &String| t.chars().count();
+    let full = render(n);
+    if len(&full) <= max {
+        return Some(full);
+    }
+    // Fewer entries never render longer: each one left out removes more characters than the count
+    // in the marker can add.
+    let (mut lo, mut hi) = (0, n);
+    if len(&render(0)) > max {
+        warnings.push(format!(
+            "{field}: {what} left out: not even one fits into the CRM field's {max} characters"
+        ));
+        return None;
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if len(&render(mid)) <= max {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    warnings.push(format!(
+        "{field}: {} of {n} {what} left out: the CRM field holds at most {max} characters",
+        n - lo
+    ));
+    Some(render(lo))
 }

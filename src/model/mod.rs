@@ -195,6 +195,8 @@ pub struct Participants {
     pub skip_mailbox: bool,
     pub resolved: Resolved,
     pub missing: Option<Missing>,
+    /// CRM field → its length in characters; every key is a field written here.
+    pub max_length: IndexMap<String, usize>,
 }
 
 /// One participant source.

@@ -377,6 +377,12 @@ pub struct Participants {
     /// The missing-participants block for unresolved ones. Absent: unresolved participants are dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<Missing>,
+    /// CRM field length, in characters, of the fields written here (`{ParticipantID: 2048, Participants:
+    /// 4000, MissingParticipants: 4000}`). A longer value is cut at a whole entry (never inside an id,
+    /// name or address), names and the missing-participants block end with a marker (texts `more`,
+    /// `… and N more`), and a warning names the field. Fields not listed are not limited.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub max_length: IndexMap<String, usize>,
 }
 
 fn default_address() -> String {
@@ -480,6 +486,10 @@ pub struct Texts {
     pub informational: String,
     /// Label of participants of any other type (`Unknown: ` / `Unbekannt: `).
     pub unknown: String,
+    /// Last line when `max_length` cuts the list, `{n}` standing for the number left out. Default: en
+    /// `… and {n} more`, de `… und {n} weitere` (other languages: the `en` text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub more: Option<String>,
 }
 
 /// What deletions do.

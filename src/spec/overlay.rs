@@ -100,6 +100,10 @@ pub struct ParticipantsOverlay {
     /// Changes to the missing-participants block (it must exist in the base or set `mode` and `field`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<MissingOverlay>,
+    /// CRM field lengths, merged into the base `max_length` (a field listed here replaces its base
+    /// length).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub max_length: IndexMap<String, usize>,
 }
 
 /// Changes to the missing-participants block; each key replaces the base value.

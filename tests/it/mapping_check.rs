@@ -301,3 +301,26 @@ fn the_shipped_mappings_check_clean_under_every_template() {
         assert_eq!(names, ["absence", "contact", "event", "message", "task"]);
     }
 }
+
+#[test]
+fn max_length_only_for_fields_the_participants_write() {
+    let text = BASE.to_string() + "  max_length: { MissingParticipant: 4000 }\n";
+    let overlay = "template: t\nresources:\n  event:\n    participants:\n      max_length: { Participants: 0 }\n";
+    let diags = check_texts(&[&text], Some(("t.yaml", overlay)));
+    let got: Vec<String> = diags.iter().map(short).collect();
+    assert_eq!(
+        got,
+        vec![
+            "m0.yaml:22:37: `max_length` for CRM field `MissingParticipant`, which the participant settings do not write",
+            "t.yaml:5:35: `max_length` for CRM field `Participants`, which the participant settings do not write",
+        ]
+    );
+    assert_eq!(
+        diags[0].hint.as_deref(),
+        Some("did you mean `MissingParticipants`?")
+    );
+    assert_eq!(
+        diags[1].expected.as_deref(),
+        Some("one of: MissingParticipants")
+    );
+}

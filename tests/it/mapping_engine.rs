@@ -241,6 +241,135 @@ fn message_selection_needs_the_category_or_a_known_participant() {
     assert!(engine::selected(res, &tagged, &ctx));
 }
 
+/// 150 unresolved attendees with long addresses (about 6,000 characters): the ISI field holds 4,000.
+fn crowded_event() -> Value {
+    let attendees: Vec<Value> = (0..150)
+        .map(|i| {
+            let kind = if i % 3 == 0 { "optional" } else { "required" };
+            json!({"type": kind, "emailAddress": {"address": format!("attendee.number{i:03}@example.org")}})
+        })
+        .collect();
+    json!({"subject": "All hands", "body": {"contentType": "text", "content": "Agenda"}, "attendees": attendees})
+}
+
+fn text(rec: &engine::CrmRecord, field: &str) -> String {
+    match &rec.fields[field] {
+        FieldValue::Text(t) => t.clone(),
+        other => panic!("{field} is not text: {other:?}"),
+    }
+}
+
+#[test]
+fn many_unresolved_attendees_are_cut_at_a_whole_address_to_the_crm_field_length() {
+    let isi = set(Some("isi"));
+    let res = isi.resource("event").unwrap();
+    for (lang, header, more) in [
+        ("en", "Unassigned participants:", "… and "),
+        ("de", "Fehlende Teilnehmer:", "… und "),
+    ] {
+        let mut ctx = Context::new("UTC").unwrap();
+        ctx.lang = lang.into();
+        let rec = engine::to_crm(&isi, res, &crowded_event(), &ctx);
+        let block = text(&rec, "MissingParticipants");
+        assert!(
+            block.chars().count() <= 4000,
+            "{} characters",
+            block.chars().count()
+        );
+        assert!(block.chars().count() > 3900, "as much as fits is listed");
+        let lines: Vec<&str> = block.lines().collect();
+        assert_eq!(lines[0], header);
+        let listed: Vec<&str> = lines[1..lines.len() - 1]
+            .iter()
+            .map(|l| l.strip_prefix("To: ").or(l.strip_prefix("CC: ")).unwrap())
+            .collect();
+        for a in &listed {
+            assert!(
+                a.starts_with("attendee.number") && a.ends_with("@example.org") && a.len() == 30,
+                "whole addresses only: {a}"
+            );
+        }
+        let left_out = 150 - listed.len();
+        let last = lines.last().unwrap();
+        assert!(last.starts_with(more), "{last}");
+        assert!(last.contains(&format!(" {left_out} ")), "{last}");
+        assert_eq!(
+            rec.fields["ConnectorMissingparticipants"],
+            FieldValue::Bool(true)
+        );
+        assert_eq!(rec.warnings.len(), 1, "{:?}", rec.warnings);
+        assert!(
+            rec.warnings[0].starts_with(&format!(
+                "MissingParticipants: {left_out} of 150 unresolved participants left out"
+            )),
+            "{}",
+            rec.warnings[0]
+        );
+    }
+    // The base template appends to the text, which has no length limit: everything is listed.
+    let base = set(None);
+    let rec = engine::to_crm(
+        &base,
+        base.resource("event").unwrap(),
+        &crowded_event(),
+        &Context::new("UTC").unwrap(),
+    );
+    assert_eq!(text(&rec, "Text").lines().count(), 1 + 1 + 1 + 150);
+    assert_eq!(rec.warnings, Vec::<String>::new());
+}
+
+#[test]
+fn many_resolved_participants_are_cut_to_the_crm_field_lengths() {
+    let set = set(None);
+    let res = set.resource("message").unwrap();
+    let mut ctx = Context::new("UTC").unwrap();
+    ctx.mailbox = Some("rep0@contoso.com".into());
+    ctx.directory.reps = (0..500)
+        .map(|i| DirectoryEntry {
+            email: format!("rep{i}@contoso.com"),
+            id: format!("REP{i:04}"),
+            name: format!("Representative Number {i:04}"),
+            fields: Default::default(),
+        })
+        .collect();
+    let recipients: Vec<Value> = (1..500)
+        .map(|i| json!({"emailAddress": {"address": format!("rep{i}@contoso.com")}}))
+        .collect();
+    let item = json!({"categories": ["CRM"], "from": {"emailAddress": {"address": "rep0@contoso.com"}}, "toRecipients": recipients});
+    let rec = engine::to_crm(&set, res, &item, &ctx);
+    // Ids: 7 characters and "; " each, cut at a whole id and without a marker (the CRM reads ids).
+    let ids = text(&rec, "ParticipantID");
+    assert!(ids.chars().count() <= 2048);
+    assert_eq!(ids.split("; ").count(), 2050 / 9);
+    assert!(
+        ids.split("; ")
+            .all(|id| id.len() == 7 && id.starts_with("REP")),
+        "{ids}"
+    );
+    let names = text(&rec, "Participants");
+    assert!(names.chars().count() <= 4000);
+    assert!(names.ends_with(" more"), "{names}");
+    let kept = names
+        .split("; ")
+        .filter(|n| n.starts_with("Representative Number "))
+        .count();
+    assert!(
+        names.ends_with(&format!("… and {} more", 499 - kept)),
+        "{names}"
+    );
+    let got: Vec<&str> = rec
+        .warnings
+        .iter()
+        .map(|w| w.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        vec!["ParticipantID", "Participants"],
+        "{:?}",
+        rec.warnings
+    );
+}
+
 proptest! {
     #![proptest_config(fixed_seed(64))]
 
