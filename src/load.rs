@@ -340,6 +340,38 @@ pub fn load_mappings(dir: &Path, template: Option<&str>) -> Result<Loaded, LoadF
     load_mapping_files(&files, overlay.as_deref())
 }
 
+/// The resource name and form of a resource file that could not be read as a spec, as far as they
+/// are known: from its document, else (a YAML syntax error) its top-level `form:` line and its file
+/// name (`event.yaml` → `event`).
+fn resource_and_form(file: &SpecFile<MappingSpec>) -> (Option<String>, Option<String>) {
+    let get = |key: &str| {
+        file.doc
+            .as_ref()?
+            .value
+            .get(key)?
+            .as_str()
+            .map(str::to_string)
+    };
+    let name = get("resource").or_else(|| {
+        let stem = file.path.file_name()?.to_str()?;
+        let stem = stem
+            .strip_suffix(".yaml")
+            .or_else(|| stem.strip_suffix(".yml"))?;
+        Some(stem.to_string())
+    });
+    let form = match &file.doc {
+        Some(_) => get("form"),
+        None => std::fs::read_to_string(&file.path).ok().and_then(|text| {
+            text.lines().find_map(|line| {
+                let value = line.strip_prefix("form:")?;
+                let value = value.split(" #").next()?.trim().trim_matches(['"', '\'']);
+                (!value.is_empty()).then(|| value.to_string())
+            })
+        }),
+    };
+    (name, form)
+}
+
 /// Loads the given resource spec files with an optional overlay file: every file, every check.
 pub fn load_mapping_files(
     files: &[PathBuf],
@@ -356,19 +388,29 @@ pub fn load_mapping_files(
     if let Some(file) = &mut overlay_file {
         diagnostics.append(&mut file.diagnostics);
         // A resource file that could not be read is not "missing": what the checks would say about the
-        // overlay's changes to it only follows from that file's own errors.
-        let unreadable = specs.iter().filter(|f| f.spec.is_none()).filter_map(|f| {
-            f.doc
-                .as_ref()?
-                .value
-                .get("resource")?
-                .as_str()
-                .map(str::to_string)
-        });
+        // overlay's changes to it (its resource, its form's field list) only follows from that file's
+        // own errors.
+        let used_forms: HashSet<&str> = specs
+            .iter()
+            .filter_map(|f| f.spec.as_ref()?.form.as_deref())
+            .collect();
         let mut hidden = HashSet::new();
         if let Some(doc) = &file.doc {
-            for name in unreadable {
-                hidden.extend(doc.subtree_positions(&yaml::pointer_push("/resources", &name)));
+            for unreadable in specs.iter().filter(|f| f.spec.is_none()) {
+                let (name, form) = resource_and_form(unreadable);
+                if let Some(name) = name {
+                    hidden.extend(doc.subtree_positions(&yaml::pointer_push("/resources", &name)));
+                }
+                // Without its form, the file might have used any form no readable file uses.
+                let forms: Vec<&String> = match &form {
+                    Some(form) => vec![form],
+                    None => file.spec.iter().flat_map(|o| o.forms.keys()).collect(),
+                };
+                for form in forms {
+                    if !used_forms.contains(form.as_str()) {
+                        hidden.insert(doc.locate(&yaml::pointer_push("/forms", form)));
+                    }
+                }
             }
         }
         file.masked.extend(hidden);

@@ -404,3 +404,41 @@ fn an_empty_mapping_directory_is_a_warning() {
     );
     assert_eq!(run(&["validate", "--deny-warnings", path]).0, 1);
 }
+
+/// The shipped mappings with a YAML syntax error in `event.yaml` and the `isi` overlay: the syntax
+/// error is the only problem, not also "overlay changes resource `event`, which no mapping file
+/// defines" or "no mapping uses form `vevent`".
+#[test]
+fn a_syntax_error_in_a_resource_file_is_its_only_diagnostic_under_an_overlay() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    for name in [
+        "event.yaml",
+        "message.yaml",
+        "task.yaml",
+        "templates/isi.yaml",
+    ] {
+        std::fs::copy(
+            Path::new(ROOT).join("mappings").join(name),
+            dir.path().join(name),
+        )
+        .unwrap();
+    }
+    let event = std::fs::read_to_string(dir.path().join("event.yaml")).unwrap();
+    let broken = event.replacen("table: Contact\n", "table: [Contact\n", 1);
+    assert_ne!(broken, event);
+    std::fs::write(dir.path().join("event.yaml"), broken).unwrap();
+    let path = dir.path().to_str().unwrap();
+    let (code, stdout) = run(&["validate", path, "--template", "isi", "--format", "json"]);
+    assert_eq!(code, 1, "{stdout}");
+    let diagnostics: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(diagnostics.len(), 1, "{stdout}");
+    assert!(
+        diagnostics[0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("event.yaml"),
+        "{stdout}"
+    );
+    assert_eq!(diagnostics[0]["severity"], "error");
+}
