@@ -227,7 +227,7 @@ fn missing_participants_with_a_separator_put_one_line_per_role() {
 }
 
 #[test]
-fn message_selection_needs_the_category_or_a_known_participant() {
+fn message_selection_needs_the_category_or_a_known_crm_person() {
     let set = set(None);
     let res = set.resource("message").unwrap();
     let mut ctx = Context::new("UTC").unwrap();
@@ -239,6 +239,13 @@ fn message_selection_needs_the_category_or_a_known_participant() {
     assert!(engine::selected(res, &known, &ctx));
     assert!(!engine::selected(res, &unknown, &ctx));
     assert!(engine::selected(res, &tagged, &ctx));
+    // Reps are known too, but mail between colleagues is not CRM business unless categorised.
+    ctx.mailbox = Some("ana@contoso.com".into());
+    let colleagues = json!({
+        "from": {"emailAddress": {"address": "ben@contoso.com"}},
+        "toRecipients": [{"emailAddress": {"address": "ana@contoso.com"}}]
+    });
+    assert!(!engine::selected(res, &colleagues, &ctx));
 }
 
 /// 150 unresolved attendees with long addresses (about 6,000 characters): the ISI field holds 4,000.
@@ -365,6 +372,54 @@ fn many_resolved_participants_are_cut_to_the_crm_field_lengths() {
     assert_eq!(
         got,
         vec!["ParticipantID", "Participants"],
+        "{:?}",
+        rec.warnings
+    );
+}
+
+#[test]
+fn a_cut_block_counts_the_own_text_and_uses_the_default_marker_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("mappings/event.yaml")).unwrap();
+    let text = text
+        .replace(",\n          more: \"… and {n} more\" }", " }")
+        .replace(",\n          more: \"… und {n} weitere\" }", " }")
+        .replace(
+            "    mode: append\n    field: Text\n",
+            "    mode: append\n    field: Text\n    separator: \", \"\n",
+        )
+        .replace(
+            "max_length: { ParticipantID: 2048, Participants: 4000 }",
+            "max_length: { Text: 92 }",
+        );
+    assert!(!text.contains("more:") && text.contains("Text: 92"));
+    std::fs::write(dir.path().join("event.yaml"), text).unwrap();
+    let set = load::load_mappings(dir.path(), None)
+        .unwrap_or_else(|f| panic!("{:#?}", f.diagnostics))
+        .model;
+    let res = set.resource("event").unwrap();
+    let mut ctx = Context::new("UTC").unwrap();
+    ctx.lang = "de".into();
+    let attendees: Vec<Value> = ["a", "b", "c", "d", "e", "f"]
+        .iter()
+        .map(|x| json!({"type": "required", "emailAddress": {"address": format!("{x}@example.org")}}))
+        .collect();
+    let item =
+        json!({"body": {"contentType": "text", "content": "Agenda"}, "attendees": attendees});
+    let rec = engine::to_crm(&set, res, &item, &ctx);
+    // 6 + 2 + 20 + 1 + 4 + 3 × 13 + 2 × 2 + 1 + 15 = 92 characters, exactly the limit.
+    let want = "Agenda\n\nFehlende Teilnehmer:\nTo: a@example.org, b@example.org, c@example.org\n… und 3 weitere";
+    assert_eq!(rec.fields["Text"], FieldValue::Text(want.into()));
+    assert_eq!(want.chars().count(), 92);
+    assert_eq!(rec.warnings.len(), 1, "{:?}", rec.warnings);
+    // Not even the header and the marker fit after a long own text: the block is left out, the text
+    // stays as it was.
+    let long = "x".repeat(60);
+    let item = json!({"body": {"contentType": "text", "content": long}, "attendees": attendees});
+    let rec = engine::to_crm(&set, res, &item, &ctx);
+    assert_eq!(rec.fields["Text"], FieldValue::Text(long));
+    assert!(
+        rec.warnings[0].starts_with("Text: unresolved participants left out"),
         "{:?}",
         rec.warnings
     );
