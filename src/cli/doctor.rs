@@ -422,9 +422,14 @@ async fn check_setup(
             report.warning_with_fix(line, fix);
         }
     } else {
-        report.note(
-            "mailbox table not computed: it needs the CRM reps and the tenant users".to_owned(),
-        );
+        let missing = match (reps.is_some(), users.is_some()) {
+            (false, false) => "the CRM reps and the tenant users",
+            (false, true) => "the CRM reps",
+            _ => "the tenant users",
+        };
+        report.note(format!(
+            "mailbox table not computed: it needs {missing} (fix the failed checks above)"
+        ));
     }
     report.ok()
 }
