@@ -74,6 +74,9 @@ pub enum Mistake {
     MissingPermission,
     /// A wrong CRM master user password.
     CrmPassword,
+    /// An Exchange application access policy that admits only ana@contoso.com: BEN is skipped with a
+    /// warning (a skipped mailbox is information, so the exit code stays 0).
+    AccessPolicy,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -164,6 +167,11 @@ async fn run_sandbox(mistake: Option<Mistake>, report: &mut Report) -> anyhow::R
             .set_app_roles(graph.client_id(), &roles)
             .context("removing Calendars.ReadWrite from the sandbox app")?;
     }
+    if mistake == Some(Mistake::AccessPolicy) {
+        graph
+            .set_access_policy(graph.client_id(), Some(&["ana@contoso.com"]))
+            .context("restricting the sandbox app to ana@contoso.com")?;
+    }
     let master = crm.master();
     let mut tenant_id = graph.tenant_id().to_owned();
     let mut client_id = graph.client_id().to_owned();
@@ -181,7 +189,8 @@ async fn run_sandbox(mistake: Option<Mistake>, report: &mut Report) -> anyhow::R
             client_id = "11111111-2222-4333-8444-555555555555".to_owned()
         }
         Some(Mistake::CrmPassword) => password = "not-the-password".to_owned(),
-        Some(Mistake::ExpiredSecret | Mistake::MissingPermission) | None => {}
+        Some(Mistake::ExpiredSecret | Mistake::MissingPermission | Mistake::AccessPolicy)
+        | None => {}
     }
     let config: ConnectorConfig = serde_json::from_value(json!({
         "graph": {
@@ -361,17 +370,28 @@ async fn check_setup(
     let users: Option<Vec<MailboxUser>> = match &graph {
         Some(client) if !domains.is_empty() => match client.list_mailbox_users(domains).await {
             Ok(listing) => {
-                let with_mailbox = listing
-                    .users
-                    .iter()
-                    .filter(|u| matches!(u.mailbox, MailboxState::Ready { .. }))
-                    .count();
+                let count = |f: fn(&MailboxState) -> bool| {
+                    listing.users.iter().filter(|u| f(&u.mailbox)).count()
+                };
+                let mut parts = vec![format!(
+                    "{} with a readable mailbox",
+                    count(|m| matches!(m, MailboxState::Ready { .. }))
+                )];
+                let none = count(|m| matches!(m, MailboxState::NoMailbox { .. }));
+                if none > 0 {
+                    parts.push(format!("{none} without a mailbox"));
+                }
+                let denied = count(|m| matches!(m, MailboxState::Denied { .. }));
+                if denied > 0 {
+                    parts.push(format!("{denied} refused by an access policy"));
+                }
                 report.check(
                     "tenant users",
                     Ok(format!(
-                        "{} users in {}, {with_mailbox} with a mailbox",
+                        "{} users in {}: {}",
                         listing.users.len(),
-                        domains.join(", ")
+                        domains.join(", "),
+                        parts.join(", ")
                     )),
                 );
                 for w in listing.warnings {

@@ -281,3 +281,81 @@ fn config_errors_are_printed_as_diagnostics() {
         "{stdout}"
     );
 }
+
+#[test]
+fn access_policy_skips_ben_with_a_warning_but_passes() {
+    let (code, stdout, _) = doctor(&["--sandbox", "--mistake", "access-policy"], &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(
+        row(&stdout, "BEN"),
+        "BEN Ben Becker ben@contoso.com skip excluded by an application access policy"
+    );
+    assert!(stdout.contains(
+        "fix: mailbox ben@contoso.com is outside the Exchange application access policy"
+    ));
+    assert!(
+        stdout
+            .contains("warning: BEN (Ben Becker) has Enable Connector set but will not be synced")
+    );
+    assert!(
+        stdout.contains("\n1 of 5 mailboxes will be synced\n"),
+        "{stdout}"
+    );
+}
+
+/// A real config file (secret from the environment, password from a file) pointing at emulators
+/// started in-process: the same table as the sandbox, through the config path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_file_pointing_at_the_emulators_gives_the_sandbox_table() {
+    use graph_connector::emulator::{crm, graph};
+    let g = graph::spawn(graph::EmulatorOptions::default())
+        .await
+        .expect("graph emulator");
+    let c = crm::spawn(crm::EmulatorOptions::default())
+        .await
+        .expect("crm emulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("crm.pw"),
+        format!("{}\n", c.master().password),
+    )
+    .expect("password file");
+    let config = format!(
+        "graph:\n  tenant_id: {}\n  client_id: {}\n  client_secret: env:DOCTOR_IT_GRAPH_SECRET\n  \
+         managed_domains: [contoso.com]\n  graph_url: {}\n  token_url: {}\n\
+         crm:\n  url: {}\n  user: {}\n  password: file:crm.pw\n",
+        g.tenant_id(),
+        g.client_id(),
+        g.graph_url(),
+        g.token_url(),
+        c.url(),
+        c.master().user,
+    );
+    let path = dir.path().join("connector.yaml");
+    std::fs::write(&path, config).expect("config");
+    let path = path.to_str().expect("utf-8 path").to_owned();
+    let secret = g.client_secret().to_owned();
+    let (code, stdout, _) = tokio::task::spawn_blocking(move || {
+        doctor(&["--config", &path], &[("DOCTOR_IT_GRAPH_SECRET", &secret)])
+    })
+    .await
+    .expect("doctor ran");
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.starts_with("ok   config: "), "{stdout}");
+    assert!(
+        stdout.contains(
+            "ok   secrets: graph.client_secret (env:DOCTOR_IT_GRAPH_SECRET), crm.password (file:crm.pw) resolved"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(
+        row(&stdout, "CHL"),
+        "CHL Chloé Dubois chloe@contoso.com skip no Exchange Online mailbox"
+    );
+    assert!(
+        stdout.contains("\n2 of 5 mailboxes will be synced\n"),
+        "{stdout}"
+    );
+    g.shutdown().await;
+    c.shutdown().await;
+}
