@@ -74,6 +74,9 @@ pub enum Mistake {
     MissingPermission,
     /// A wrong CRM master user password.
     CrmPassword,
+    /// The app lacks MailboxSettings.Read: mailboxes are probed through their inbox and use the configured
+    /// default time zone, with a warning (exit code 0).
+    MailboxSettings,
     /// An Exchange application access policy that admits only ana@contoso.com: BEN is skipped with a
     /// warning (a skipped mailbox is information, so the exit code stays 0).
     AccessPolicy,
@@ -100,6 +103,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ExitCode::from(1)
     })
 }
+
+/// The application roles of the sandbox app (the Graph emulator's default seed).
+const SANDBOX_ROLES: &[&str] = &[
+    "Calendars.ReadWrite",
+    "Contacts.ReadWrite",
+    "Directory.Read.All",
+    "Mail.ReadWrite",
+    "Tasks.ReadWrite.All",
+    "User.ReadWrite.All",
+    "MailboxSettings.Read",
+];
 
 /// Checks the configuration file, then the services it names.
 async fn run_config(path: &Path, report: &mut Report) -> anyhow::Result<bool> {
@@ -154,18 +168,20 @@ async fn run_sandbox(mistake: Option<Mistake>, report: &mut Report) -> anyhow::R
     let crm = emulator::crm::spawn(emulator::crm::EmulatorOptions::default())
         .await
         .context("starting the CRM emulator")?;
-    if mistake == Some(Mistake::MissingPermission) {
-        let roles = [
-            "Contacts.ReadWrite",
-            "Directory.Read.All",
-            "Mail.ReadWrite",
-            "Tasks.ReadWrite.All",
-            "User.ReadWrite.All",
-            "MailboxSettings.Read",
-        ];
+    let dropped_role = match mistake {
+        Some(Mistake::MissingPermission) => Some("Calendars.ReadWrite"),
+        Some(Mistake::MailboxSettings) => Some("MailboxSettings.Read"),
+        _ => None,
+    };
+    if let Some(dropped) = dropped_role {
+        let roles: Vec<&str> = SANDBOX_ROLES
+            .iter()
+            .copied()
+            .filter(|r| *r != dropped)
+            .collect();
         graph
             .set_app_roles(graph.client_id(), &roles)
-            .context("removing Calendars.ReadWrite from the sandbox app")?;
+            .with_context(|| format!("removing {dropped} from the sandbox app"))?;
     }
     if mistake == Some(Mistake::AccessPolicy) {
         graph
@@ -189,7 +205,12 @@ async fn run_sandbox(mistake: Option<Mistake>, report: &mut Report) -> anyhow::R
             client_id = "11111111-2222-4333-8444-555555555555".to_owned()
         }
         Some(Mistake::CrmPassword) => password = "not-the-password".to_owned(),
-        Some(Mistake::ExpiredSecret | Mistake::MissingPermission | Mistake::AccessPolicy)
+        Some(
+            Mistake::ExpiredSecret
+            | Mistake::MissingPermission
+            | Mistake::MailboxSettings
+            | Mistake::AccessPolicy,
+        )
         | None => {}
     }
     let config: ConnectorConfig = serde_json::from_value(json!({

@@ -359,3 +359,24 @@ async fn config_file_pointing_at_the_emulators_gives_the_sandbox_table() {
     g.shutdown().await;
     c.shutdown().await;
 }
+
+#[test]
+fn missing_mailbox_settings_permission_is_a_warning_and_uses_the_default_time_zone() {
+    let (code, stdout, _) = doctor(&["--sandbox", "--mistake", "mailbox-settings"], &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("warning: mailboxSettings is refused")
+                && l.contains("fix: add MailboxSettings.Read")),
+        "{stdout}"
+    );
+    assert_eq!(
+        row(&stdout, "ANA"),
+        "ANA Ana Alvarez ana@contoso.com sync UTC (configured default)"
+    );
+    assert!(
+        stdout.contains("\n2 of 5 mailboxes will be synced\n"),
+        "{stdout}"
+    );
+}
