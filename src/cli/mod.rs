@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod doctor;
 pub mod emulate;
 pub mod map;
 pub mod schema;
@@ -37,6 +38,8 @@ pub enum Command {
     /// Run an emulator of Microsoft Graph or Aurea CRM.interface on loopback.
     #[command(subcommand)]
     Emulate(emulate::Which),
+    /// Check a setup end to end (config, secrets, Graph token, CRM login, mailboxes); each problem with its fix.
+    Doctor(doctor::Args),
 }
 
 /// Dispatches a parsed command line.
@@ -47,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Map(args) => map::run(args),
         Command::Test(args) => test::run(args),
         Command::Emulate(which) => emulate::run(which),
+        Command::Doctor(args) => doctor::run(args),
     }
 }
 

@@ -4,6 +4,7 @@ mod config;
 mod crm_contract;
 mod crm_emulator;
 mod crm_encode;
+mod doctor;
 mod graph_client;
 mod graph_corpus;
 mod graph_emulator;

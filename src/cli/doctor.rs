@@ -1,0 +1,842 @@
+//! `graph-connector doctor`: checks a setup end to end (config, secrets, Graph token, CRM login, reps,
+//! tenant mailboxes, permissions) and says which mailboxes will be synced, each failure with its one-line fix.
+//!
+//! The vendor connector's worst support cases are consent/secret errors and mailboxes silently not synced;
+//! this command is the answer to both. `--sandbox` runs the same checks against in-process emulators, and
+//! `--mistake NAME` reproduces a classic admin mistake there so its diagnosis can be seen.
+//!
+//! Exit codes: 0 every check passed (skipped mailboxes are information), 1 a check failed, 2 doctor could
+//! not run (no config file, bad arguments, emulators failed to start). Secrets are never printed.
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
+
+use anyhow::Context as _;
+use jiff::{SignedDuration, Timestamp};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use super::validate::Format;
+use crate::{
+    config::{self, ConnectorConfig, CrmTransport as CrmKind, SecretRef},
+    diag::Diagnostic,
+    emulator,
+    engine::mailboxes::{self, MailboxEntry, Status},
+    load,
+    transport::{
+        crm::{
+            self, Actor, CrmErrorKind, CrmTransport, Rep,
+            client::{CrmClient, CrmClientConfig},
+            memory::MemoryCrm,
+        },
+        graph::{
+            DeltaCursor, DeltaResource, DeltaScope, GraphClient, GraphClientConfig, GraphError,
+            GraphTransport, MailboxState, MailboxUser, auth::Credentials, diagnose,
+            throttle::RetryPolicy,
+        },
+    },
+};
+
+/// Arguments of `doctor`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Connector configuration to check (default: connector.yaml).
+    #[arg(long, conflicts_with = "sandbox")]
+    pub config: Option<PathBuf>,
+    /// Output: text (one line per check, then the mailbox table) or json.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Check the sandbox instead: Graph and CRM emulators started in-process with their default seeds.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// With --sandbox: reproduce an administrator's mistake to see how doctor diagnoses it.
+    #[arg(long, value_enum, requires = "sandbox")]
+    pub mistake: Option<Mistake>,
+}
+
+/// Setup mistakes `--sandbox --mistake` can reproduce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mistake {
+    /// The client secret's ID pasted instead of its Value.
+    SecretId,
+    /// A wrong client secret.
+    WrongSecret,
+    /// The client secret has expired.
+    ExpiredSecret,
+    /// A tenant id that does not exist.
+    UnknownTenant,
+    /// A client id that is not registered in the tenant.
+    UnknownClient,
+    /// The app lacks Calendars.ReadWrite (no admin consent for it).
+    MissingPermission,
+    /// A wrong CRM master user password.
+    CrmPassword,
+    /// The app lacks MailboxSettings.Read: mailboxes are probed through their inbox and use the configured
+    /// default time zone, with a warning (exit code 0).
+    MailboxSettings,
+    /// An Exchange application access policy that admits only ana@contoso.com: BEN is skipped with a
+    /// warning (a skipped mailbox is information, so the exit code stays 0).
+    AccessPolicy,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let mut report = Report::new(args.format);
+    let ok = runtime.block_on(async {
+        if args.sandbox {
+            run_sandbox(args.mistake, &mut report).await
+        } else {
+            let path = args
+                .config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("connector.yaml"));
+            run_config(&path, &mut report).await
+        }
+    })?;
+    report.finish();
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The application roles of the sandbox app (the Graph emulator's default seed).
+const SANDBOX_ROLES: &[&str] = &[
+    "Calendars.ReadWrite",
+    "Contacts.ReadWrite",
+    "Directory.Read.All",
+    "Mail.ReadWrite",
+    "Tasks.ReadWrite.All",
+    "User.ReadWrite.All",
+    "MailboxSettings.Read",
+];
+
+/// Checks the configuration file, then the services it names.
+async fn run_config(path: &Path, report: &mut Report) -> anyhow::Result<bool> {
+    if !path.exists() {
+        anyhow::bail!(
+            "config file {} does not exist; pass --config FILE (copy connector.example.yaml to start), or try \
+             `graph-connector doctor --sandbox`",
+            path.display()
+        );
+    }
+    let name = load::display_name(path);
+    let config = match load::load_config(path) {
+        Ok((config, warnings)) => {
+            report.diagnostics(&warnings);
+            report.check(
+                "config",
+                Ok(format!("{name} ({} warnings)", warnings.len())),
+            );
+            config
+        }
+        Err(diagnostics) => {
+            report.diagnostics(&diagnostics);
+            let (errors, warnings) = crate::diag::count(&diagnostics);
+            report.check(
+                "config",
+                Err(format!(
+                    "{name}: {errors} errors, {warnings} warnings; fix: correct the lines above \
+                     (`graph-connector validate --config {name}` shows them too)"
+                )),
+            );
+            return Ok(false);
+        }
+    };
+    let base = path.parent().unwrap_or(Path::new(".")).to_owned();
+    Ok(check_setup(&config, &base, None, report).await)
+}
+
+/// Starts both emulators (optionally with a mistake), builds a config from them and checks it.
+async fn run_sandbox(mistake: Option<Mistake>, report: &mut Report) -> anyhow::Result<bool> {
+    let mut seed = emulator::graph::Seed::sandbox();
+    if mistake == Some(Mistake::ExpiredSecret) {
+        for secret in seed.apps.iter_mut().flat_map(|a| a.secrets.iter_mut()) {
+            secret.expires = Some("2024-06-30T00:00:00Z".to_owned());
+        }
+    }
+    let graph = emulator::graph::spawn(emulator::graph::EmulatorOptions {
+        seed,
+        ..Default::default()
+    })
+    .await
+    .context("starting the Graph emulator")?;
+    let crm = emulator::crm::spawn(emulator::crm::EmulatorOptions::default())
+        .await
+        .context("starting the CRM emulator")?;
+    let dropped_role = match mistake {
+        Some(Mistake::MissingPermission) => Some("Calendars.ReadWrite"),
+        Some(Mistake::MailboxSettings) => Some("MailboxSettings.Read"),
+        _ => None,
+    };
+    if let Some(dropped) = dropped_role {
+        let roles: Vec<&str> = SANDBOX_ROLES
+            .iter()
+            .copied()
+            .filter(|r| *r != dropped)
+            .collect();
+        graph
+            .set_app_roles(graph.client_id(), &roles)
+            .with_context(|| format!("removing {dropped} from the sandbox app"))?;
+    }
+    if mistake == Some(Mistake::AccessPolicy) {
+        graph
+            .set_access_policy(graph.client_id(), Some(&["ana@contoso.com"]))
+            .context("restricting the sandbox app to ana@contoso.com")?;
+    }
+    let master = crm.master();
+    let mut tenant_id = graph.tenant_id().to_owned();
+    let mut client_id = graph.client_id().to_owned();
+    let mut secret = graph.client_secret().to_owned();
+    let mut password = master.password.clone();
+    match mistake {
+        Some(Mistake::SecretId) => secret = graph.secret_id().to_owned(),
+        Some(Mistake::WrongSecret) => {
+            secret = "Qx48Q~not-the-secret-value.0123456789abcd".to_owned()
+        }
+        Some(Mistake::UnknownTenant) => {
+            tenant_id = "0f0e0d0c-0b0a-4999-8888-777766665555".to_owned()
+        }
+        Some(Mistake::UnknownClient) => {
+            client_id = "11111111-2222-4333-8444-555555555555".to_owned()
+        }
+        Some(Mistake::CrmPassword) => password = "not-the-password".to_owned(),
+        Some(
+            Mistake::ExpiredSecret
+            | Mistake::MissingPermission
+            | Mistake::MailboxSettings
+            | Mistake::AccessPolicy,
+        )
+        | None => {}
+    }
+    let config: ConnectorConfig = serde_json::from_value(json!({
+        "graph": {
+            "tenant_id": tenant_id,
+            "client_id": client_id,
+            "client_secret": secret,
+            "managed_domains": ["contoso.com"],
+            "graph_url": graph.graph_url(),
+            "token_url": format!("{}/{tenant_id}/oauth2/v2.0/token", graph.base_url()),
+        },
+        "crm": {
+            "transport": "interface",
+            "url": crm.url(),
+            "user": master.user,
+            "password": password,
+            "client": master.client,
+        },
+    }))
+    .context("building the sandbox configuration")?;
+    let what = match mistake {
+        Some(m) => format!(
+            " with mistake `{}`",
+            clap::ValueEnum::to_possible_value(&m)
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_default()
+        ),
+        None => String::new(),
+    };
+    report.check(
+        "sandbox",
+        Ok(format!(
+            "Graph emulator at {}, CRM emulator at {}{what}",
+            graph.base_url(),
+            crm.url()
+        )),
+    );
+    let ok = check_setup(&config, Path::new("."), Some("the sandbox"), report).await;
+    graph.shutdown().await;
+    crm.shutdown().await;
+    Ok(ok)
+}
+
+/// The checks shared by a config file and the sandbox; returns whether all passed.
+/// `secrets_from` names who provided literal secrets (the sandbox), else they are references to resolve.
+async fn check_setup(
+    config: &ConnectorConfig,
+    base: &Path,
+    secrets_from: Option<&str>,
+    report: &mut Report,
+) -> bool {
+    // Secrets: resolved here, never printed; only their references are named.
+    let graph_secret = resolve(&config.graph.client_secret, "graph.client_secret", base);
+    let crm_password = match (config.crm.transport, &config.crm.password) {
+        (CrmKind::Memory, _) => Ok(None),
+        (CrmKind::Interface, Some(r)) => resolve(r, "crm.password", base).map(Some),
+        (CrmKind::Interface, None) => Err(
+            "crm.password is not set; fix: add `password: env:CRM_PASSWORD` under crm and set that variable to \
+             the CRM master user's password"
+                .to_owned(),
+        ),
+    };
+    let mut problems = Vec::new();
+    for r in [graph_secret.as_ref().err(), crm_password.as_ref().err()]
+        .into_iter()
+        .flatten()
+    {
+        problems.push(r.clone());
+    }
+    if problems.is_empty() {
+        let detail = match secrets_from {
+            Some(who) => format!("graph.client_secret and crm.password given by {who}"),
+            None => {
+                let mut names = vec![format!(
+                    "graph.client_secret ({})",
+                    shown_ref(&config.graph.client_secret)
+                )];
+                if let Some(r) = config.crm.password.as_ref()
+                    && config.crm.transport == CrmKind::Interface
+                {
+                    names.push(format!("crm.password ({})", shown_ref(r)));
+                }
+                format!("{} resolved", names.join(", "))
+            }
+        };
+        report.check("secrets", Ok(detail));
+    } else {
+        report.check("secrets", Err(problems.join("; ")));
+    }
+
+    // Graph: a token first; everything else needs it.
+    let graph = match graph_secret {
+        Ok(secret) => match graph_client(config, secret) {
+            Ok(client) => match client.check_credentials().await {
+                Ok(()) => {
+                    report.check(
+                        "graph token",
+                        Ok(format!(
+                            "app {} in tenant {}",
+                            config.graph.client_id, config.graph.tenant_id
+                        )),
+                    );
+                    Some(client)
+                }
+                Err(e) => {
+                    report.check("graph token", Err(diagnose(&e)));
+                    None
+                }
+            },
+            Err(e) => {
+                report.check("graph token", Err(diagnose(&e)));
+                None
+            }
+        },
+        Err(_) => None,
+    };
+
+    // CRM: master user login, then the reps.
+    let crm: Option<Box<dyn CrmTransport>> = match crm_password {
+        Ok(password) => match crm_transport(config, password) {
+            Ok(t) => match t.health_check().await {
+                Ok(health) => {
+                    let place = match config.crm.transport {
+                        CrmKind::Memory => "the in-memory CRM (crm.transport: memory)".to_owned(),
+                        CrmKind::Interface => config.crm.url.clone().unwrap_or_default(),
+                    };
+                    let reps = if health.reps_visible {
+                        ""
+                    } else {
+                        " (no rep visible)"
+                    };
+                    report.check("crm login", Ok(format!("{} at {place}{reps}", health.user)));
+                    Some(t)
+                }
+                Err(e) => {
+                    report.check("crm login", Err(crm_fix(&e, config)));
+                    None
+                }
+            },
+            Err(e) => {
+                report.check("crm login", Err(crm_fix(&e, config)));
+                None
+            }
+        },
+        Err(_) => None,
+    };
+    let reps: Option<Vec<Rep>> = match &crm {
+        Some(t) => match t.list_reps(&Actor::Master, false).await {
+            Ok(reps) => {
+                let enabled = reps.iter().filter(|r| r.enable_connector).count();
+                report.check(
+                    "crm reps",
+                    Ok(format!(
+                        "{} reps, {enabled} with Enable Connector",
+                        reps.len()
+                    )),
+                );
+                Some(reps)
+            }
+            Err(e) => {
+                report.check("crm reps", Err(crm_fix(&e, config)));
+                None
+            }
+        },
+        None => None,
+    };
+
+    // Tenant users of the managed domains with their mailbox probes.
+    let domains = &config.graph.managed_domains;
+    if domains.is_empty() {
+        report.check(
+            "managed domains",
+            Err("none configured, so no mailbox can be synced; fix: list the mailbox domains under \
+                 graph.managed_domains, e.g. [contoso.com]"
+                .to_owned()),
+        );
+    }
+    let users: Option<Vec<MailboxUser>> = match &graph {
+        Some(client) if !domains.is_empty() => match client.list_mailbox_users(domains).await {
+            Ok(listing) => {
+                let count = |f: fn(&MailboxState) -> bool| {
+                    listing.users.iter().filter(|u| f(&u.mailbox)).count()
+                };
+                let mut parts = vec![format!(
+                    "{} with a readable mailbox",
+                    count(|m| matches!(m, MailboxState::Ready { .. }))
+                )];
+                let none = count(|m| matches!(m, MailboxState::NoMailbox { .. }));
+                if none > 0 {
+                    parts.push(format!("{none} without a mailbox"));
+                }
+                let denied = count(|m| matches!(m, MailboxState::Denied { .. }));
+                if denied > 0 {
+                    parts.push(format!("{denied} refused by an access policy"));
+                }
+                report.check(
+                    "tenant users",
+                    Ok(format!(
+                        "{} users in {}: {}",
+                        listing.users.len(),
+                        domains.join(", "),
+                        parts.join(", ")
+                    )),
+                );
+                for w in listing.warnings {
+                    report.warning(w);
+                }
+                Some(listing.users)
+            }
+            Err(e) => {
+                report.check("tenant users", Err(diagnose(&e)));
+                None
+            }
+        },
+        _ => None,
+    };
+
+    // The decision per rep, and a permission probe on one synced mailbox.
+    if let (Some(reps), Some(users)) = (&reps, &users) {
+        let entries = mailboxes::select(reps, users, domains);
+        if let (Some(client), Some(first)) =
+            (&graph, entries.iter().find(|e| e.status == Status::Sync))
+        {
+            let mailbox = first.email.clone().unwrap_or_default();
+            report.check(
+                "permissions",
+                probe_permissions(client, config, &mailbox).await,
+            );
+        }
+        let warnings: Vec<(String, String)> = entries
+            .iter()
+            .filter(|e| e.is_warning())
+            .filter_map(|e| match &e.status {
+                Status::Skip(reason) => {
+                    let line = format!(
+                        "{} ({}) has Enable Connector set but will not be synced: {}",
+                        e.rep_id,
+                        e.rep_name,
+                        reason.message()
+                    );
+                    let fix = reason.fix(&e.rep_id, e.email.as_deref().unwrap_or(""));
+                    Some((line, fix))
+                }
+                Status::Sync => None,
+            })
+            .collect();
+        report.mailboxes(entries, domains);
+        // The table above shows each fix; the JSON warning carries it too.
+        for (line, fix) in warnings {
+            report.warning_with_fix(line, fix);
+        }
+    } else {
+        let missing = match (reps.is_some(), users.is_some()) {
+            (false, false) => "the CRM reps and the tenant users",
+            (false, true) => "the CRM reps",
+            _ => "the tenant users",
+        };
+        report.note(format!(
+            "mailbox table not computed: it needs {missing} (fix the failed checks above)"
+        ));
+    }
+    report.ok()
+}
+
+fn resolve(secret: &SecretRef, key: &str, base: &Path) -> Result<SecretString, String> {
+    config::resolve_secret(secret, base).map_err(|e| {
+        let fix = match &e {
+            config::SecretError::MissingEnv(name) => {
+                format!("set the environment variable {name} before starting the connector")
+            }
+            config::SecretError::File { path, .. } => format!(
+                "create {} (readable only by the connector) or correct the path",
+                path.display()
+            ),
+            config::SecretError::Empty(_) => "put the secret's value there".to_owned(),
+        };
+        format!("{key}: {e}; fix: {fix}")
+    })
+}
+
+/// A reference as written (`env:NAME`, `file:PATH`); a literal is never shown.
+fn shown_ref(secret: &SecretRef) -> String {
+    if secret.is_literal() {
+        "written literally in the config".to_owned()
+    } else {
+        secret.0.clone()
+    }
+}
+
+fn graph_client(config: &ConnectorConfig, secret: SecretString) -> Result<GraphClient, GraphError> {
+    let g = &config.graph;
+    let mut credentials = Credentials::new(
+        "https://login.microsoftonline.com",
+        &g.tenant_id,
+        &g.client_id,
+        secret,
+    );
+    credentials.token_url = g.token_endpoint();
+    let mut c = GraphClientConfig::new(&g.graph_url, credentials);
+    c.default_mailbox_time_zone = g.default_time_zone.clone();
+    // An admin waits for the answer: fewer, shorter retries than the sync service.
+    c.retry = RetryPolicy {
+        max_attempts: 3,
+        min_backoff: Duration::from_millis(500),
+        max_backoff: Duration::from_secs(4),
+        max_retry_after: Duration::from_secs(10),
+        jitter_seed: None,
+    };
+    c.request_timeout = Some(Duration::from_secs(30));
+    GraphClient::new(c)
+}
+
+fn crm_transport(
+    config: &ConnectorConfig,
+    password: Option<SecretString>,
+) -> Result<Box<dyn CrmTransport>, crm::CrmError> {
+    let c = &config.crm;
+    match (c.transport, password) {
+        (CrmKind::Memory, _) => Ok(Box::new(MemoryCrm::sandbox())),
+        (CrmKind::Interface, password) => {
+            let url = c
+                .url
+                .clone()
+                .ok_or_else(|| crm::CrmError::new(CrmErrorKind::Config, "crm.url is not set"))?;
+            let password = password.unwrap_or_else(|| SecretString::from(String::new()));
+            let mut cc = CrmClientConfig::new(url, c.user.clone(), password);
+            cc.client_name = c.client.clone();
+            cc.language = c.language.clone();
+            cc.timeout = c.timeout.get();
+            cc.retry = crm::client::RetryPolicy {
+                max_retries: 2,
+                ..Default::default()
+            };
+            Ok(Box::new(CrmClient::new(cc)?))
+        }
+    }
+}
+
+/// A CRM failure as one line with the fix.
+fn crm_fix(e: &crm::CrmError, config: &ConnectorConfig) -> String {
+    let c = &config.crm;
+    let fix = match e.kind {
+        CrmErrorKind::Auth => format!(
+            "the CRM refused the login of master user {}; check crm.user and the password crm.password refers \
+             to (the master user's CRM login), and that the user is not locked",
+            c.user
+        ),
+        CrmErrorKind::PermissionDenied => format!(
+            "user {} may not do this; the connector needs the CRM master user with client {} and read access \
+             to the rep table (ID)",
+            c.user, c.client
+        ),
+        CrmErrorKind::Transient => format!(
+            "CRM.interface at {} did not answer; check crm.url, that the CRM web server is running and \
+             reachable from here",
+            c.url.as_deref().unwrap_or("?")
+        ),
+        CrmErrorKind::Config => {
+            "check crm.url: it must be the whole CRM.interface URL, e.g. https://crm.contoso.com/crm.interface"
+                .to_owned()
+        }
+        CrmErrorKind::Protocol | CrmErrorKind::Malformed => format!(
+            "the answer from {} is not CRM.interface's; check that crm.url points at CRM.interface",
+            c.url.as_deref().unwrap_or("?")
+        ),
+        _ => "see the CRM.interface log for this request".to_owned(),
+    };
+    format!("{e}; fix: {fix}")
+}
+
+/// Reads one synced mailbox with each enabled resource, so a missing permission shows before a sync.
+async fn probe_permissions(
+    client: &GraphClient,
+    config: &ConnectorConfig,
+    mailbox: &str,
+) -> Result<String, String> {
+    let s = &config.schedules;
+    let mut read = Vec::new();
+    let fail = |e: GraphError| diagnose(&e);
+    if s.messages.enabled {
+        client.healthcheck(Some(mailbox)).await.map_err(fail)?;
+        read.push("mail");
+    }
+    if s.events.enabled {
+        let now = Timestamp::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or_else(|_| Timestamp::now());
+        let span = |d: Option<config::Duration>| {
+            SignedDuration::try_from(d.map(config::Duration::get).unwrap_or_default())
+                .unwrap_or(SignedDuration::ZERO)
+        };
+        let scope = DeltaScope {
+            mailbox: mailbox.to_owned(),
+            resource: DeltaResource::Events {
+                start: now - span(s.events.past),
+                end: now + span(s.events.future).max(SignedDuration::from_hours(1)),
+            },
+        };
+        client
+            .delta_page(&scope, &DeltaCursor::Start)
+            .await
+            .map_err(fail)?;
+        read.push("calendar");
+    }
+    if s.contacts.enabled {
+        client.contact_folders(mailbox).await.map_err(fail)?;
+        read.push("contacts");
+    }
+    if s.tasks.enabled {
+        client.todo_lists(mailbox).await.map_err(fail)?;
+        read.push("To Do");
+    }
+    Ok(format!("{} of {mailbox} readable", read.join(", ")))
+}
+
+/// Collects (and in text mode prints as it goes) what doctor found.
+struct Report {
+    format: Format,
+    checks: Vec<Value>,
+    diagnostics: Vec<Diagnostic>,
+    warnings: Vec<String>,
+    notes: Vec<String>,
+    mailboxes: Option<Vec<MailboxEntry>>,
+    failed: usize,
+}
+
+impl Report {
+    fn new(format: Format) -> Report {
+        Report {
+            format,
+            checks: Vec::new(),
+            diagnostics: Vec::new(),
+            warnings: Vec::new(),
+            notes: Vec::new(),
+            mailboxes: None,
+            failed: 0,
+        }
+    }
+
+    fn text(&self) -> bool {
+        matches!(self.format, Format::Text)
+    }
+
+    fn ok(&self) -> bool {
+        self.failed == 0
+    }
+
+    fn diagnostics(&mut self, diagnostics: &[Diagnostic]) {
+        if self.text() {
+            for d in diagnostics {
+                println!("{d}");
+            }
+        }
+        self.diagnostics.extend_from_slice(diagnostics);
+    }
+
+    fn check(&mut self, name: &str, result: Result<String, String>) {
+        let (ok, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        if !ok {
+            self.failed += 1;
+        }
+        if self.text() {
+            println!("{:<4} {name}: {detail}", if ok { "ok" } else { "FAIL" });
+        }
+        self.checks.push(json!({
+            "name": name,
+            "status": if ok { "ok" } else { "fail" },
+            "detail": detail,
+        }));
+    }
+
+    fn warning(&mut self, w: String) {
+        if self.text() {
+            println!("warning: {w}");
+        }
+        self.warnings.push(w);
+    }
+
+    /// A warning whose fix the text output has just shown (in the mailbox table).
+    fn warning_with_fix(&mut self, line: String, fix: String) {
+        if self.text() {
+            println!("warning: {line}");
+        }
+        self.warnings.push(format!("{line}; fix: {fix}"));
+    }
+
+    fn note(&mut self, n: String) {
+        if self.text() {
+            println!("note: {n}");
+        }
+        self.notes.push(n);
+    }
+
+    fn mailboxes(&mut self, entries: Vec<MailboxEntry>, domains: &[String]) {
+        if self.text() {
+            print_table(&entries, domains);
+        }
+        self.mailboxes = Some(entries);
+    }
+
+    /// Text: the summary line. JSON: the whole document.
+    fn finish(self) {
+        let synced = self.mailboxes.as_ref().map(|m| {
+            (
+                m.iter().filter(|e| e.status == Status::Sync).count(),
+                m.len(),
+            )
+        });
+        match self.format {
+            Format::Text => {
+                if let Some((n, total)) = synced {
+                    println!("{n} of {total} mailboxes will be synced");
+                }
+                if self.failed == 0 {
+                    println!(
+                        "doctor: all {} checks passed, {} warnings",
+                        self.checks.len(),
+                        self.warnings.len()
+                    );
+                } else {
+                    println!(
+                        "doctor: {} of {} checks failed",
+                        self.failed,
+                        self.checks.len()
+                    );
+                }
+            }
+            Format::Json => {
+                let mailboxes = self
+                    .mailboxes
+                    .as_ref()
+                    .map(|m| m.iter().map(entry_json).collect::<Vec<_>>());
+                let doc = json!({
+                    "ok": self.failed == 0,
+                    "checks": self.checks,
+                    "diagnostics": self.diagnostics,
+                    "warnings": self.warnings,
+                    "notes": self.notes,
+                    "mailboxes": mailboxes,
+                    "summary": synced.map(|(n, total)| json!({"synced": n, "total": total})),
+                });
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned())
+                );
+            }
+        }
+    }
+}
+
+fn entry_json(e: &MailboxEntry) -> Value {
+    let (status, reason, message, fix) = match &e.status {
+        Status::Sync => ("sync", None, None, None),
+        Status::Skip(r) => (
+            "skip",
+            Some(r.code()),
+            Some(r.message()),
+            Some(r.fix(&e.rep_id, e.email.as_deref().unwrap_or(""))),
+        ),
+    };
+    json!({
+        "rep_id": e.rep_id,
+        "name": e.rep_name,
+        "email": e.email,
+        "enable_connector": e.enable_connector,
+        "user_id": e.user_id,
+        "time_zone": e.time_zone,
+        "time_zone_is_default": e.time_zone_is_default,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "fix": fix,
+        "warning": e.is_warning(),
+    })
+}
+
+fn pad(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    format!("{s}{}", " ".repeat(width.saturating_sub(n)))
+}
+
+fn print_table(entries: &[MailboxEntry], domains: &[String]) {
+    println!("mailboxes (managed domains: {}):", domains.join(", "));
+    let w_id = entries
+        .iter()
+        .map(|e| e.rep_id.chars().count())
+        .max()
+        .unwrap_or(0);
+    let w_name = entries
+        .iter()
+        .map(|e| e.rep_name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let w_mail = entries
+        .iter()
+        .map(|e| e.email.as_deref().unwrap_or("-").chars().count())
+        .max()
+        .unwrap_or(0);
+    for e in entries {
+        let (status, detail) = match &e.status {
+            Status::Sync => {
+                let tz = e.time_zone.as_deref().unwrap_or("?");
+                let default = if e.time_zone_is_default {
+                    " (configured default)"
+                } else {
+                    ""
+                };
+                ("sync", format!("{tz}{default}"))
+            }
+            Status::Skip(r) => ("skip", r.message()),
+        };
+        println!(
+            "  {}  {}  {}  {status}  {detail}",
+            pad(&e.rep_id, w_id),
+            pad(&e.rep_name, w_name),
+            pad(e.email.as_deref().unwrap_or("-"), w_mail),
+        );
+        if let Status::Skip(r) = &e.status {
+            println!(
+                "  {}  fix: {}",
+                " ".repeat(w_id),
+                r.fix(&e.rep_id, e.email.as_deref().unwrap_or(""))
+            );
+        }
+    }
+}
