@@ -988,6 +988,18 @@ async fn prefer_headers_convert_time_zones_and_bodies() {
         .filter(|e| e["type"] == "occurrence")
         .collect();
     assert_eq!(sparse.len(), 2);
+    // Each applied preference is echoed once, delta pages included.
+    let applied: Vec<&str> = page
+        .headers
+        .get_all("preference-applied")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        applied,
+        ["outlook.timezone=\"Pacific Standard Time\""],
+        "{applied:?}"
+    );
     assert_eq!(
         sparse[0]["start"],
         json!({"dateTime": "2026-12-24T00:00:00.0000000", "timeZone": "Pacific Standard Time"})

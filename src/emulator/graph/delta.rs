@@ -300,11 +300,8 @@ pub fn delta(
         );
     }
     body.insert("value".into(), Value::Array(values));
-    let mut r = Resp::ok(Value::Object(body));
-    if let Some(tz) = &prefer.timezone {
-        r = r.with_header("Preference-Applied", format!("outlook.timezone=\"{tz}\""));
-    }
-    r
+    // `Preference-Applied` is added once for the whole response by the router.
+    Resp::ok(Value::Object(body))
 }
 
 /// Delta over a mailbox's folders or To Do lists: `entries` are (creation sequence, JSON). Folders
