@@ -1718,6 +1718,37 @@ async fn a_next_link_goes_stale_once_newer_generations_exist() {
     assert_eq!(garbage.status, 400);
 }
 
+/// Graph's tokens are opaque: nothing a client could read (and come to rely on) or edit.
+#[tokio::test]
+async fn delta_and_paging_tokens_are_opaque_and_refused_when_altered() {
+    use base64::Engine as _;
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let start = "/users/ana@contoso.com/mailFolders/inbox/messages/delta?$select=subject";
+    let (_, delta_link, _) = delta_round(&emu, &tok, start, "odata.maxpagesize=1").await;
+    let users = get(&emu, &tok, "/users?$top=1&$select=id").await;
+    let next_users = users.body["@odata.nextLink"].as_str().unwrap().to_owned();
+    for (link, param) in [(&delta_link, "$deltatoken="), (&next_users, "$skiptoken=")] {
+        let token = link.split(param).nth(1).unwrap();
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.trim_end_matches('='))
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(
+            serde_json::from_slice::<Value>(&raw).is_err() && !text.contains("subject"),
+            "{param} reads as {text}"
+        );
+        // One character changed in the middle of the token.
+        let mid = link.len() - token.len() / 2;
+        let flipped = if &link[mid..=mid] == "A" { "B" } else { "A" };
+        let altered = format!("{}{flipped}{}", &link[..mid], &link[mid + 1..]);
+        let refused = get(&emu, &tok, &altered).await;
+        assert_eq!(refused.status, 400, "{param}: {}", refused.body);
+    }
+    // The untouched delta link still works.
+    assert_eq!(get(&emu, &tok, &delta_link).await.status, 200);
+}
+
 #[tokio::test]
 async fn sent_mail_reaches_internal_inboxes_with_the_same_internet_message_id() {
     let emu = start().await;

@@ -6,7 +6,6 @@
 //! items changed meanwhile show up in the next round and nothing is skipped. Tokens older than the
 //! retained generations, or evicted by a test, answer 410 `SyncStateNotFound`.
 
-use base64::Engine as _;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -16,6 +15,7 @@ use super::{
     http::{Req, Resp, err},
     odata,
     render::{self, View},
+    sealed,
     store::{Item, ItemKind, Store, instances},
 };
 
@@ -108,15 +108,11 @@ struct Token {
 }
 
 fn encode(t: &Token) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(serde_json::to_vec(t).expect("token serializes"))
+    sealed::seal(&serde_json::to_vec(t).expect("token serializes"))
 }
 
 fn decode(s: &str) -> Option<Token> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .ok()?;
-    serde_json::from_slice(&raw).ok()
+    serde_json::from_slice(&sealed::open(s)?).ok()
 }
 
 /// Parses a window bound: an RFC 3339 instant, or a local date-time taken as UTC.

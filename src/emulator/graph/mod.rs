@@ -20,6 +20,7 @@ mod items;
 mod odata;
 mod render;
 mod router;
+mod sealed;
 mod seed;
 mod store;
 mod subscriptions;
