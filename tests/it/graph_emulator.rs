@@ -329,6 +329,54 @@ async fn missing_permissions_give_graphs_403s_and_bad_tokens_401() {
     );
 }
 
+/// Each family needs its own application role; a Read role does not allow writes.
+#[tokio::test]
+async fn contacts_and_to_do_need_their_own_roles() {
+    let emu = start().await;
+    let cid = emu.client_id().to_owned();
+    let u = "/users/ana@contoso.com";
+    let list = emu.container_id(ANA, "Tasks").unwrap();
+    let reads = [
+        format!("{u}/contacts"),
+        format!("{u}/contactFolders/contacts/contacts/delta"),
+        format!("{u}/todo/lists"),
+        format!("{u}/todo/lists/{list}/tasks/delta"),
+    ];
+    // Delegated-only names (Tasks.ReadWrite without .All) grant nothing to an app.
+    emu.set_app_roles(&cid, &["Mail.ReadWrite", "Tasks.ReadWrite"])
+        .unwrap();
+    let tok = token(&emu).await;
+    for path in &reads {
+        let c = get(&emu, &tok, path).await;
+        assert_eq!(
+            (c.status.as_u16(), code(&c)),
+            (403, "ErrorAccessDenied"),
+            "{path}"
+        );
+    }
+    emu.set_app_roles(&cid, &["Contacts.Read", "Tasks.Read.All"])
+        .unwrap();
+    let tok = token(&emu).await;
+    for path in &reads {
+        assert_eq!(get(&emu, &tok, path).await.status, 200, "{path}");
+    }
+    let writes = [
+        (format!("{u}/contacts"), json!({"givenName": "Iris"})),
+        (
+            format!("{u}/todo/lists/{list}/tasks"),
+            json!({"title": "Call Iris"}),
+        ),
+    ];
+    for (path, body) in writes {
+        let c = call(&emu, &tok, "POST", &path, &[], Some(body)).await;
+        assert_eq!(
+            (c.status.as_u16(), code(&c)),
+            (403, "ErrorAccessDenied"),
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn mailbox_problems_give_404_and_the_access_policy_403() {
     let emu = start().await;
