@@ -1740,28 +1740,39 @@ fn cli_refuses_a_bad_fault_rate_naming_the_variable() {
 
 #[tokio::test]
 async fn a_next_link_goes_stale_once_newer_generations_exist() {
-    let emu = spawn(EmulatorOptions {
-        delta: graph_connector::emulator::graph::DeltaSettings {
-            retained_generations: 1,
-            ..Default::default()
-        },
-        ..EmulatorOptions::default()
-    })
-    .await
-    .unwrap();
+    let emu = start().await;
     let tok = token(&emu).await;
     let start = "/users/ben@contoso.com/contactFolders/contacts/contacts/delta";
+    let (_, old_link, _) = delta_round(&emu, &tok, start, "odata.maxpagesize=10").await;
     let first = get(&emu, &tok, start).await;
     let stale = first.body["@odata.nextLink"].as_str().unwrap().to_owned();
-    // Two other rounds of the same folder complete meanwhile.
-    for _ in 0..2 {
-        delta_round(&emu, &tok, start, "odata.maxpagesize=10").await;
-    }
+    // Another round of the same folder completes meanwhile (reference §3: finish rounds promptly).
+    let (_, link, _) = delta_round(&emu, &tok, start, "odata.maxpagesize=10").await;
     let gone = get(&emu, &tok, &stale).await;
     assert_eq!(
         (gone.status.as_u16(), code(&gone)),
         (410, "SyncStateNotFound")
     );
+    // deltaLinks live longer: an older one still starts a round, and that round's nextLinks
+    // (the newest sync state) page to the end.
+    emu.add_item(
+        "ben@contoso.com",
+        ItemKind::Contact,
+        None,
+        json!({"givenName": "Ida"}),
+    )
+    .unwrap();
+    emu.add_item(
+        "ben@contoso.com",
+        ItemKind::Contact,
+        None,
+        json!({"givenName": "Jan"}),
+    )
+    .unwrap();
+    for l in [&old_link, &link] {
+        let (items, _, pages) = delta_round(&emu, &tok, l, "odata.maxpagesize=1").await;
+        assert!(pages >= 2 && items.len() >= 2, "{pages} pages: {items:?}");
+    }
     let garbage = get(&emu, &tok, &format!("{start}?$deltatoken=bm90LWEtdG9rZW4")).await;
     assert_eq!(garbage.status, 400);
 }

@@ -167,12 +167,19 @@ pub fn delta(
                 .generations
                 .entry(key.clone())
                 .or_default();
-            if tok.g < gen_state.evicted_below
-                || gen_state.current.saturating_sub(tok.g) > settings.retained_generations
+            let retained = if skip.is_some() {
+                settings.retained_next_link_generations
+            } else {
+                settings.retained_generations
+            };
+            if tok.g < gen_state.evicted_below || gen_state.current.saturating_sub(tok.g) > retained
             {
                 return gone(tok.g, gen_state.current);
             }
             if dtok.is_some() && skip.is_none() {
+                // The round started from this deltaLink is the newest sync state: its nextLinks
+                // carry the current generation, not the (possibly older) deltaLink's.
+                tok.g = gen_state.current;
                 tok.since = tok.until;
                 tok.until = store.seq;
                 tok.initial = false;
