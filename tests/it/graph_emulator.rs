@@ -731,6 +731,57 @@ async fn attendee_copies_share_the_ical_uid_and_follow_the_organizer() {
     );
 }
 
+/// An attendee's response reaches the organizer's copy (unless sendResponse is false).
+#[tokio::test]
+async fn an_attendee_response_shows_in_the_organizers_copy() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let ben = "ben@contoso.com";
+    let status_of_ben = |emu: &GraphEmulator| {
+        let series = emu
+            .items(ANA, ItemKind::Event)
+            .into_iter()
+            .find(|e| e["subject"] == "Weekly Fabrikam sync")
+            .unwrap();
+        let ben_row = series["attendees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["emailAddress"]["address"] == ben)
+            .cloned()
+            .unwrap();
+        (
+            ben_row["status"]["response"].clone(),
+            series["changeKey"].clone(),
+        )
+    };
+    let copy = emu
+        .items(ben, ItemKind::Event)
+        .into_iter()
+        .find(|e| e["subject"] == "Weekly Fabrikam sync")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (before, key_before) = status_of_ben(&emu);
+    assert_eq!(before, "none");
+    let respond = |action: &'static str, send: bool| {
+        let path = format!("/users/{ben}/events/{copy}/{action}");
+        let emu = &emu;
+        let tok = &tok;
+        async move {
+            let body = json!({"comment": "", "sendResponse": send});
+            call(emu, tok, "POST", &path, &[], Some(body)).await.status
+        }
+    };
+    assert_eq!(respond("tentativelyAccept", false).await, 202);
+    assert_eq!(status_of_ben(&emu), (json!("none"), key_before.clone()));
+    assert_eq!(respond("accept", true).await, 202);
+    let (after, key_after) = status_of_ben(&emu);
+    assert_eq!(after, "accepted");
+    assert_ne!(key_after, key_before, "the organizer's copy changed");
+}
+
 #[tokio::test]
 async fn writes_bump_the_change_key_and_a_stale_if_match_gives_412() {
     let emu = start().await;
