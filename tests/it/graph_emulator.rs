@@ -1828,6 +1828,29 @@ async fn a_next_link_goes_stale_once_newer_generations_exist() {
     assert_eq!(garbage.status, 400);
 }
 
+/// Each calendarView window is its own sync state: finishing a round of one window does not make
+/// the nextLinks of another window's round stale.
+#[tokio::test]
+async fn calendar_view_windows_keep_separate_sync_states() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let cv = "/users/ana@contoso.com/calendarView/delta";
+    let a = format!("{cv}?startDateTime=2026-11-01T00:00:00Z&endDateTime=2026-12-31T00:00:00Z");
+    let b = format!("{cv}?startDateTime=2027-01-01T00:00:00Z&endDateTime=2027-03-31T00:00:00Z");
+    let first = get(&emu, &tok, &a).await;
+    let next = first.body["@odata.nextLink"].as_str().unwrap().to_owned();
+    delta_round(&emu, &tok, &b, "odata.maxpagesize=10").await;
+    let page = get(&emu, &tok, &next).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // A second round of window A itself does make it stale.
+    delta_round(&emu, &tok, &a, "odata.maxpagesize=10").await;
+    let gone = get(&emu, &tok, &next).await;
+    assert_eq!(
+        (gone.status.as_u16(), code(&gone)),
+        (410, "SyncStateNotFound")
+    );
+}
+
 /// Graph's tokens are opaque: nothing a client could read (and come to rely on) or edit.
 #[tokio::test]
 async fn delta_and_paging_tokens_are_opaque_and_refused_when_altered() {

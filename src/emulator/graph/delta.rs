@@ -155,7 +155,10 @@ pub fn delta(
                     "The delta or skip token is malformed.",
                 );
             };
-            if tok.u != user_id || tok.s != key {
+            // A calendarView token names its window in its key: each window is its own sync state.
+            let same_scope = tok.s == key
+                || (matches!(scope, Scope::CalendarView) && tok.s.starts_with(&format!("{key}:")));
+            if tok.u != user_id || !same_scope {
                 return Resp::error(
                     400,
                     "ErrorInvalidUrlQuery",
@@ -165,7 +168,7 @@ pub fn delta(
             let gen_state = store
                 .mailbox_mut(ui)
                 .generations
-                .entry(key.clone())
+                .entry(tok.s.clone())
                 .or_default();
             let retained = if skip.is_some() {
                 settings.retained_next_link_generations
@@ -193,6 +196,7 @@ pub fn delta(
             Err(r) => return r,
         },
     };
+    let key = tok.s.clone();
     let context = format!("{graph_base}/$metadata#{}", scope.context());
     let link_base = format!("{graph_base}{}", req.raw_path);
     if !tok.primed && settings.empty_first_page {
@@ -382,6 +386,7 @@ pub fn collection_delta(
 }
 
 fn fresh(store: &mut Store, ui: usize, req: &Req, scope: &Scope, key: &str) -> Result<Token, Resp> {
+    let mut key = key.to_owned();
     let mut o = Opts {
         select: req.param("$select").map(str::to_owned),
         expand: req.param("$expand").map(str::to_owned),
@@ -429,6 +434,7 @@ fn fresh(store: &mut Store, ui: usize, req: &Req, scope: &Scope, key: &str) -> R
             }
             o.start = Some(s.as_second());
             o.end = Some(e.as_second());
+            key = format!("{key}:{}:{}", s.as_second(), e.as_second());
         }
         Scope::Messages(_) => {
             if let Some(f) = &o.filter {
@@ -488,12 +494,12 @@ fn fresh(store: &mut Store, ui: usize, req: &Req, scope: &Scope, key: &str) -> R
     let g = store
         .mailbox_mut(ui)
         .generations
-        .entry(key.to_owned())
+        .entry(key.clone())
         .or_default()
         .current;
     Ok(Token {
         u: store.users[ui].id.clone(),
-        s: key.to_owned(),
+        s: key,
         g,
         since: 0,
         until: store.seq,
