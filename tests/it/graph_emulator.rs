@@ -329,6 +329,54 @@ async fn missing_permissions_give_graphs_403s_and_bad_tokens_401() {
     );
 }
 
+/// Each family needs its own application role; a Read role does not allow writes.
+#[tokio::test]
+async fn contacts_and_to_do_need_their_own_roles() {
+    let emu = start().await;
+    let cid = emu.client_id().to_owned();
+    let u = "/users/ana@contoso.com";
+    let list = emu.container_id(ANA, "Tasks").unwrap();
+    let reads = [
+        format!("{u}/contacts"),
+        format!("{u}/contactFolders/contacts/contacts/delta"),
+        format!("{u}/todo/lists"),
+        format!("{u}/todo/lists/{list}/tasks/delta"),
+    ];
+    // Delegated-only names (Tasks.ReadWrite without .All) grant nothing to an app.
+    emu.set_app_roles(&cid, &["Mail.ReadWrite", "Tasks.ReadWrite"])
+        .unwrap();
+    let tok = token(&emu).await;
+    for path in &reads {
+        let c = get(&emu, &tok, path).await;
+        assert_eq!(
+            (c.status.as_u16(), code(&c)),
+            (403, "ErrorAccessDenied"),
+            "{path}"
+        );
+    }
+    emu.set_app_roles(&cid, &["Contacts.Read", "Tasks.Read.All"])
+        .unwrap();
+    let tok = token(&emu).await;
+    for path in &reads {
+        assert_eq!(get(&emu, &tok, path).await.status, 200, "{path}");
+    }
+    let writes = [
+        (format!("{u}/contacts"), json!({"givenName": "Iris"})),
+        (
+            format!("{u}/todo/lists/{list}/tasks"),
+            json!({"title": "Call Iris"}),
+        ),
+    ];
+    for (path, body) in writes {
+        let c = call(&emu, &tok, "POST", &path, &[], Some(body)).await;
+        assert_eq!(
+            (c.status.as_u16(), code(&c)),
+            (403, "ErrorAccessDenied"),
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn mailbox_problems_give_404_and_the_access_policy_403() {
     let emu = start().await;
@@ -683,6 +731,57 @@ async fn attendee_copies_share_the_ical_uid_and_follow_the_organizer() {
     );
 }
 
+/// An attendee's response reaches the organizer's copy (unless sendResponse is false).
+#[tokio::test]
+async fn an_attendee_response_shows_in_the_organizers_copy() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let ben = "ben@contoso.com";
+    let status_of_ben = |emu: &GraphEmulator| {
+        let series = emu
+            .items(ANA, ItemKind::Event)
+            .into_iter()
+            .find(|e| e["subject"] == "Weekly Fabrikam sync")
+            .unwrap();
+        let ben_row = series["attendees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["emailAddress"]["address"] == ben)
+            .cloned()
+            .unwrap();
+        (
+            ben_row["status"]["response"].clone(),
+            series["changeKey"].clone(),
+        )
+    };
+    let copy = emu
+        .items(ben, ItemKind::Event)
+        .into_iter()
+        .find(|e| e["subject"] == "Weekly Fabrikam sync")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (before, key_before) = status_of_ben(&emu);
+    assert_eq!(before, "none");
+    let respond = |action: &'static str, send: bool| {
+        let path = format!("/users/{ben}/events/{copy}/{action}");
+        let emu = &emu;
+        let tok = &tok;
+        async move {
+            let body = json!({"comment": "", "sendResponse": send});
+            call(emu, tok, "POST", &path, &[], Some(body)).await.status
+        }
+    };
+    assert_eq!(respond("tentativelyAccept", false).await, 202);
+    assert_eq!(status_of_ben(&emu), (json!("none"), key_before.clone()));
+    assert_eq!(respond("accept", true).await, 202);
+    let (after, key_after) = status_of_ben(&emu);
+    assert_eq!(after, "accepted");
+    assert_ne!(key_after, key_before, "the organizer's copy changed");
+}
+
 #[tokio::test]
 async fn writes_bump_the_change_key_and_a_stale_if_match_gives_412() {
     let emu = start().await;
@@ -988,6 +1087,18 @@ async fn prefer_headers_convert_time_zones_and_bodies() {
         .filter(|e| e["type"] == "occurrence")
         .collect();
     assert_eq!(sparse.len(), 2);
+    // Each applied preference is echoed once, delta pages included.
+    let applied: Vec<&str> = page
+        .headers
+        .get_all("preference-applied")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        applied,
+        ["outlook.timezone=\"Pacific Standard Time\""],
+        "{applied:?}"
+    );
     assert_eq!(
         sparse[0]["start"],
         json!({"dateTime": "2026-12-24T00:00:00.0000000", "timeZone": "Pacific Standard Time"})
@@ -1680,30 +1791,95 @@ fn cli_refuses_a_bad_fault_rate_naming_the_variable() {
 
 #[tokio::test]
 async fn a_next_link_goes_stale_once_newer_generations_exist() {
-    let emu = spawn(EmulatorOptions {
-        delta: graph_connector::emulator::graph::DeltaSettings {
-            retained_generations: 1,
-            ..Default::default()
-        },
-        ..EmulatorOptions::default()
-    })
-    .await
-    .unwrap();
+    let emu = start().await;
     let tok = token(&emu).await;
     let start = "/users/ben@contoso.com/contactFolders/contacts/contacts/delta";
+    let (_, old_link, _) = delta_round(&emu, &tok, start, "odata.maxpagesize=10").await;
     let first = get(&emu, &tok, start).await;
     let stale = first.body["@odata.nextLink"].as_str().unwrap().to_owned();
-    // Two other rounds of the same folder complete meanwhile.
-    for _ in 0..2 {
-        delta_round(&emu, &tok, start, "odata.maxpagesize=10").await;
-    }
+    // Another round of the same folder completes meanwhile (reference §3: finish rounds promptly).
+    let (_, link, _) = delta_round(&emu, &tok, start, "odata.maxpagesize=10").await;
     let gone = get(&emu, &tok, &stale).await;
     assert_eq!(
         (gone.status.as_u16(), code(&gone)),
         (410, "SyncStateNotFound")
     );
+    // deltaLinks live longer: an older one still starts a round, and that round's nextLinks
+    // (the newest sync state) page to the end.
+    emu.add_item(
+        "ben@contoso.com",
+        ItemKind::Contact,
+        None,
+        json!({"givenName": "Ida"}),
+    )
+    .unwrap();
+    emu.add_item(
+        "ben@contoso.com",
+        ItemKind::Contact,
+        None,
+        json!({"givenName": "Jan"}),
+    )
+    .unwrap();
+    for l in [&old_link, &link] {
+        let (items, _, pages) = delta_round(&emu, &tok, l, "odata.maxpagesize=1").await;
+        assert!(pages >= 2 && items.len() >= 2, "{pages} pages: {items:?}");
+    }
     let garbage = get(&emu, &tok, &format!("{start}?$deltatoken=bm90LWEtdG9rZW4")).await;
     assert_eq!(garbage.status, 400);
+}
+
+/// Each calendarView window is its own sync state: finishing a round of one window does not make
+/// the nextLinks of another window's round stale.
+#[tokio::test]
+async fn calendar_view_windows_keep_separate_sync_states() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let cv = "/users/ana@contoso.com/calendarView/delta";
+    let a = format!("{cv}?startDateTime=2026-11-01T00:00:00Z&endDateTime=2026-12-31T00:00:00Z");
+    let b = format!("{cv}?startDateTime=2027-01-01T00:00:00Z&endDateTime=2027-03-31T00:00:00Z");
+    let first = get(&emu, &tok, &a).await;
+    let next = first.body["@odata.nextLink"].as_str().unwrap().to_owned();
+    delta_round(&emu, &tok, &b, "odata.maxpagesize=10").await;
+    let page = get(&emu, &tok, &next).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // A second round of window A itself does make it stale.
+    delta_round(&emu, &tok, &a, "odata.maxpagesize=10").await;
+    let gone = get(&emu, &tok, &next).await;
+    assert_eq!(
+        (gone.status.as_u16(), code(&gone)),
+        (410, "SyncStateNotFound")
+    );
+}
+
+/// Graph's tokens are opaque: nothing a client could read (and come to rely on) or edit.
+#[tokio::test]
+async fn delta_and_paging_tokens_are_opaque_and_refused_when_altered() {
+    use base64::Engine as _;
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let start = "/users/ana@contoso.com/mailFolders/inbox/messages/delta?$select=subject";
+    let (_, delta_link, _) = delta_round(&emu, &tok, start, "odata.maxpagesize=1").await;
+    let users = get(&emu, &tok, "/users?$top=1&$select=id").await;
+    let next_users = users.body["@odata.nextLink"].as_str().unwrap().to_owned();
+    for (link, param) in [(&delta_link, "$deltatoken="), (&next_users, "$skiptoken=")] {
+        let token = link.split(param).nth(1).unwrap();
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.trim_end_matches('='))
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(
+            serde_json::from_slice::<Value>(&raw).is_err() && !text.contains("subject"),
+            "{param} reads as {text}"
+        );
+        // One character changed in the middle of the token.
+        let mid = link.len() - token.len() / 2;
+        let flipped = if &link[mid..=mid] == "A" { "B" } else { "A" };
+        let altered = format!("{}{flipped}{}", &link[..mid], &link[mid + 1..]);
+        let refused = get(&emu, &tok, &altered).await;
+        assert_eq!(refused.status, 400, "{param}: {}", refused.body);
+    }
+    // The untouched delta link still works.
+    assert_eq!(get(&emu, &tok, &delta_link).await.status, 200);
 }
 
 #[tokio::test]

@@ -6,7 +6,6 @@
 //! items changed meanwhile show up in the next round and nothing is skipped. Tokens older than the
 //! retained generations, or evicted by a test, answer 410 `SyncStateNotFound`.
 
-use base64::Engine as _;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -16,6 +15,7 @@ use super::{
     http::{Req, Resp, err},
     odata,
     render::{self, View},
+    sealed,
     store::{Item, ItemKind, Store, instances},
 };
 
@@ -108,15 +108,11 @@ struct Token {
 }
 
 fn encode(t: &Token) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(serde_json::to_vec(t).expect("token serializes"))
+    sealed::seal(&serde_json::to_vec(t).expect("token serializes"))
 }
 
 fn decode(s: &str) -> Option<Token> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .ok()?;
-    serde_json::from_slice(&raw).ok()
+    serde_json::from_slice(&sealed::open(s)?).ok()
 }
 
 /// Parses a window bound: an RFC 3339 instant, or a local date-time taken as UTC.
@@ -159,7 +155,10 @@ pub fn delta(
                     "The delta or skip token is malformed.",
                 );
             };
-            if tok.u != user_id || tok.s != key {
+            // A calendarView token names its window in its key: each window is its own sync state.
+            let same_scope = tok.s == key
+                || (matches!(scope, Scope::CalendarView) && tok.s.starts_with(&format!("{key}:")));
+            if tok.u != user_id || !same_scope {
                 return Resp::error(
                     400,
                     "ErrorInvalidUrlQuery",
@@ -169,14 +168,21 @@ pub fn delta(
             let gen_state = store
                 .mailbox_mut(ui)
                 .generations
-                .entry(key.clone())
+                .entry(tok.s.clone())
                 .or_default();
-            if tok.g < gen_state.evicted_below
-                || gen_state.current.saturating_sub(tok.g) > settings.retained_generations
+            let retained = if skip.is_some() {
+                settings.retained_next_link_generations
+            } else {
+                settings.retained_generations
+            };
+            if tok.g < gen_state.evicted_below || gen_state.current.saturating_sub(tok.g) > retained
             {
                 return gone(tok.g, gen_state.current);
             }
             if dtok.is_some() && skip.is_none() {
+                // The round started from this deltaLink is the newest sync state: its nextLinks
+                // carry the current generation, not the (possibly older) deltaLink's.
+                tok.g = gen_state.current;
                 tok.since = tok.until;
                 tok.until = store.seq;
                 tok.initial = false;
@@ -190,6 +196,7 @@ pub fn delta(
             Err(r) => return r,
         },
     };
+    let key = tok.s.clone();
     let context = format!("{graph_base}/$metadata#{}", scope.context());
     let link_base = format!("{graph_base}{}", req.raw_path);
     if !tok.primed && settings.empty_first_page {
@@ -300,11 +307,8 @@ pub fn delta(
         );
     }
     body.insert("value".into(), Value::Array(values));
-    let mut r = Resp::ok(Value::Object(body));
-    if let Some(tz) = &prefer.timezone {
-        r = r.with_header("Preference-Applied", format!("outlook.timezone=\"{tz}\""));
-    }
-    r
+    // `Preference-Applied` is added once for the whole response by the router.
+    Resp::ok(Value::Object(body))
 }
 
 /// Delta over a mailbox's folders or To Do lists: `entries` are (creation sequence, JSON). Folders
@@ -382,6 +386,7 @@ pub fn collection_delta(
 }
 
 fn fresh(store: &mut Store, ui: usize, req: &Req, scope: &Scope, key: &str) -> Result<Token, Resp> {
+    let mut key = key.to_owned();
     let mut o = Opts {
         select: req.param("$select").map(str::to_owned),
         expand: req.param("$expand").map(str::to_owned),
@@ -429,6 +434,7 @@ fn fresh(store: &mut Store, ui: usize, req: &Req, scope: &Scope, key: &str) -> R
             }
             o.start = Some(s.as_second());
             o.end = Some(e.as_second());
+            key = format!("{key}:{}:{}", s.as_second(), e.as_second());
         }
         Scope::Messages(_) => {
             if let Some(f) = &o.filter {
@@ -488,12 +494,12 @@ fn fresh(store: &mut Store, ui: usize, req: &Req, scope: &Scope, key: &str) -> R
     let g = store
         .mailbox_mut(ui)
         .generations
-        .entry(key.to_owned())
+        .entry(key.clone())
         .or_default()
         .current;
     Ok(Token {
         u: store.users[ui].id.clone(),
-        s: key.to_owned(),
+        s: key,
         g,
         since: 0,
         until: store.seq,

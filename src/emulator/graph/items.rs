@@ -483,12 +483,84 @@ pub(super) fn event_response(
             );
             let iid = item.id.clone();
             store.touch(ui, &iid, ctx.now);
+            let send = ctx
+                .req
+                .body
+                .as_ref()
+                .and_then(|b| b.get("sendResponse"))
+                .and_then(Value::as_bool)
+                != Some(false);
+            if send {
+                record_response(store, ui, &iid, response, &now, ctx.now);
+            }
             Resp {
                 status: 202,
                 headers: Vec::new(),
                 body: None,
             }
         }
+    }
+}
+
+/// Exchange processes an attendee's response in the organizer's mailbox: the organizer's copy
+/// shows the attendee's status (and gets a new change key, so its delta reports the event).
+fn record_response(
+    store: &mut Store,
+    ui: usize,
+    copy_id: &str,
+    response: &str,
+    time: &str,
+    now: Timestamp,
+) {
+    let Some(copy) = store.mailbox(ui).live(copy_id) else {
+        return;
+    };
+    let ical = copy.str("iCalUId").unwrap_or("").to_owned();
+    let organizer = copy
+        .data
+        .get("organizer")
+        .and_then(|o| o.pointer("/emailAddress/address"))
+        .and_then(Value::as_str)
+        .and_then(|a| store.user_by_address(a));
+    let Some(oi) = organizer.filter(|oi| *oi != ui && store.mailboxes[*oi].is_some()) else {
+        return;
+    };
+    let me = &store.users[ui];
+    let mine: Vec<String> = me
+        .mail
+        .iter()
+        .chain(std::iter::once(&me.upn))
+        .map(|a| a.to_lowercase())
+        .collect();
+    let target = store.mailbox(oi).items.values().find(|i| {
+        !i.deleted
+            && i.kind == ItemKind::Event
+            && i.str("iCalUId") == Some(ical.as_str())
+            && i.data.get("isOrganizer").and_then(Value::as_bool) == Some(true)
+    });
+    let Some(target) = target.map(|i| i.id.clone()) else {
+        return;
+    };
+    let item = store
+        .mailbox_mut(oi)
+        .items
+        .get_mut(&target)
+        .expect("found above");
+    let mut changed = false;
+    if let Some(Value::Array(attendees)) = item.data.get_mut("attendees") {
+        for a in attendees.iter_mut() {
+            let addr = a
+                .pointer("/emailAddress/address")
+                .and_then(Value::as_str)
+                .map(str::to_lowercase);
+            if addr.is_some_and(|x| mine.contains(&x)) {
+                a["status"] = json!({"response": response, "time": time});
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        store.touch(oi, &target, now);
     }
 }
 

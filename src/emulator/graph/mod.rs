@@ -20,6 +20,7 @@ mod items;
 mod odata;
 mod render;
 mod router;
+mod sealed;
 mod seed;
 mod store;
 mod subscriptions;
@@ -74,8 +75,12 @@ pub struct DeltaSettings {
     pub repeat_last_item: bool,
     /// The first request of a round answers an empty page with a nextLink.
     pub empty_first_page: bool,
-    /// How many newer sync-state generations may exist before an old token gives 410.
+    /// How many newer sync-state generations may exist before an old deltaLink gives 410.
     pub retained_generations: u64,
+    /// How many newer generations (rounds of the same folder, list or calendar completed since
+    /// this round started) a nextLink survives: Graph's nextLinks of an unfinished round go stale
+    /// once newer generations exist, so the default is 0.
+    pub retained_next_link_generations: u64,
 }
 
 impl Default for DeltaSettings {
@@ -85,6 +90,7 @@ impl Default for DeltaSettings {
             repeat_last_item: true,
             empty_first_page: true,
             retained_generations: 16,
+            retained_next_link_generations: 0,
         }
     }
 }

@@ -8,6 +8,7 @@ use super::{
     http::{Req, Resp, err, with_context},
     odata,
     router::Ctx,
+    sealed,
     store::{self, Store},
 };
 
@@ -85,22 +86,19 @@ pub(super) struct UserPage {
 }
 
 pub(super) fn list_users(store: &Store, shared: &Shared, req: &Req) -> Resp {
-    use base64::Engine as _;
     let page = match req.param("$skiptoken") {
-        Some(t) => match base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(t)
-            .ok()
-            .and_then(|raw| serde_json::from_slice::<UserPage>(&raw).ok())
-        {
-            Some(p) => p,
-            None => {
-                return Resp::error(
-                    400,
-                    "Request_BadRequest",
-                    "The specified page token value has expired and can no longer be included in your request.",
-                );
+        Some(t) => {
+            match sealed::open(t).and_then(|raw| serde_json::from_slice::<UserPage>(&raw).ok()) {
+                Some(p) => p,
+                None => {
+                    return Resp::error(
+                        400,
+                        "Request_BadRequest",
+                        "The specified page token value has expired and can no longer be included in your request.",
+                    );
+                }
             }
-        },
+        }
         None => {
             let top = match req.param("$top") {
                 None => 100,
@@ -206,8 +204,7 @@ pub(super) fn list_users(store: &Store, shared: &Shared, req: &Req) -> Resp {
             offset: page.offset + page.top,
             ..page
         };
-        let tok = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(serde_json::to_vec(&next).expect("serializes"));
+        let tok = sealed::seal(&serde_json::to_vec(&next).expect("serializes"));
         body.insert(
             "@odata.nextLink".into(),
             json!(format!("{}/users?$skiptoken={tok}", shared.graph_base())),
