@@ -57,10 +57,11 @@ use throttle::Throttle;
 pub enum Error {
     #[error("graph emulator seed {origin}: {message}")]
     Seed { origin: String, message: String },
-    #[error("graph emulator cannot listen on {addr}: {source}")]
+    // The field is not named `source`: thiserror would chain it and `{:#}` would print the cause twice.
+    #[error("graph emulator cannot listen on {addr}: {error}")]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("graph emulator: {0}")]
     Helper(String),
@@ -181,13 +182,13 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
         })?;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
-        .map_err(|source| Error::Bind {
+        .map_err(|error| Error::Bind {
             addr: options.listen,
-            source,
+            error,
         })?;
-    let addr = listener.local_addr().map_err(|source| Error::Bind {
+    let addr = listener.local_addr().map_err(|error| Error::Bind {
         addr: options.listen,
-        source,
+        error,
     })?;
     let (tenant_id, client_id, client_secret, secret_id) = {
         let app = store.apps.first();
