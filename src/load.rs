@@ -10,7 +10,10 @@
 use std::{
     collections::HashSet,
     path::{Path, PathBuf},
+    sync::OnceLock,
 };
+
+use jsonschema::Validator;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -19,9 +22,10 @@ use crate::{
     check::{self, Source},
     config::{self, ConnectorConfig},
     diag::{Diagnostic, did_you_mean, one_of},
+    emulator::{crm::Seed as CrmSeed, graph::Seed as GraphSeed},
     model::MappingSet,
     spec::{
-        MappingSpec, OverlaySpec, TestSuite,
+        DirectorySpec, MappingSpec, OverlaySpec, TestSuite,
         schema::{self, Kind},
         yaml::{self, Document},
     },
@@ -114,7 +118,19 @@ pub struct FromDocument<T> {
 /// and deserialization is retried so that the semantic checks still run on the rest; failing that,
 /// the file is left out of them silently (the schema errors already say what is wrong).
 pub fn spec_from_document<T: DeserializeOwned>(doc: &Document, kind: Kind) -> FromDocument<T> {
-    let violations = schema::validate_located(doc, kind);
+    from_document(
+        doc,
+        schema::validate_located(doc, kind),
+        kind_name(FileKind::from(kind)),
+    )
+}
+
+/// [`spec_from_document`] with the schema violations found and the name of what the file is.
+fn from_document<T: DeserializeOwned>(
+    doc: &Document,
+    violations: Vec<schema::Violation>,
+    what: &str,
+) -> FromDocument<T> {
     let mut masked = HashSet::new();
     if violations.is_empty() {
         return match serde_path_to_error::deserialize::<_, T>(doc.value.clone()) {
@@ -129,7 +145,7 @@ pub fn spec_from_document<T: DeserializeOwned>(doc: &Document, kind: Kind) -> Fr
                     &pointer,
                     format!(
                         "cannot read {} at {}: {}",
-                        kind_name(kind),
+                        what,
                         schema::display_path(&pointer),
                         err.inner()
                     ),
@@ -197,12 +213,15 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
 }
 
 /// What a file is, for messages.
-fn kind_name(kind: Kind) -> &'static str {
+fn kind_name(kind: FileKind) -> &'static str {
     match kind {
-        Kind::Connector => "the connector config",
-        Kind::Mapping => "the mapping spec",
-        Kind::Overlay => "the template overlay",
-        Kind::MappingTests => "the mapping tests",
+        FileKind::Config => "the connector config",
+        FileKind::Mapping => "the mapping spec",
+        FileKind::Overlay => "the template overlay",
+        FileKind::MappingTests => "the mapping tests",
+        FileKind::Directory => "the participant directory",
+        FileKind::CrmSeed => "the CRM emulator seed",
+        FileKind::GraphSeed => "the Graph emulator seed",
     }
 }
 
@@ -471,6 +490,67 @@ pub fn check_test_file(path: &Path) -> Vec<Diagnostic> {
     read_spec::<TestSuite>(path, Kind::MappingTests).diagnostics
 }
 
+/// Checks a participant directory or an emulator seed: YAML, schema and types, every problem located;
+/// a Graph seed also gets the emulator's own checks (GUIDs, time zones, duplicate users).
+pub fn check_data_file(path: &Path, kind: FileKind) -> Vec<Diagnostic> {
+    let doc = match read_document(path) {
+        Ok(doc) => doc,
+        Err(diagnostics) => return diagnostics,
+    };
+    let violations = schema::validate_with(&doc, kind.validator(), kind.schema());
+    match kind {
+        FileKind::Directory => {
+            from_document::<DirectorySpec>(&doc, violations, kind_name(kind)).diagnostics
+        }
+        FileKind::CrmSeed => {
+            from_document::<CrmSeed>(&doc, violations, kind_name(kind)).diagnostics
+        }
+        FileKind::GraphSeed => {
+            let read = from_document::<GraphSeed>(&doc, violations, kind_name(kind));
+            if !read.diagnostics.is_empty() || read.spec.is_none() {
+                return read.diagnostics;
+            }
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            match GraphSeed::from_yaml(&text, &doc.file) {
+                Ok(_) => Vec::new(),
+                Err(crate::emulator::graph::Error::Seed { message, .. }) => {
+                    vec![seed_error(&doc, &message)]
+                }
+                Err(other) => vec![Diagnostic::error(&doc.file, 0, 0, other.to_string())],
+            }
+        }
+        other => vec![Diagnostic::error(
+            &doc.file,
+            0,
+            0,
+            format!("{} is not a data file", kind_name(other)),
+        )],
+    }
+}
+
+/// Locates an emulator seed message of the form `users[2].timeZone: expected …` at that node.
+fn seed_error(doc: &Document, message: &str) -> Diagnostic {
+    let (path, rest) = message.split_once(": ").unwrap_or(("", message));
+    let mut pointer = String::new();
+    for part in path.split(' ').next().unwrap_or("").split('.') {
+        let (key, index) = match part.split_once('[') {
+            Some((key, index)) => (key, index.strip_suffix(']')),
+            None => (part, None),
+        };
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return doc.error("", message.to_string());
+        }
+        pointer = yaml::pointer_push(&pointer, key);
+        if let Some(index) = index {
+            pointer = yaml::pointer_push(&pointer, index);
+        }
+    }
+    if doc.value.pointer(&pointer).is_none() {
+        return doc.error("", message.to_string());
+    }
+    doc.error(&pointer, format!("`{path}`: {rest}"))
+}
+
 /// Loads `connector.yaml`: schema, types, and [`config::check`]; relative paths are made relative to
 /// the file's directory. Warnings accompany success.
 pub fn load_config(path: &Path) -> Result<(ConnectorConfig, Vec<Diagnostic>), Vec<Diagnostic>> {
@@ -543,16 +623,107 @@ pub fn load_setup(config_path: &Path) -> Result<Setup, Vec<Diagnostic>> {
     }
 }
 
-/// What a YAML file holds, judged by its name and, failing that, its top-level keys.
+/// What a YAML file holds, judged by its name and, failing that, its top-level keys. Each kind has a
+/// schema under `schemas/`: the spec kinds through [`Kind`], the emulator seeds here (the pure core
+/// does not know the emulators).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
     Config,
     Mapping,
     Overlay,
     MappingTests,
+    /// Known CRM participants for `map --directory`.
+    Directory,
+    /// A CRM emulator seed (`src/emulator/crm/default-seed.yaml`).
+    CrmSeed,
+    /// A Graph emulator seed (`src/emulator/graph/default-seed.yaml`).
+    GraphSeed,
 }
 
-/// Classifies a file by name (`*.test.yaml`, `templates/`, `connector*.yaml`) or content.
+impl From<Kind> for FileKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::Connector => FileKind::Config,
+            Kind::Mapping => FileKind::Mapping,
+            Kind::Overlay => FileKind::Overlay,
+            Kind::MappingTests => FileKind::MappingTests,
+            Kind::Directory => FileKind::Directory,
+        }
+    }
+}
+
+impl FileKind {
+    /// Every kind, in the order schemas are written.
+    pub const ALL: [FileKind; 7] = [
+        FileKind::Config,
+        FileKind::Mapping,
+        FileKind::Overlay,
+        FileKind::MappingTests,
+        FileKind::Directory,
+        FileKind::CrmSeed,
+        FileKind::GraphSeed,
+    ];
+
+    /// The spec kind of a file the mapping pipeline reads; `None` for the emulator seeds.
+    pub fn spec_kind(self) -> Option<Kind> {
+        match self {
+            FileKind::Config => Some(Kind::Connector),
+            FileKind::Mapping => Some(Kind::Mapping),
+            FileKind::Overlay => Some(Kind::Overlay),
+            FileKind::MappingTests => Some(Kind::MappingTests),
+            FileKind::Directory => Some(Kind::Directory),
+            FileKind::CrmSeed | FileKind::GraphSeed => None,
+        }
+    }
+
+    /// The schema's file name under `schemas/`.
+    pub fn schema_file(self) -> &'static str {
+        match self {
+            FileKind::CrmSeed => "crm-seed.schema.json",
+            FileKind::GraphSeed => "graph-seed.schema.json",
+            other => other.spec_kind().expect("a spec kind").file_name(),
+        }
+    }
+
+    /// The generated schema.
+    pub fn schema(self) -> &'static serde_json::Value {
+        match self.spec_kind() {
+            Some(kind) => kind.schema(),
+            None => &self.seed_schema().0,
+        }
+    }
+
+    /// The compiled validator of [`FileKind::schema`].
+    pub fn validator(self) -> &'static Validator {
+        match self.spec_kind() {
+            Some(kind) => kind.validator(),
+            None => &self.seed_schema().1,
+        }
+    }
+
+    /// The schema file's content (see [`schema::render`]).
+    pub fn render_schema(self) -> String {
+        schema::render_value(self.schema())
+    }
+
+    fn seed_schema(self) -> &'static (serde_json::Value, Validator) {
+        static CRM: OnceLock<(serde_json::Value, Validator)> = OnceLock::new();
+        static GRAPH: OnceLock<(serde_json::Value, Validator)> = OnceLock::new();
+        let (cell, generate): (_, fn() -> serde_json::Value) = match self {
+            FileKind::CrmSeed => (&CRM, schema::generate_for::<CrmSeed>),
+            FileKind::GraphSeed => (&GRAPH, schema::generate_for::<GraphSeed>),
+            other => unreachable!("{other:?} has a spec schema"),
+        };
+        cell.get_or_init(|| {
+            let value = generate();
+            let validator = schema::compile(&value, self.schema_file());
+            (value, validator)
+        })
+    }
+}
+
+/// Classifies a file by name (`*.test.yaml`) or content, failing that by name (`connector*.yaml`,
+/// `*seed*.yaml` in `graph/` or `crm/`, `directory*.yaml`, `templates/`).
 pub fn classify(path: &Path, doc: Option<&Document>) -> FileKind {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if is_test_file(name) {
@@ -561,6 +732,22 @@ pub fn classify(path: &Path, doc: Option<&Document>) -> FileKind {
     if let Some(Value::Object(map)) = doc.map(|d| &d.value) {
         if map.contains_key("graph") || map.contains_key("crm") && !map.contains_key("resource") {
             return FileKind::Config;
+        }
+        if map.contains_key("tenant") && !map.contains_key("resource") {
+            return FileKind::GraphSeed;
+        }
+        if ["master", "tables", "catalogs"]
+            .iter()
+            .any(|key| map.contains_key(*key))
+            && !map.contains_key("resource")
+        {
+            return FileKind::CrmSeed;
+        }
+        if (map.contains_key("reps") || map.contains_key("persons"))
+            && !map.contains_key("resource")
+            && !map.contains_key("cases")
+        {
+            return FileKind::Directory;
         }
         if map.contains_key("template") && !map.contains_key("resource") {
             return FileKind::Overlay;
@@ -574,6 +761,22 @@ pub fn classify(path: &Path, doc: Option<&Document>) -> FileKind {
     }
     if name.starts_with("connector") {
         return FileKind::Config;
+    }
+    if name.contains("seed") {
+        let in_dir = |dir: &str| {
+            path.parent()
+                .and_then(|p| p.file_name())
+                .is_some_and(|p| p == dir)
+        };
+        if in_dir("graph") || name.contains("graph") {
+            return FileKind::GraphSeed;
+        }
+        if in_dir("crm") || name.contains("crm") {
+            return FileKind::CrmSeed;
+        }
+    }
+    if name.starts_with("directory") {
+        return FileKind::Directory;
     }
     if path
         .parent()

@@ -1,10 +1,11 @@
-//! `graph-connector schema`: regenerates `schemas/` from the spec types, or checks it for drift.
+//! `graph-connector schema`: regenerates `schemas/` from the spec and emulator seed types, or checks it
+//! for drift.
 
 use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 
-use crate::spec::schema::{Kind, render};
+use crate::load::FileKind;
 
 /// Arguments of `schema`.
 #[derive(Debug, clap::Args)]
@@ -19,12 +20,12 @@ pub struct Args {
 
 /// Files under `dir` whose content differs from the generated schema (missing files count).
 pub fn drifted(dir: &std::path::Path) -> Vec<PathBuf> {
-    Kind::ALL
+    FileKind::ALL
         .iter()
-        .map(|kind| dir.join(kind.file_name()))
-        .zip(Kind::ALL)
+        .map(|kind| dir.join(kind.schema_file()))
+        .zip(FileKind::ALL)
         .filter(|(path, kind)| {
-            std::fs::read_to_string(path).map_or(true, |text| text != render(*kind))
+            std::fs::read_to_string(path).map_or(true, |text| text != kind.render_schema())
         })
         .map(|(path, _)| path)
         .collect()
@@ -37,7 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!(
                 "schemas in {} are up to date ({} files)",
                 args.dir.display(),
-                Kind::ALL.len()
+                FileKind::ALL.len()
             );
             return Ok(ExitCode::SUCCESS);
         }
@@ -52,9 +53,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create schema directory {}", args.dir.display()))?;
-    for kind in Kind::ALL {
-        let path = args.dir.join(kind.file_name());
-        let text = render(kind);
+    for kind in FileKind::ALL {
+        let path = args.dir.join(kind.schema_file());
+        let text = kind.render_schema();
         if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
             continue;
         }

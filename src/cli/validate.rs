@@ -1,7 +1,7 @@
 //! `graph-connector validate`: every problem of a config or mapping set, one located line each.
 //!
 //! Paths may be a connector config, a mapping directory, or single files (resource specs, overlays,
-//! `*.test.yaml`); without paths the connector config and its mapping directory are checked. A mapping
+//! `*.test.yaml`, a `--directory` participant file, a CRM or Graph emulator seed); without paths the connector config and its mapping directory are checked. A mapping
 //! directory is checked with its base behaviour and with each template overlay in scope (the one chosen
 //! by `--template` or the config, else every overlay in `templates/`); identical diagnostics from several
 //! passes are reported once.
@@ -219,6 +219,9 @@ fn explicit_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {
                 check_config(path, report);
             }
             FileKind::MappingTests => report.add(load::check_test_file(path)),
+            kind @ (FileKind::Directory | FileKind::CrmSeed | FileKind::GraphSeed) => {
+                report.add(load::check_data_file(path, kind))
+            }
             FileKind::Overlay => overlays.push(path.clone()),
             FileKind::Mapping => {
                 let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();

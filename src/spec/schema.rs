@@ -17,7 +17,7 @@ use crate::{
     config::{ConnectorConfig, DURATION_EXPECTED, DURATION_PATTERN},
     diag::{Diagnostic, Severity, closest, did_you_mean, list, one_of},
     spec::{
-        MappingSpec, OverlaySpec, TestSuite,
+        DirectorySpec, MappingSpec, OverlaySpec, TestSuite,
         yaml::{Document, show, type_name},
     },
 };
@@ -33,15 +33,18 @@ pub enum Kind {
     Overlay,
     /// Mapping test cases, `mappings/event.test.yaml`.
     MappingTests,
+    /// Known CRM participants for `map --directory`, `mappings/examples/directory.yaml`.
+    Directory,
 }
 
 impl Kind {
     /// Every kind, in the order schemas are written.
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::Connector,
         Kind::Mapping,
         Kind::Overlay,
         Kind::MappingTests,
+        Kind::Directory,
     ];
 
     /// The schema's file name under `schemas/`.
@@ -51,35 +54,47 @@ impl Kind {
             Kind::Mapping => "mapping.schema.json",
             Kind::Overlay => "overlay.schema.json",
             Kind::MappingTests => "mapping-tests.schema.json",
+            Kind::Directory => "directory.schema.json",
         }
     }
 
     /// The generated schema.
     pub fn schema(self) -> &'static Value {
-        static SCHEMAS: [OnceLock<Value>; 4] = [const { OnceLock::new() }; 4];
+        static SCHEMAS: [OnceLock<Value>; Kind::ALL.len()] =
+            [const { OnceLock::new() }; Kind::ALL.len()];
         SCHEMAS[self as usize].get_or_init(|| generate(self))
     }
 
     /// The compiled validator of [`Kind::schema`].
     pub fn validator(self) -> &'static Validator {
-        static VALIDATORS: [OnceLock<Validator>; 4] = [const { OnceLock::new() }; 4];
-        VALIDATORS[self as usize].get_or_init(|| {
-            jsonschema::validator_for(self.schema()).unwrap_or_else(|err| {
-                panic!("generated schema {} is invalid: {err}", self.file_name())
-            })
-        })
+        static VALIDATORS: [OnceLock<Validator>; Kind::ALL.len()] =
+            [const { OnceLock::new() }; Kind::ALL.len()];
+        VALIDATORS[self as usize].get_or_init(|| compile(self.schema(), self.file_name()))
     }
 }
 
 fn generate(kind: Kind) -> Value {
+    match kind {
+        Kind::Connector => generate_for::<ConnectorConfig>(),
+        Kind::Mapping => generate_for::<MappingSpec>(),
+        Kind::Overlay => generate_for::<OverlaySpec>(),
+        Kind::MappingTests => generate_for::<TestSuite>(),
+        Kind::Directory => generate_for::<DirectorySpec>(),
+    }
+}
+
+/// The validator of a generated schema; `file_name` names it if the schema itself is invalid (a bug).
+pub fn compile(schema: &Value, file_name: &str) -> Validator {
+    jsonschema::validator_for(schema)
+        .unwrap_or_else(|err| panic!("generated schema {file_name} is invalid: {err}"))
+}
+
+/// The root schema of `T`, as committed under `schemas/`. Generic so that types outside the pure core
+/// (the emulator seeds) get their schemas the same way without `spec` depending on them.
+pub fn generate_for<T: schemars::JsonSchema>() -> Value {
     // Draft 7: the newest draft editors fully support (yaml-language-server, VS Code's JSON service).
     let generator = schemars::generate::SchemaSettings::draft07().into_generator();
-    let schema = match kind {
-        Kind::Connector => generator.into_root_schema_for::<ConnectorConfig>(),
-        Kind::Mapping => generator.into_root_schema_for::<MappingSpec>(),
-        Kind::Overlay => generator.into_root_schema_for::<OverlaySpec>(),
-        Kind::MappingTests => generator.into_root_schema_for::<TestSuite>(),
-    };
+    let schema = generator.into_root_schema_for::<T>();
     // `$schema`, `title` and `description` first: the order people read a schema file in.
     let Value::Object(mut map) = schema.to_value() else {
         unreachable!("a root schema is an object")
@@ -96,8 +111,12 @@ fn generate(kind: Kind) -> Value {
 
 /// The schema file's content: pretty JSON with a trailing newline (stable: field order is preserved).
 pub fn render(kind: Kind) -> String {
-    let mut text =
-        serde_json::to_string_pretty(kind.schema()).expect("a JSON value always serializes");
+    render_value(kind.schema())
+}
+
+/// [`render`] for any schema value.
+pub fn render_value(schema: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(schema).expect("a JSON value always serializes");
     text.push('\n');
     text
 }

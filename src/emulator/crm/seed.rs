@@ -3,13 +3,15 @@
 //! (`default-seed.yaml`) is the sandbox CRM every part of the project agrees on.
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// The built-in sandbox seed.
 pub const DEFAULT_SEED: &str = include_str!("default-seed.yaml");
 
-/// A whole seed file.
-#[derive(Debug, Clone, Deserialize)]
+/// A CRM emulator seed: master user, logins, catalogs, template fields and the records the emulated
+/// CRM starts with (format: docs/crm-emulator.md).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Seed {
     /// Station number of this CRM (record ids are `station << 32 | serial`); 1..=9999.
@@ -45,12 +47,17 @@ fn default_languages() -> Vec<String> {
     vec!["en".to_owned(), "de".to_owned()]
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The technical (master) user.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Master {
+    /// Login name (`OCSU`).
     pub user: String,
+    /// Password.
     pub password: String,
+    /// The client name the master user must log in with (`GraphApi`).
     pub client: String,
+    /// Default language of the session (`en`).
     #[serde(default = "default_language")]
     pub language: String,
 }
@@ -59,10 +66,13 @@ fn default_language() -> String {
     "en".to_owned()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A further login.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
+    /// Login name.
     pub user: String,
+    /// Password (default empty).
     #[serde(default)]
     pub password: String,
     /// The rep (RepID) this login acts as; writes carry that rep.
@@ -73,17 +83,22 @@ pub struct Login {
     pub read_only: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A catalog (value list) with its values.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogSeed {
+    /// Catalog name (`Contact`, `Priority`).
     pub name: String,
     /// Catalog number (part of the default external key `<station>_<number>_<code>`).
     pub number: u32,
+    /// The catalog's values.
     pub values: Vec<CatalogValueSeed>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// One catalog value: its code, optional external key and its text per language (`en: Visit`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct CatalogValueSeed {
+    /// Catalog code (unique in the catalog).
     pub code: u32,
     /// External key; default `<station>_<catalog number>_<code>`.
     #[serde(default)]
@@ -93,7 +108,8 @@ pub struct CatalogValueSeed {
     pub texts: IndexMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A table (info area) of the data model.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TableSeed {
     /// XML name (`Contact`).
@@ -106,6 +122,7 @@ pub struct TableSeed {
     /// Who may write: `all` (default), `master` (the master user without impersonation) or `none`.
     #[serde(default)]
     pub write: WritePolicy,
+    /// The table's fields.
     pub fields: Vec<FieldSeed>,
     /// Links to parent tables, used by nested queries and checked on write.
     #[serde(default)]
@@ -115,7 +132,8 @@ pub struct TableSeed {
     pub unique: Vec<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+/// Who may write a table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WritePolicy {
     #[default]
@@ -124,15 +142,19 @@ pub enum WritePolicy {
     None,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A field of a table.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSeed {
+    /// XML name (`Subject`).
     pub name: String,
+    /// Value type.
     #[serde(rename = "type")]
     pub kind: FieldKind,
     /// Maximum length in characters (text fields); longer values are rejected with `invalid-value`.
     #[serde(default)]
     pub length: Option<usize>,
+    /// Inserts without a value are rejected.
     #[serde(default)]
     pub required: bool,
     /// Catalog name, for `type: catalog`.
@@ -146,7 +168,8 @@ pub struct FieldSeed {
     pub rep_name_of: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// The value type of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldKind {
     Text,
@@ -159,7 +182,8 @@ pub enum FieldKind {
     Rep,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A link from a table to a parent table.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSeed {
     /// Parent table name.
@@ -175,7 +199,7 @@ pub struct LinkSeed {
 pub type Row = IndexMap<String, Scalar>;
 
 /// A YAML scalar as written in the seed.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Scalar {
     Bool(bool),
@@ -195,8 +219,10 @@ impl Scalar {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A `Company` row (its field values) with its `persons`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct CompanySeed {
+    /// `Person` rows of this company (their `CoGrp`/`CoNo` link is filled in).
     #[serde(default)]
     pub persons: Vec<Row>,
     #[serde(flatten)]

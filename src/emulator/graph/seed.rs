@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -15,19 +16,23 @@ use super::Error;
 /// ANA, BEN, CHL (no mailbox), DIE, EVA (outside the managed domain).
 pub const DEFAULT_SEED_YAML: &str = include_str!("default-seed.yaml");
 
-/// A whole emulated tenant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A Graph emulator seed: the emulated tenant, its app registrations and its users with the items in
+/// their mailboxes (format: docs/graph-emulator.md).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Seed {
+    /// The Entra tenant.
     pub tenant: TenantSeed,
+    /// App registrations (the connector's Entra app).
     #[serde(default)]
     pub apps: Vec<AppSeed>,
+    /// Directory users, with their mailboxes.
     #[serde(default)]
     pub users: Vec<UserSeed>,
 }
 
 /// The Entra tenant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSeed {
     /// Tenant GUID.
@@ -37,17 +42,21 @@ pub struct TenantSeed {
 }
 
 /// An app registration with its client secrets and admin-consented application roles.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppSeed {
+    /// Application (client) id, a GUID.
     pub client_id: String,
+    /// Display name in the portal.
     #[serde(default = "default_app_name")]
     pub display_name: String,
+    /// Client secrets.
     #[serde(default)]
     pub secrets: Vec<SecretSeed>,
     /// Granted application permissions, e.g. `Mail.ReadWrite` (carried in the token's `roles`).
     #[serde(default)]
     pub roles: Vec<String>,
+    /// A disabled app gets no tokens.
     #[serde(default)]
     pub disabled: bool,
     /// Exchange application access policy: when set, only these mailboxes (UPN or id) are
@@ -61,10 +70,12 @@ fn default_app_name() -> String {
 }
 
 /// A client secret: its id (shown in the portal, often pasted by mistake), value and expiry.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretSeed {
+    /// Secret id (a GUID; not the secret).
     pub id: String,
+    /// Secret value (what the client sends).
     pub value: String,
     /// RFC 3339 instant; absent = never expires.
     #[serde(default)]
@@ -72,16 +83,22 @@ pub struct SecretSeed {
 }
 
 /// A directory user, optionally with an Exchange Online mailbox and its items.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UserSeed {
+    /// Object id, a GUID.
     pub id: String,
+    /// Display name.
     pub display_name: String,
+    /// Sign-in name (`ana@contoso.com`), unique in the tenant.
     pub user_principal_name: String,
+    /// Primary SMTP address.
     #[serde(default)]
     pub mail: Option<String>,
+    /// Whether the account can sign in.
     #[serde(default = "yes")]
     pub account_enabled: bool,
+    /// `Member` or `Guest`.
     #[serde(default = "member")]
     pub user_type: String,
     #[serde(default)]
@@ -102,8 +119,10 @@ pub struct UserSeed {
     /// Windows (or IANA) time zone name returned by mailboxSettings.
     #[serde(default = "utc")]
     pub time_zone: String,
+    /// Mail folders besides the well-known ones.
     #[serde(default)]
     pub mail_folders: Vec<FolderSeed>,
+    /// Contact folders besides the root.
     #[serde(default)]
     pub contact_folders: Vec<FolderSeed>,
     /// Graph message JSON plus `folder` (well-known name or display name, default `inbox`).
@@ -116,6 +135,7 @@ pub struct UserSeed {
     /// Graph contact JSON plus `folder` (display name of a contact folder; default the root).
     #[serde(default)]
     pub contacts: Vec<Value>,
+    /// To Do lists with their tasks.
     #[serde(default)]
     pub todo_lists: Vec<TodoListSeed>,
 }
@@ -131,19 +151,23 @@ fn utc() -> String {
 }
 
 /// An extra mail or contact folder.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FolderSeed {
+    /// Folder name.
     pub display_name: String,
 }
 
 /// A To Do list with its tasks (Graph todoTask JSON).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TodoListSeed {
+    /// List name.
     pub display_name: String,
+    /// `defaultList`, `flaggedEmails` or `none`.
     #[serde(default = "none_list")]
     pub wellknown_list_name: String,
+    /// Graph todoTask JSON.
     #[serde(default)]
     pub tasks: Vec<Value>,
 }
