@@ -1,8 +1,15 @@
-//! `schemas/`: the committed JSON Schemas match the spec types, and shipped YAML files point at them.
+//! `schemas/`: the committed JSON Schemas match the spec and seed types, and shipped YAML files point
+//! at them and pass them.
 
-use std::{path::Path, process::Command};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
 
-use graph_connector::spec::schema::{Kind, render};
+use graph_connector::{
+    load::{self, FileKind},
+    spec::schema,
+};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -10,10 +17,10 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 fn committed_schemas_match_the_spec_types() {
     let dir = Path::new(ROOT).join("schemas");
     let mut drifted = Vec::new();
-    for kind in Kind::ALL {
-        let path = dir.join(kind.file_name());
+    for kind in FileKind::ALL {
+        let path = dir.join(kind.schema_file());
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        if committed != render(kind) {
+        if committed != kind.render_schema() {
             drifted.push(path.display().to_string());
         }
     }
@@ -52,38 +59,49 @@ fn schema_check_names_drifted_files() {
 
 #[test]
 fn schemas_are_valid_and_reject_unknown_keys() {
-    for kind in Kind::ALL {
+    for kind in FileKind::ALL {
         let schema = kind.schema();
         assert!(
             jsonschema::meta::is_valid(schema),
             "{} is not a valid JSON Schema",
-            kind.file_name()
+            kind.schema_file()
         );
         // deny_unknown_fields reaches the schema
         assert_eq!(
             schema["additionalProperties"],
             serde_json::Value::Bool(false),
             "{}",
-            kind.file_name()
+            kind.schema_file()
         );
     }
 }
 
-/// The first line of every shipped YAML names its schema, so editors complete and flag keys.
+/// Every YAML file the repository ships: the example config, the mappings with their tests, overlays
+/// and examples, and the emulators' default seeds.
+fn shipped_yaml_files() -> Vec<PathBuf> {
+    let root = Path::new(ROOT);
+    let mut files = vec![
+        root.join("connector.example.yaml"),
+        root.join("src/emulator/crm/default-seed.yaml"),
+        root.join("src/emulator/graph/default-seed.yaml"),
+    ];
+    for dir in ["mappings", "mappings/templates", "mappings/examples"] {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+            .unwrap_or_else(|err| panic!("{dir}: {err}"))
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
+    files
+}
+
+/// The first line of every shipped YAML names its schema, so editors complete and flag keys; it is the
+/// schema of what the file holds.
 #[test]
 fn shipped_yaml_files_name_their_schema() {
-    let root = Path::new(ROOT);
-    let mut files = vec![root.join("connector.example.yaml")];
-    for dir in [root.join("mappings"), root.join("mappings/templates")] {
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for entry in entries {
-                let path = entry.unwrap().path();
-                if path.extension().is_some_and(|e| e == "yaml") {
-                    files.push(path);
-                }
-            }
-        }
-    }
+    let files = shipped_yaml_files();
     let mut problems = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
@@ -99,6 +117,47 @@ fn shipped_yaml_files_name_their_schema() {
                 file.display()
             ));
         }
+        let doc = load::read_document(file).ok();
+        let kind = load::classify(file, doc.as_ref());
+        if !reference.ends_with(&format!("/{}", kind.schema_file())) {
+            problems.push(format!(
+                "{}: names {reference}, but holds a {kind:?} file ({})",
+                file.display(),
+                kind.schema_file()
+            ));
+        }
+    }
+    for expected in [
+        "directory.yaml",
+        "default-seed.yaml",
+        "event.yaml",
+        "event.test.yaml",
+    ] {
+        assert!(
+            files.iter().any(|f| f.ends_with(expected)),
+            "{expected} is not among the shipped files {files:?}"
+        );
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Every shipped YAML passes the schema it names, with the validation `validate` uses.
+#[test]
+fn shipped_yaml_files_pass_their_schema() {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut problems = Vec::new();
+    for file in shipped_yaml_files() {
+        let doc =
+            load::read_document(&file).unwrap_or_else(|d| panic!("{}: {d:?}", file.display()));
+        let kind = load::classify(&file, Some(&doc));
+        seen.insert(format!("{kind:?}"));
+        for violation in schema::validate_with(&doc, kind.validator(), kind.schema()) {
+            problems.push(violation.diagnostic.to_string());
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // Every kind of file is among them, so each schema is exercised on a real file.
+    let all: std::collections::BTreeSet<String> =
+        FileKind::ALL.iter().map(|k| format!("{k:?}")).collect();
+    assert_eq!(seen, all);
 }

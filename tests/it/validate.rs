@@ -442,3 +442,63 @@ fn a_syntax_error_in_a_resource_file_is_its_only_diagnostic_under_an_overlay() {
     );
     assert_eq!(diagnostics[0]["severity"], "error");
 }
+
+#[test]
+fn directory_files_and_emulator_seeds_get_located_errors_with_did_you_mean() {
+    let dir = "tests/data/validate/seeds";
+    let (code, stdout) = run(&[
+        "validate",
+        &format!("{dir}/crm-seed.yaml"),
+        &format!("{dir}/graph-seed.yaml"),
+        &format!("{dir}/graph-seed-zone.yaml"),
+        &format!("{dir}/directory.yaml"),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    insta::assert_snapshot!(stdout, @r"
+    tests/data/validate/seeds/crm-seed.yaml:2:42: error: unknown key `clent` in `master`
+      expected: one of: user, password, client, language
+      hint: did you mean `client`?
+    tests/data/validate/seeds/crm-seed.yaml:9:29: error: unknown value `txt` for `tables[0].fields[1].type`
+      expected: one of: text, number, bool, date, time, catalog, rep
+      hint: did you mean `text`?
+    tests/data/validate/seeds/directory.yaml:5:45: error: unknown key `nmae` in `persons[0]`
+      expected: one of: email, id, name, fields
+      hint: did you mean `name`?
+    tests/data/validate/seeds/graph-seed-zone.yaml:7:15: error: `users[0].timeZone`: expected a Windows or IANA time zone name, found `Pacific Standrd Time`
+    tests/data/validate/seeds/graph-seed.yaml:6:5: error: unknown key `userPrincipalNam` in `users[0]`
+      expected: one of: id, displayName, userPrincipalName, mail, accountEnabled, userType, givenName, surname, jobTitle, mobilePhone, businessPhones, officeLocation, mailbox, timeZone, mailFolders, contactFolders, messages, events, contacts, todoLists
+      hint: did you mean `userPrincipalName`?
+    5 errors, 0 warnings in 4 files
+    ");
+}
+
+#[test]
+fn shipped_directory_and_seeds_are_clean() {
+    let (code, stdout) = run(&[
+        "validate",
+        "mappings/examples/directory.yaml",
+        "src/emulator/crm/default-seed.yaml",
+        "src/emulator/graph/default-seed.yaml",
+    ]);
+    assert_eq!((code, stdout.as_str()), (0, "no problems in 3 files\n"));
+}
+
+#[test]
+fn seeds_and_directories_are_classified_by_content_then_name() {
+    let classify = |name: &str, text: &str| {
+        let doc = yaml::parse(name, text).ok();
+        load::classify(Path::new(name), doc.as_ref())
+    };
+    use load::FileKind::*;
+    assert_eq!(classify("x.yaml", "tenant: {id: a}\n"), GraphSeed);
+    assert_eq!(
+        classify("x.yaml", "master: {user: OCSU}\nreps: []\n"),
+        CrmSeed
+    );
+    assert_eq!(classify("x.yaml", "reps: []\n"), Directory);
+    assert_eq!(classify("x.yaml", "persons: []\n"), Directory);
+    assert_eq!(classify("crm/seed.yaml", "{"), CrmSeed);
+    assert_eq!(classify("graph/my-seed.yaml", "{"), GraphSeed);
+    assert_eq!(classify("directory.yaml", "{"), Directory);
+    assert_eq!(classify("x.yaml", "resource: event\n"), Mapping);
+}
