@@ -782,6 +782,26 @@ async fn email_resolution_through_tel_no(b: &dyn Backend) {
 
     let stranger = &found["stranger@example.org"];
     assert_eq!(stranger, &Default::default());
+
+    // A TN row of a deleted person finds nothing.
+    let huber = crm
+        .query(
+            &Actor::Master,
+            &Query::table("Person").filter(Condition::eq("Person", "LastName", "Huber")),
+        )
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    crm.delete(&Actor::Master, "Person", &huber).await.unwrap();
+    let found = crm
+        .resolve_emails(&Actor::Master, &["shared@example.org".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(
+        last_names(&found["shared@example.org"].persons),
+        ["Fischer"]
+    );
 }
 
 async fn catalog_values_with_texts_and_external_keys(b: &dyn Backend) {
