@@ -7,7 +7,7 @@ use graph_connector::{
     emulator::crm::{self as crm_emulator, CrmEmulator, EmulatorOptions, Faults},
     transport::crm::{
         Actor, BatchCommand, CatalogMode, Command, Condition, CrmErrorKind, CrmTransport,
-        CursorFlags, Fields, Op, Query, RecordId, Reply, TableQuery, Value, WireFormats,
+        CursorFlags, Fields, Op, Query, Record, RecordId, Reply, TableQuery, Value, WireFormats,
         WriteAction,
         client::{CrmClient, CrmClientConfig, RetryPolicy},
         memory::{MemoryCrm, MemoryLogin, MemoryOptions},
@@ -139,6 +139,7 @@ contract!(
     conditions_groups_operators_and_wildcards,
     linked_tables_and_cursor_flags,
     reps_and_email_resolution,
+    email_resolution_through_tel_no,
     catalog_values_with_texts_and_external_keys,
     catalog_fields_by_text_code_or_external_key,
     condition_groups_name_one_table,
@@ -656,6 +657,153 @@ async fn reps_and_email_resolution(b: &dyn Backend) {
     assert!(stranger.reps.is_empty() && stranger.persons.is_empty());
 }
 
+/// Key fields (`CoGrp`, `CoNo`, `PeGrp`, `PeNo`) of the person with `last_name`.
+async fn person_keys(crm: &dyn CrmTransport, last_name: &str) -> Fields {
+    let query = Query::table("Person")
+        .fields(["CoGrp", "CoNo", "PeGrp", "PeNo"])
+        .filter(Condition::eq("Person", "LastName", last_name));
+    let mut persons = crm.query(&Actor::Master, &query).await.unwrap();
+    assert_eq!(persons.len(), 1, "one person {last_name}");
+    persons.remove(0).fields
+}
+
+/// Inserts a TN (Tel.No./E-mail) row with `number`, linked by `link` (person or company key fields).
+async fn add_tel_no(crm: &dyn CrmTransport, link: &[(&str, &Fields)], number: &str) {
+    let mut fields = Fields::new();
+    for (name, from) in link {
+        fields.insert((*name).to_owned(), from[*name].clone());
+    }
+    fields.insert("Kind".into(), "E-mail".into());
+    fields.insert("Number".into(), number.into());
+    crm.insert(&Actor::Master, "TelNo", fields).await.unwrap();
+}
+
+/// The link of a TN row to a person.
+fn person(keys: &Fields) -> [(&str, &Fields); 2] {
+    [("PeGrp", keys), ("PeNo", keys)]
+}
+
+fn last_names(records: &[Record]) -> Vec<&str> {
+    let mut names: Vec<&str> = records.iter().filter_map(|r| r.text("LastName")).collect();
+    names.sort_unstable();
+    names
+}
+
+/// Participants are also found through TN (reference §7, §9): a TN row of a person resolves to the
+/// person, a TN row of a company alone to the company; a person found several ways is listed once;
+/// different persons sharing an address are all listed.
+async fn email_resolution_through_tel_no(b: &dyn Backend) {
+    let crm = b.master();
+    let crm = crm.as_ref();
+    // The seed's TN rows repeat the persons' E-mail1.
+    assert_eq!(b.count("TelNo", "Number", "frank@fabrikam.com"), 1);
+    let grace = person_keys(crm, "Green").await;
+    let frank = person_keys(crm, "Fischer").await;
+    let hanna = person_keys(crm, "Huber").await;
+    let juergen = person_keys(crm, "Jäger").await;
+    add_tel_no(crm, &person(&grace), "Grace.Green@Private.Example").await;
+    add_tel_no(
+        crm,
+        &[("CoGrp", &hanna), ("CoNo", &hanna)],
+        "sales@northwind.de",
+    )
+    .await;
+    add_tel_no(crm, &person(&frank), "shared@example.org").await;
+    add_tel_no(crm, &person(&hanna), "shared@example.org").await;
+    // Jürgen by E-mail2 and by TN.
+    let id = crm
+        .query(
+            &Actor::Master,
+            &Query::table("Person").filter(Condition::eq("Person", "LastName", "Jäger")),
+        )
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    let mut e_mail2 = Fields::new();
+    e_mail2.insert("E-mail2".into(), "JJ@northwind.de".into());
+    crm.update(&Actor::Master, "Person", &id, e_mail2)
+        .await
+        .unwrap();
+    add_tel_no(crm, &person(&juergen), "jj@NORTHWIND.de").await;
+
+    let addresses: Vec<String> = [
+        "grace.green@private.example",
+        "frank@fabrikam.com",
+        "Sales@Northwind.de",
+        "shared@example.org",
+        "jj@northwind.de",
+        "stranger@example.org",
+    ]
+    .map(String::from)
+    .to_vec();
+    let found = crm
+        .resolve_emails(&Actor::Master, &addresses)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 6);
+
+    let only_tn = &found["grace.green@private.example"];
+    assert_eq!(last_names(&only_tn.persons), ["Green"], "known only in TN");
+    assert!(only_tn.reps.is_empty() && only_tn.companies.is_empty());
+    assert_eq!(only_tn.persons[0].tableshort, "KP");
+    assert_eq!(only_tn.persons[0].text("FirstName"), Some("Grace"));
+
+    let twice = &found["frank@fabrikam.com"];
+    assert_eq!(
+        last_names(&twice.persons),
+        ["Fischer"],
+        "E-mail1 and TN: once"
+    );
+    assert!(
+        twice.companies.is_empty(),
+        "a person's TN row is not its company's"
+    );
+
+    let company = &found["Sales@Northwind.de"];
+    assert!(company.persons.is_empty(), "{company:?}");
+    assert_eq!(company.companies.len(), 1, "{company:?}");
+    assert_eq!(company.companies[0].text("Company"), Some("Northwind GmbH"));
+    assert_eq!(company.companies[0].tableshort, "FI");
+
+    let shared = &found["shared@example.org"];
+    assert_eq!(
+        last_names(&shared.persons),
+        ["Fischer", "Huber"],
+        "ambiguous: both"
+    );
+
+    let e_mail2_and_tn = &found["jj@northwind.de"];
+    assert_eq!(
+        last_names(&e_mail2_and_tn.persons),
+        ["Jäger"],
+        "E-mail2 and TN: once"
+    );
+
+    let stranger = &found["stranger@example.org"];
+    assert_eq!(stranger, &Default::default());
+
+    // A TN row of a deleted person finds nothing.
+    let huber = crm
+        .query(
+            &Actor::Master,
+            &Query::table("Person").filter(Condition::eq("Person", "LastName", "Huber")),
+        )
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    crm.delete(&Actor::Master, "Person", &huber).await.unwrap();
+    let found = crm
+        .resolve_emails(&Actor::Master, &["shared@example.org".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(
+        last_names(&found["shared@example.org"].persons),
+        ["Fischer"]
+    );
+}
+
 async fn catalog_values_with_texts_and_external_keys(b: &dyn Backend) {
     let crm = b.master();
     let show_as = crm.read_catalog(&Actor::Master, "ShowAs").await.unwrap();
@@ -1095,6 +1243,50 @@ async fn insert_with_unknown_outcome_is_not_repeated() {
     assert_eq!(err.kind, CrmErrorKind::UnknownOutcome, "{err}");
     backend.0.set_faults(Faults::default());
     assert_eq!(backend.count("Contact", "GraphId", "lost-1"), 1);
+    backend.0.shutdown().await;
+}
+
+/// Resolving 100 addresses (two chunks of rep, person and TN queries) is one HTTP request.
+#[tokio::test]
+async fn resolving_100_addresses_is_one_request() {
+    let backend = emulator_with(Faults::default()).await;
+    let crm = backend.master();
+    let mut addresses: Vec<String> = (0..96)
+        .map(|n| format!("nobody-{n:02}@example.org"))
+        .collect();
+    addresses.insert(0, "ana@contoso.com".into());
+    addresses.insert(30, "frank@fabrikam.com".into());
+    addresses.insert(70, "GRACE@fabrikam.com".into());
+    addresses.push("juergen@northwind.de".into());
+    assert_eq!(addresses.len(), 100);
+    let before = backend.0.counters();
+    let found = crm
+        .resolve_emails(&Actor::Master, &addresses)
+        .await
+        .unwrap();
+    let after = backend.0.counters();
+    assert_eq!(after.requests - before.requests, 1, "one request");
+    let queries = |c: &crm_emulator::Counters| c.commands.get("query").copied().unwrap_or(0);
+    assert_eq!(
+        queries(&after) - queries(&before),
+        6,
+        "2 chunks x (Rep, Person, TelNo)"
+    );
+    assert_eq!(found.len(), 100);
+    assert_eq!(found["ana@contoso.com"].reps.len(), 1);
+    for (address, last_name) in [
+        ("frank@fabrikam.com", "Fischer"),
+        ("GRACE@fabrikam.com", "Green"),
+        ("juergen@northwind.de", "Jäger"),
+    ] {
+        assert_eq!(
+            last_names(&found[address].persons),
+            [last_name],
+            "{address}"
+        );
+    }
+    let unknown = found.values().filter(|m| *m == &Default::default()).count();
+    assert_eq!(unknown, 96);
     backend.0.shutdown().await;
 }
 

@@ -477,19 +477,10 @@ impl Store {
         let row = |row: &IndexMap<String, Scalar>| -> Fields {
             row.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()
         };
-        let mut inserts: Vec<(String, Fields)> = Vec::new();
         for r in &seed.reps {
-            inserts.push(("Rep".to_owned(), row(r)));
-        }
-        for (table, rows) in &seed.records {
-            for r in rows {
-                inserts.push((table.clone(), row(r)));
-            }
-        }
-        for (table, fields) in inserts {
             store
-                .insert(&table, &fields, &ctx)
-                .map_err(|e| format!("seed record of {table}: {e}"))?;
+                .insert("Rep", &row(r), &ctx)
+                .map_err(|e| format!("seed record of Rep: {e}"))?;
         }
         for company in &seed.companies {
             let written = store
@@ -509,6 +500,15 @@ impl Store {
                 store
                     .insert("Person", &fields, &ctx)
                     .map_err(|e| format!("seed person: {e}"))?;
+            }
+        }
+        // Like the emulator: other records after companies and persons, so that links to them (a TN row's
+        // person) inherit their fields (the person's CoGrp/CoNo).
+        for (table, rows) in &seed.records {
+            for r in rows {
+                store
+                    .insert(table, &row(r), &ctx)
+                    .map_err(|e| format!("seed record of {table}: {e}"))?;
             }
         }
         Ok(store)

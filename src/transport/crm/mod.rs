@@ -194,17 +194,21 @@ pub trait CrmTransport: Send + Sync {
         })
     }
 
-    /// Resolves many e-mail addresses to reps (`E-mail1`) and persons (`E-mail1`, `E-mail2`) in one round
-    /// trip. Comparison ignores case. The answer has one entry per distinct input address, in input order.
+    /// Resolves many e-mail addresses in one round trip to reps (`E-mail1`), persons (`E-mail1`,
+    /// `E-mail2`, or a Tel.No./E-mail (TN) row linked to the person) and companies (a TN row of the
+    /// company without a person). A person found several ways is listed once; different records sharing
+    /// an address are all listed (the caller decides what ambiguity means). Comparison ignores case. The
+    /// answer has one entry per distinct (trimmed) input address, in input order.
     fn resolve_emails<'a>(
         &'a self,
         actor: &'a Actor,
         addresses: &'a [String],
     ) -> BoxFuture<'a, Result<IndexMap<String, EmailMatches>, CrmError>> {
         Box::pin(async move {
-            let commands = types::resolve_email_commands(addresses);
+            let (lookups, commands): (Vec<_>, Vec<_>) =
+                types::resolve_email_commands(addresses).into_iter().unzip();
             let results = self.execute(actor, &commands).await?;
-            types::collect_email_matches(addresses, results)
+            types::collect_email_matches(addresses, &lookups, results)
         })
     }
 

@@ -17,6 +17,15 @@ pub const CREATED_FIELD: &str = "Created";
 pub const REP_TABLE: &str = "Rep";
 /// The person info area (KP).
 pub const PERSON_TABLE: &str = "Person";
+/// The company info area (FI).
+pub const COMPANY_TABLE: &str = "Company";
+/// The Tel.No./E-mail info area (TN): phone numbers and e-mail addresses of persons and companies, linked
+/// to them by `PeGrp`/`PeNo` (person) and `CoGrp`/`CoNo` (company). Table and field names are guesses (G16).
+pub const TEL_NO_TABLE: &str = "TelNo";
+/// The TN field holding the number or address (G16).
+pub const TEL_NO_NUMBER: &str = "Number";
+/// Fields read from a TN row matched by e-mail.
+pub const TEL_NO_FIELDS: &[&str] = &["CoGrp", "CoNo", "PeGrp", "PeNo", TEL_NO_NUMBER];
 /// Fields read for a [`Rep`].
 pub const REP_FIELDS: &[&str] = &[
     "RepID",
@@ -39,6 +48,8 @@ pub const PERSON_FIELDS: &[&str] = &[
     "E-mail1",
     "E-mail2",
 ];
+/// Fields read for a company matched by e-mail (through TN).
+pub const COMPANY_FIELDS: &[&str] = &["CoGrp", "CoNo", "Company", "E-mail"];
 
 /// A field value. Writes use every variant; reads yield [`Value::Text`] (wire form) or [`Value::Null`].
 #[derive(Debug, Clone, PartialEq)]
@@ -643,11 +654,35 @@ impl Rep {
     }
 }
 
-/// What one e-mail address resolved to.
+/// What one e-mail address resolved to. More than one record in total means the address is ambiguous;
+/// the transport never picks one.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EmailMatches {
+    /// Reps with the address in `E-mail1`.
     pub reps: Vec<Record>,
+    /// Persons (KP) with the address in `E-mail1`/`E-mail2` or in a TN row linked to them; each person
+    /// once (by id), however many ways it was found.
     pub persons: Vec<Record>,
+    /// Companies (FI) with the address in a TN row that belongs to the company only (no person).
+    pub companies: Vec<Record>,
+}
+
+impl EmailMatches {
+    fn push_person(&mut self, record: &Record) {
+        push_once(&mut self.persons, record);
+    }
+
+    fn push_company(&mut self, record: &Record) {
+        push_once(&mut self.companies, record);
+    }
+}
+
+fn push_once(records: &mut Vec<Record>, record: &Record) {
+    if !records.iter().any(|r| r.id == record.id) {
+        let mut record = record.clone();
+        record.children.clear();
+        records.push(record);
+    }
 }
 
 /// One value of a catalog.
@@ -667,15 +702,27 @@ pub fn format_timestamp(ts: jiff::Timestamp) -> String {
 /// Addresses per `<lop value="or">` group, to keep each query small.
 const EMAILS_PER_QUERY: usize = 50;
 
-/// The commands of [`super::CrmTransport::resolve_emails`]: per chunk of addresses one rep query and one
-/// person query, all in one request. Addresses with a `*` (a wildcard on the wire) are not queried.
-pub(super) fn resolve_email_commands(addresses: &[String]) -> Vec<BatchCommand> {
+/// What one command of [`resolve_email_commands`] looks up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum EmailLookup {
+    /// `Rep.E-mail1`.
+    Rep,
+    /// `Person.E-mail1` / `Person.E-mail2`.
+    Person,
+    /// `TelNo.Number`, with the linked person and company nested in each TN row.
+    TelNo,
+}
+
+/// The commands of [`super::CrmTransport::resolve_emails`]: per chunk of addresses one rep query, one
+/// person query and one TN query (its rows with their person and company nested), all in one request.
+/// Addresses with a `*` (a wildcard on the wire) are not queried.
+pub(super) fn resolve_email_commands(addresses: &[String]) -> Vec<(EmailLookup, BatchCommand)> {
     let mut unique: Vec<&str> = Vec::new();
     for address in addresses {
         let address = address.trim();
         if !address.is_empty()
             && !address.contains('*')
-            && !unique.iter().any(|u| u.eq_ignore_ascii_case(address))
+            && !unique.iter().any(|u| same_address(u, address))
         {
             unique.push(address);
         }
@@ -686,11 +733,10 @@ pub(super) fn resolve_email_commands(addresses: &[String]) -> Vec<BatchCommand> 
             .iter()
             .map(|a| Condition::eq(REP_TABLE, "E-mail1", *a))
             .collect();
-        commands.push(BatchCommand::new(Command::Query(
-            Query::table(REP_TABLE)
-                .fields(REP_FIELDS.iter().copied())
-                .filter(Condition::Or(reps)),
-        )));
+        let query = Query::table(REP_TABLE)
+            .fields(REP_FIELDS.iter().copied())
+            .filter(Condition::Or(reps));
+        commands.push((EmailLookup::Rep, BatchCommand::new(Command::Query(query))));
         let persons = chunk
             .iter()
             .flat_map(|a| {
@@ -700,37 +746,83 @@ pub(super) fn resolve_email_commands(addresses: &[String]) -> Vec<BatchCommand> 
                 ]
             })
             .collect();
-        commands.push(BatchCommand::new(Command::Query(
-            Query::table(PERSON_TABLE)
-                .fields(PERSON_FIELDS.iter().copied())
-                .filter(Condition::Or(persons)),
-        )));
+        let query = Query::table(PERSON_TABLE)
+            .fields(PERSON_FIELDS.iter().copied())
+            .filter(Condition::Or(persons));
+        commands.push((
+            EmailLookup::Person,
+            BatchCommand::new(Command::Query(query)),
+        ));
+        // TN rows of any kind: a phone number never equals an address, so `Kind` is not filtered on.
+        let numbers = chunk
+            .iter()
+            .map(|a| Condition::eq(TEL_NO_TABLE, TEL_NO_NUMBER, *a))
+            .collect();
+        let query = Query::table(TEL_NO_TABLE)
+            .fields(TEL_NO_FIELDS.iter().copied())
+            .child(TableQuery::new(PERSON_TABLE).fields(PERSON_FIELDS.iter().copied()))
+            .child(TableQuery::new(COMPANY_TABLE).fields(COMPANY_FIELDS.iter().copied()))
+            .filter(Condition::Or(numbers));
+        commands.push((EmailLookup::TelNo, BatchCommand::new(Command::Query(query))));
     }
     commands
 }
 
+/// Addresses compare trimmed and case-insensitively (like the CRM's text comparison, G5).
+fn same_address(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
+/// A link field that points somewhere (neither empty nor 0).
+fn link_set(record: &Record, field: &str) -> bool {
+    record.text(field).is_some_and(|v| {
+        let v = v.trim();
+        !v.is_empty() && v.parse::<f64>() != Ok(0.0)
+    })
+}
+
 pub(super) fn collect_email_matches(
     addresses: &[String],
+    lookups: &[EmailLookup],
     results: Vec<Result<Reply, CrmError>>,
 ) -> Result<IndexMap<String, EmailMatches>, CrmError> {
     let mut out: IndexMap<String, EmailMatches> = IndexMap::new();
     for address in addresses {
         out.entry(address.trim().to_owned()).or_default();
     }
-    for (n, result) in results.into_iter().enumerate() {
-        let records = result?.into_records()?;
-        let is_rep = n % 2 == 0;
+    // Direct matches first, so a person found both directly and through TN keeps its direct record's place.
+    let mut replies: Vec<(EmailLookup, Vec<Record>)> = Vec::new();
+    for (lookup, result) in lookups.iter().zip(results) {
+        replies.push((*lookup, result?.into_records()?));
+    }
+    replies.sort_by_key(|(lookup, _)| *lookup == EmailLookup::TelNo);
+    for (lookup, records) in &replies {
         for record in records {
             for (address, matches) in out.iter_mut() {
-                let hit = |field: &str| {
-                    record
-                        .text(field)
-                        .is_some_and(|e| e.trim().to_lowercase() == address.to_lowercase())
-                };
-                if is_rep && hit("E-mail1") {
-                    matches.reps.push(record.clone());
-                } else if !is_rep && (hit("E-mail1") || hit("E-mail2")) {
-                    matches.persons.push(record.clone());
+                let hit =
+                    |field: &str| record.text(field).is_some_and(|e| same_address(e, address));
+                match lookup {
+                    EmailLookup::Rep if hit("E-mail1") => matches.reps.push(record.clone()),
+                    EmailLookup::Person if hit("E-mail1") || hit("E-mail2") => {
+                        matches.push_person(record);
+                    }
+                    EmailLookup::TelNo if hit(TEL_NO_NUMBER) => {
+                        // A TN row of a person names its person; one without a person, its company.
+                        let of_person = link_set(record, "PeGrp") || link_set(record, "PeNo");
+                        let wanted = if of_person {
+                            PERSON_TABLE
+                        } else {
+                            COMPANY_TABLE
+                        };
+                        for linked in record.children.iter().filter(|c| c.table == wanted) {
+                            if of_person {
+                                matches.push_person(linked);
+                            } else {
+                                matches.push_company(linked);
+                            }
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
