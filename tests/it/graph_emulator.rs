@@ -440,6 +440,49 @@ async fn every_response_carries_request_ids_and_date() {
 }
 
 #[tokio::test]
+async fn token_answers_carry_entras_request_ids_not_graphs() {
+    let emu = start().await;
+    let form = |secret: &str| {
+        vec![
+            ("client_id", emu.client_id().to_owned()),
+            ("client_secret", secret.to_owned()),
+            ("scope", "https://graph.microsoft.com/.default".to_owned()),
+            ("grant_type", "client_credentials".to_owned()),
+        ]
+    };
+    let send = |form: Vec<(&'static str, String)>, client_request_id: Option<&'static str>| {
+        let mut req = Client::new().post(emu.token_url()).form(&form);
+        if let Some(id) = client_request_id {
+            req = req.header("client-request-id", id);
+        }
+        req.send()
+    };
+    let ok = send(form(emu.client_secret()), Some("crid-42"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let h = ok.headers().clone();
+    assert!(h.contains_key("x-ms-request-id"), "{h:?}");
+    assert_eq!(h["client-request-id"], "crid-42");
+    for graph_only in ["request-id", "x-ms-ags-diagnostic", "odata-version"] {
+        assert!(!h.contains_key(graph_only), "{graph_only} in {h:?}");
+    }
+    // An error names the same ids in its body: trace_id is x-ms-request-id, the correlation id
+    // is the caller's client-request-id; without one, nothing is echoed.
+    let bad = send(form("wrong"), Some("crid-43")).await.unwrap();
+    assert_eq!(bad.status(), 401);
+    let h = bad.headers().clone();
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["trace_id"], h["x-ms-request-id"].to_str().unwrap());
+    assert_eq!(body["correlation_id"], "crid-43");
+    assert!(!h.contains_key("request-id"));
+    let anon = send(form("wrong"), None).await.unwrap();
+    assert!(anon.headers().contains_key("x-ms-request-id"));
+    assert!(!anon.headers().contains_key("client-request-id"));
+    assert!(!anon.headers().contains_key("request-id"));
+}
+
+#[tokio::test]
 async fn users_page_with_skiptoken_and_advanced_filters_need_consistency_level() {
     let emu = start().await;
     let tok = token(&emu).await;
