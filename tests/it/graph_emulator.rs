@@ -527,6 +527,56 @@ async fn users_page_with_skiptoken_and_advanced_filters_need_consistency_level()
     assert_eq!(upn.body["value"].as_array().unwrap().len(), 1);
 }
 
+#[tokio::test]
+async fn folder_scoped_lists_name_their_folder_in_the_odata_context() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let ana_id = get(&emu, &tok, "/users/ana@contoso.com").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let partners = emu.container_id(ANA, "Partners").unwrap();
+    let tasks = emu.container_id(ANA, "Tasks").unwrap();
+    let meta = format!("{}/$metadata#", emu.graph_url());
+    let cases = [
+        (
+            "/users/ana@contoso.com/mailFolders/inbox/messages".to_owned(),
+            format!("users('{ana_id}')/mailFolders('inbox')/messages"),
+        ),
+        (
+            "/users/ana@contoso.com/mailFolders('inbox')/messages?$select=subject,from".to_owned(),
+            format!("users('{ana_id}')/mailFolders('inbox')/messages(subject,from)"),
+        ),
+        (
+            "/users/ana@contoso.com/messages".to_owned(),
+            format!("users('{ana_id}')/messages"),
+        ),
+        (
+            format!("/users/ana@contoso.com/contactFolders/{partners}/contacts"),
+            format!("users('{ana_id}')/contactFolders('{partners}')/contacts"),
+        ),
+        (
+            format!("/users/ana@contoso.com/todo/lists/{tasks}/tasks"),
+            format!("users('{ana_id}')/todo/lists('{tasks}')/tasks"),
+        ),
+        // Delta is a function returning a collection: the corpus (message-delta-*.json) names
+        // no folder there.
+        (
+            "/users/ana@contoso.com/mailFolders/inbox/messages/delta".to_owned(),
+            "Collection(message)".to_owned(),
+        ),
+    ];
+    for (path, context) in cases {
+        let c = get(&emu, &tok, &path).await;
+        assert_eq!(c.status, 200, "{path}: {}", c.body);
+        assert_eq!(
+            c.body["@odata.context"].as_str().unwrap(),
+            format!("{meta}{context}"),
+            "{path}"
+        );
+    }
+}
+
 async fn delta_round(
     emu: &GraphEmulator,
     tok: &str,

@@ -37,13 +37,29 @@ pub(super) fn entity_context(ctx: &Ctx, store: &Store, ui: usize, kind: ItemKind
     )
 }
 
+/// Where a list is read from: the whole mailbox (`/users/{id}/messages`) or one folder or list,
+/// named as the caller wrote it (`mailFolders('inbox')/messages`), which is how Graph's
+/// `@odata.context` names it.
+pub(super) enum ListScope<'a> {
+    Mailbox,
+    Container {
+        id: &'a str,
+        /// The context path below `users('{id}')/`, e.g. `mailFolders('inbox')/messages`.
+        context: String,
+    },
+}
+
 pub(super) fn list_items(
     store: &Store,
     ctx: &Ctx,
     ui: usize,
     kind: ItemKind,
-    container: Option<&str>,
+    scope: ListScope<'_>,
 ) -> Resp {
+    let (container, context_path) = match scope {
+        ListScope::Mailbox => (None, kind_context(kind).to_owned()),
+        ListScope::Container { id, context } => (Some(id), context),
+    };
     let filter = match ctx.req.param("$filter") {
         None => None,
         Some(f) => match odata::parse(f) {
@@ -93,10 +109,14 @@ pub(super) fn list_items(
     body.insert(
         "@odata.context".into(),
         json!(format!(
-            "{}/$metadata#users('{}')/{}",
+            "{}/$metadata#users('{}')/{context_path}{}",
             ctx.shared.graph_base(),
             store.users[ui].id,
-            kind_context(kind)
+            ctx.view
+                .select
+                .as_ref()
+                .map(|s| format!("({})", s.join(",")))
+                .unwrap_or_default()
         )),
     );
     body.insert("value".into(), Value::Array(values));
