@@ -577,6 +577,91 @@ async fn folder_scoped_lists_name_their_folder_in_the_odata_context() {
     }
 }
 
+#[tokio::test]
+async fn mailbox_settings_patch_needs_read_write_and_applies_the_update() {
+    let emu = start().await;
+    let settings = "/users/ana@contoso.com/mailboxSettings";
+    let patch = json!({
+        "timeZone": "Pacific Standard Time",
+        "automaticRepliesSetting": {
+            "status": "scheduled",
+            "scheduledStartDateTime": {"dateTime": "2026-12-24T08:00:00", "timeZone": "UTC"},
+            "scheduledEndDateTime": {"dateTime": "2027-01-02T08:00:00", "timeZone": "UTC"},
+            "externalReplyMessage": "Back in January"
+        }
+    });
+    // The sandbox app has MailboxSettings.Read only.
+    let tok = token(&emu).await;
+    let denied = call(&emu, &tok, "PATCH", settings, &[], Some(patch.clone())).await;
+    assert_eq!(
+        (denied.status.as_u16(), code(&denied)),
+        (403, "ErrorAccessDenied")
+    );
+    assert_eq!(
+        get(&emu, &tok, settings).await.body["timeZone"],
+        "W. Europe Standard Time"
+    );
+
+    let cid = emu.client_id().to_owned();
+    emu.set_app_roles(&cid, &["MailboxSettings.ReadWrite"])
+        .unwrap();
+    let tok = token(&emu).await;
+    let ok = call(&emu, &tok, "PATCH", settings, &[], Some(patch)).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    // The answer holds the written properties, whole (unsent sub-properties kept).
+    let body = ok.body.as_object().unwrap();
+    assert!(
+        body["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("/mailboxSettings")
+    );
+    assert_eq!(body.len(), 3, "{body:?}");
+    let replies = &body["automaticRepliesSetting"];
+    assert_eq!(replies["status"], "scheduled");
+    assert_eq!(replies["externalAudience"], "all");
+    assert_eq!(
+        replies["scheduledStartDateTime"]["dateTime"],
+        "2026-12-24T08:00:00.0000000"
+    );
+    let read = get(&emu, &tok, settings).await.body;
+    assert_eq!(read["timeZone"], "Pacific Standard Time");
+    assert_eq!(read["automaticRepliesSetting"], *replies);
+    assert_eq!(
+        read["automaticRepliesSetting"]["externalReplyMessage"],
+        "Back in January"
+    );
+    let tz = get(&emu, &tok, &format!("{settings}/timeZone")).await.body;
+    assert_eq!(tz["value"], "Pacific Standard Time");
+
+    // Bad updates are refused whole, naming the property.
+    for (bad, want) in [
+        (
+            json!({"timeZone": "Mars Standard Time"}),
+            "TimeZoneNotSupportedException",
+        ),
+        (
+            json!({"automaticRepliesSetting": {"status": "sometimes"}}),
+            "RequestBodyRead",
+        ),
+        (
+            json!({"timeZone": "UTC", "colour": "blue"}),
+            "RequestBodyRead",
+        ),
+        (
+            json!({"userPurpose": {"value": "shared"}}),
+            "ErrorInvalidRequest",
+        ),
+    ] {
+        let c = call(&emu, &tok, "PATCH", settings, &[], Some(bad.clone())).await;
+        assert_eq!((c.status.as_u16(), code(&c)), (400, want), "{bad}");
+    }
+    assert_eq!(
+        get(&emu, &tok, settings).await.body["timeZone"],
+        "Pacific Standard Time"
+    );
+}
+
 async fn delta_round(
     emu: &GraphEmulator,
     tok: &str,

@@ -21,7 +21,7 @@ use super::{
     render::{self, View},
     store::{self, ItemKind, Store, TokenInfo},
     throttle::{Admission, RetryAfter},
-    users::{get_user, list_users, mailbox_settings},
+    users::{get_user, list_users, mailbox_settings, update_mailbox_settings},
 };
 
 pub(super) const COLLECTIONS: [&str; 15] = [
@@ -460,6 +460,7 @@ pub(super) fn route(
     let l: Vec<&str> = low.iter().map(String::as_str).collect();
     match l.as_slice() {
         ["translateexchangeids"] if m == "POST" => translate_ids(ctx),
+        ["mailboxsettings"] if m == "PATCH" => update_mailbox_settings(store, ctx, ui),
         ["mailboxsettings", rest @ ..] => {
             if m != "GET" {
                 return err::method_not_allowed();

@@ -197,6 +197,9 @@ pub struct Mailbox {
     /// Messages moved to another folder keeping their id: (id, source folder, sequence).
     pub departures: Vec<(String, String, u64)>,
     pub generations: HashMap<String, GenState>,
+    /// mailboxSettings properties written by PATCH (whole values, merged at write time), shown
+    /// over the defaults; `timeZone` lives on the user.
+    pub settings: Map<String, Value>,
 }
 
 impl Mailbox {
@@ -449,6 +452,7 @@ impl Store {
             transactions: HashMap::new(),
             departures: Vec::new(),
             generations: HashMap::new(),
+            settings: Map::new(),
         }
     }
 
