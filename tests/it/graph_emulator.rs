@@ -1685,6 +1685,102 @@ async fn a_moved_message_gets_a_new_id_unless_ids_are_immutable() {
 }
 
 #[tokio::test]
+async fn each_occurrence_has_its_own_stable_change_key() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let series = emu
+        .items(ANA, ItemKind::Event)
+        .into_iter()
+        .find(|e| e["subject"] == "Weekly Fabrikam sync")
+        .unwrap();
+    let series = series["id"].as_str().unwrap().to_owned();
+    let master_path = format!("/users/ana@contoso.com/events/{series}");
+    let instances = format!(
+        "{master_path}/instances?startDateTime=2026-11-29T00:00:00Z&endDateTime=2026-12-15T00:00:00Z"
+    );
+    // (id, etag, changeKey) of each instance.
+    let read = |path: String| {
+        let emu = &emu;
+        let tok = &tok;
+        async move {
+            get(emu, tok, &path).await.body["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| {
+                    (
+                        i["id"].as_str().unwrap().to_owned(),
+                        i["@odata.etag"].as_str().unwrap().to_owned(),
+                        i["changeKey"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let master_etag = |c: &Call| c.body["@odata.etag"].as_str().unwrap().to_owned();
+    let before = read(instances.clone()).await;
+    assert_eq!(before.len(), 3);
+    let master = master_etag(&get(&emu, &tok, &master_path).await);
+    let etags: std::collections::BTreeSet<&str> =
+        before.iter().map(|(_, e, _)| e.as_str()).collect();
+    assert_eq!(etags.len(), 3, "one etag per occurrence: {before:?}");
+    assert!(!etags.contains(master.as_str()), "not the master's etag");
+    for (_, etag, key) in &before {
+        assert_eq!(*etag, format!("W/\"{key}\""));
+    }
+    assert_eq!(read(instances.clone()).await, before, "stable across reads");
+    let one = get(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/events/{}", before[0].0),
+    )
+    .await;
+    assert_eq!(one.body["@odata.etag"], before[0].1.as_str());
+
+    // If-Match takes the occurrence's own etag; the master's is stale for it.
+    let occ_path = format!("/users/ana@contoso.com/events/{}", before[0].0);
+    let with_master = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &occ_path,
+        &[("If-Match", &master)],
+        Some(json!({"subject": "Special sync"})),
+    )
+    .await;
+    assert_eq!(with_master.status, 412);
+    let patched = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &occ_path,
+        &[("If-Match", &before[0].1)],
+        Some(json!({"subject": "Special sync"})),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    let after = read(instances.clone()).await;
+    assert_ne!(after[0].1, before[0].1, "the exception's etag changed");
+    assert_eq!(patched.body["@odata.etag"], after[0].1.as_str());
+
+    // A change of the master reaches every occurrence's change key.
+    let updated = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &master_path,
+        &[],
+        Some(json!({"subject": "Weekly Fabrikam sync (new)"})),
+    )
+    .await;
+    assert_eq!(updated.status, 200);
+    let last = read(instances).await;
+    for (a, b) in after.iter().zip(&last) {
+        assert_ne!(a.1, b.1, "{} kept its etag after a master change", a.0);
+    }
+}
+
+#[tokio::test]
 async fn patching_or_deleting_an_occurrence_makes_an_exception_or_a_gap() {
     let emu = start().await;
     let tok = token(&emu).await;

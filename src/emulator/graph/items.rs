@@ -336,7 +336,8 @@ pub(super) fn find_item<'a>(
     }
 }
 
-pub(super) fn check_if_match(req: &Req, item: &Item) -> Result<(), Resp> {
+/// `If-Match` against the item's etag, or, for an occurrence id, the occurrence's own.
+pub(super) fn check_if_match(req: &Req, item: &Item, id: &str) -> Result<(), Resp> {
     let Some(want) = req.header("if-match") else {
         return Ok(());
     };
@@ -345,7 +346,10 @@ pub(super) fn check_if_match(req: &Req, item: &Item) -> Result<(), Resp> {
         return Ok(());
     }
     let bare = want.trim_start_matches("W/").trim_matches('"');
-    let etag = item.etag();
+    let etag = match Store::occurrence_parts(id).and_then(|(_, date)| instance_on(item, date)) {
+        Some(inst) => inst.etag(item),
+        None => item.etag(),
+    };
     let current = etag.trim_start_matches("W/").trim_matches('"');
     if bare == current || want == etag {
         Ok(())
@@ -421,7 +425,7 @@ pub(super) fn item_route(
             Resp::ok(with_context(&entity_context(ctx, store, ui, kind), body))
         }
         "PATCH" => {
-            if let Err(r) = check_if_match(ctx.req, &item) {
+            if let Err(r) = check_if_match(ctx.req, &item, id) {
                 return r;
             }
             let Some(Value::Object(patch)) = ctx.req.body.clone() else {
@@ -442,7 +446,7 @@ pub(super) fn item_route(
             Resp::ok(with_context(&entity_context(ctx, store, ui, kind), body))
         }
         "DELETE" => {
-            if let Err(r) = check_if_match(ctx.req, &item) {
+            if let Err(r) = check_if_match(ctx.req, &item, id) {
                 return r;
             }
             match delete_item(store, ui, id, ctx.now) {
