@@ -1156,6 +1156,55 @@ async fn extended_properties_and_linked_resources_can_be_expanded_and_filtered()
 }
 
 #[tokio::test]
+async fn an_extended_property_filter_must_name_the_property_id() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let prop = "String {0b1ad2ce-7f2a-4c4e-9a3e-5c1f6f0d4b11} Name CrmRecordId";
+    let created = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/contacts",
+        &[],
+        Some(json!({"givenName": "Hanna", "singleValueExtendedProperties": [{"id": prop, "value": "KP-9"}]})),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let contacts = "/users/ana@contoso.com/contacts?$filter=singleValueExtendedProperties";
+    let value_only = get(
+        &emu,
+        &tok,
+        &format!("{contacts}/Any(ep: ep/value eq 'KP-9')"),
+    )
+    .await;
+    assert_eq!(
+        (value_only.status.as_u16(), code(&value_only)),
+        (400, "ErrorInvalidUrlQueryFilter")
+    );
+    let message = value_only.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("must test the property id") && message.contains("ep/id eq"),
+        "{message}"
+    );
+    let or = get(
+        &emu,
+        &tok,
+        &format!("{contacts}/Any(ep: ep/id eq '{prop}' or ep/value eq 'KP-9')"),
+    )
+    .await;
+    assert_eq!(or.status, 400);
+    // The forms Graph takes: id and value (what the client sends), or the id alone.
+    for ok in [
+        format!("{contacts}/Any(ep: ep/id eq '{prop}' and ep/value eq 'KP-9')"),
+        format!("{contacts}/Any(ep: ep/id eq '{prop}')"),
+    ] {
+        let c = get(&emu, &tok, &ok).await;
+        assert_eq!(c.status, 200, "{ok}: {}", c.body);
+        assert_eq!(c.body["value"].as_array().unwrap().len(), 1, "{ok}");
+    }
+}
+
+#[tokio::test]
 async fn prefer_headers_convert_time_zones_and_bodies() {
     let emu = start().await;
     let tok = token(&emu).await;

@@ -62,7 +62,9 @@ pub(super) fn list_items(
     };
     let filter = match ctx.req.param("$filter") {
         None => None,
-        Some(f) => match odata::parse(f) {
+        Some(f) => match odata::parse(f)
+            .and_then(|e| odata::check_extended_property_lambdas(&e).map(|()| e))
+        {
             Ok(e) => Some(e),
             Err(m) => {
                 return Resp::error(
