@@ -88,9 +88,13 @@ fn render_settings(ctx: &Ctx, mut all: Map<String, Value>, base: &str, sub: Opti
     }
 }
 
+/// Sub-properties of a complex mailboxSettings property, each with its allowed values (empty:
+/// any value).
+type SubProperties = &'static [(&'static str, &'static [&'static str])];
+
 /// The mailboxSettings properties a PATCH may write, with the sub-properties of the complex
 /// ones (`None`: a plain string) and, for enum-typed sub-properties, their allowed values.
-const WRITABLE_SETTINGS: &[(&str, Option<&[(&str, &[&str])]>)] = &[
+const WRITABLE_SETTINGS: &[(&str, Option<SubProperties>)] = &[
     (
         "automaticRepliesSetting",
         Some(&[
