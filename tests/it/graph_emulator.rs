@@ -440,6 +440,49 @@ async fn every_response_carries_request_ids_and_date() {
 }
 
 #[tokio::test]
+async fn token_answers_carry_entras_request_ids_not_graphs() {
+    let emu = start().await;
+    let form = |secret: &str| {
+        vec![
+            ("client_id", emu.client_id().to_owned()),
+            ("client_secret", secret.to_owned()),
+            ("scope", "https://graph.microsoft.com/.default".to_owned()),
+            ("grant_type", "client_credentials".to_owned()),
+        ]
+    };
+    let send = |form: Vec<(&'static str, String)>, client_request_id: Option<&'static str>| {
+        let mut req = Client::new().post(emu.token_url()).form(&form);
+        if let Some(id) = client_request_id {
+            req = req.header("client-request-id", id);
+        }
+        req.send()
+    };
+    let ok = send(form(emu.client_secret()), Some("crid-42"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let h = ok.headers().clone();
+    assert!(h.contains_key("x-ms-request-id"), "{h:?}");
+    assert_eq!(h["client-request-id"], "crid-42");
+    for graph_only in ["request-id", "x-ms-ags-diagnostic", "odata-version"] {
+        assert!(!h.contains_key(graph_only), "{graph_only} in {h:?}");
+    }
+    // An error names the same ids in its body: trace_id is x-ms-request-id, the correlation id
+    // is the caller's client-request-id; without one, nothing is echoed.
+    let bad = send(form("wrong"), Some("crid-43")).await.unwrap();
+    assert_eq!(bad.status(), 401);
+    let h = bad.headers().clone();
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["trace_id"], h["x-ms-request-id"].to_str().unwrap());
+    assert_eq!(body["correlation_id"], "crid-43");
+    assert!(!h.contains_key("request-id"));
+    let anon = send(form("wrong"), None).await.unwrap();
+    assert!(anon.headers().contains_key("x-ms-request-id"));
+    assert!(!anon.headers().contains_key("client-request-id"));
+    assert!(!anon.headers().contains_key("request-id"));
+}
+
+#[tokio::test]
 async fn users_page_with_skiptoken_and_advanced_filters_need_consistency_level() {
     let emu = start().await;
     let tok = token(&emu).await;
@@ -482,6 +525,141 @@ async fn users_page_with_skiptoken_and_advanced_filters_need_consistency_level()
     )
     .await;
     assert_eq!(upn.body["value"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn folder_scoped_lists_name_their_folder_in_the_odata_context() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let ana_id = get(&emu, &tok, "/users/ana@contoso.com").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let partners = emu.container_id(ANA, "Partners").unwrap();
+    let tasks = emu.container_id(ANA, "Tasks").unwrap();
+    let meta = format!("{}/$metadata#", emu.graph_url());
+    let cases = [
+        (
+            "/users/ana@contoso.com/mailFolders/inbox/messages".to_owned(),
+            format!("users('{ana_id}')/mailFolders('inbox')/messages"),
+        ),
+        (
+            "/users/ana@contoso.com/mailFolders('inbox')/messages?$select=subject,from".to_owned(),
+            format!("users('{ana_id}')/mailFolders('inbox')/messages(subject,from)"),
+        ),
+        (
+            "/users/ana@contoso.com/messages".to_owned(),
+            format!("users('{ana_id}')/messages"),
+        ),
+        (
+            format!("/users/ana@contoso.com/contactFolders/{partners}/contacts"),
+            format!("users('{ana_id}')/contactFolders('{partners}')/contacts"),
+        ),
+        (
+            format!("/users/ana@contoso.com/todo/lists/{tasks}/tasks"),
+            format!("users('{ana_id}')/todo/lists('{tasks}')/tasks"),
+        ),
+        // Delta is a function returning a collection: the corpus (message-delta-*.json) names
+        // no folder there.
+        (
+            "/users/ana@contoso.com/mailFolders/inbox/messages/delta".to_owned(),
+            "Collection(message)".to_owned(),
+        ),
+    ];
+    for (path, context) in cases {
+        let c = get(&emu, &tok, &path).await;
+        assert_eq!(c.status, 200, "{path}: {}", c.body);
+        assert_eq!(
+            c.body["@odata.context"].as_str().unwrap(),
+            format!("{meta}{context}"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn mailbox_settings_patch_needs_read_write_and_applies_the_update() {
+    let emu = start().await;
+    let settings = "/users/ana@contoso.com/mailboxSettings";
+    let patch = json!({
+        "timeZone": "Pacific Standard Time",
+        "automaticRepliesSetting": {
+            "status": "scheduled",
+            "scheduledStartDateTime": {"dateTime": "2026-12-24T08:00:00", "timeZone": "UTC"},
+            "scheduledEndDateTime": {"dateTime": "2027-01-02T08:00:00", "timeZone": "UTC"},
+            "externalReplyMessage": "Back in January"
+        }
+    });
+    // The sandbox app has MailboxSettings.Read only.
+    let tok = token(&emu).await;
+    let denied = call(&emu, &tok, "PATCH", settings, &[], Some(patch.clone())).await;
+    assert_eq!(
+        (denied.status.as_u16(), code(&denied)),
+        (403, "ErrorAccessDenied")
+    );
+    assert_eq!(
+        get(&emu, &tok, settings).await.body["timeZone"],
+        "W. Europe Standard Time"
+    );
+
+    let cid = emu.client_id().to_owned();
+    emu.set_app_roles(&cid, &["MailboxSettings.ReadWrite"])
+        .unwrap();
+    let tok = token(&emu).await;
+    let ok = call(&emu, &tok, "PATCH", settings, &[], Some(patch)).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    // The answer holds the written properties, whole (unsent sub-properties kept).
+    let body = ok.body.as_object().unwrap();
+    assert!(
+        body["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("/mailboxSettings")
+    );
+    assert_eq!(body.len(), 3, "{body:?}");
+    let replies = &body["automaticRepliesSetting"];
+    assert_eq!(replies["status"], "scheduled");
+    assert_eq!(replies["externalAudience"], "all");
+    assert_eq!(
+        replies["scheduledStartDateTime"]["dateTime"],
+        "2026-12-24T08:00:00.0000000"
+    );
+    let read = get(&emu, &tok, settings).await.body;
+    assert_eq!(read["timeZone"], "Pacific Standard Time");
+    assert_eq!(read["automaticRepliesSetting"], *replies);
+    assert_eq!(
+        read["automaticRepliesSetting"]["externalReplyMessage"],
+        "Back in January"
+    );
+    let tz = get(&emu, &tok, &format!("{settings}/timeZone")).await.body;
+    assert_eq!(tz["value"], "Pacific Standard Time");
+
+    // Bad updates are refused whole, naming the property.
+    for (bad, want) in [
+        (
+            json!({"timeZone": "Mars Standard Time"}),
+            "TimeZoneNotSupportedException",
+        ),
+        (
+            json!({"automaticRepliesSetting": {"status": "sometimes"}}),
+            "RequestBodyRead",
+        ),
+        (
+            json!({"timeZone": "UTC", "colour": "blue"}),
+            "RequestBodyRead",
+        ),
+        (
+            json!({"userPurpose": {"value": "shared"}}),
+            "ErrorInvalidRequest",
+        ),
+    ] {
+        let c = call(&emu, &tok, "PATCH", settings, &[], Some(bad.clone())).await;
+        assert_eq!((c.status.as_u16(), code(&c)), (400, want), "{bad}");
+    }
+    assert_eq!(
+        get(&emu, &tok, settings).await.body["timeZone"],
+        "Pacific Standard Time"
+    );
 }
 
 async fn delta_round(
@@ -975,6 +1153,55 @@ async fn extended_properties_and_linked_resources_can_be_expanded_and_filtered()
         .body["value"],
         json!([])
     );
+}
+
+#[tokio::test]
+async fn an_extended_property_filter_must_name_the_property_id() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let prop = "String {0b1ad2ce-7f2a-4c4e-9a3e-5c1f6f0d4b11} Name CrmRecordId";
+    let created = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/contacts",
+        &[],
+        Some(json!({"givenName": "Hanna", "singleValueExtendedProperties": [{"id": prop, "value": "KP-9"}]})),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let contacts = "/users/ana@contoso.com/contacts?$filter=singleValueExtendedProperties";
+    let value_only = get(
+        &emu,
+        &tok,
+        &format!("{contacts}/Any(ep: ep/value eq 'KP-9')"),
+    )
+    .await;
+    assert_eq!(
+        (value_only.status.as_u16(), code(&value_only)),
+        (400, "ErrorInvalidUrlQueryFilter")
+    );
+    let message = value_only.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("must test the property id") && message.contains("ep/id eq"),
+        "{message}"
+    );
+    let or = get(
+        &emu,
+        &tok,
+        &format!("{contacts}/Any(ep: ep/id eq '{prop}' or ep/value eq 'KP-9')"),
+    )
+    .await;
+    assert_eq!(or.status, 400);
+    // The forms Graph takes: id and value (what the client sends), or the id alone.
+    for ok in [
+        format!("{contacts}/Any(ep: ep/id eq '{prop}' and ep/value eq 'KP-9')"),
+        format!("{contacts}/Any(ep: ep/id eq '{prop}')"),
+    ] {
+        let c = get(&emu, &tok, &ok).await;
+        assert_eq!(c.status, 200, "{ok}: {}", c.body);
+        assert_eq!(c.body["value"].as_array().unwrap().len(), 1, "{ok}");
+    }
 }
 
 #[tokio::test]
@@ -1504,6 +1731,102 @@ async fn a_moved_message_gets_a_new_id_unless_ids_are_immutable() {
     let ews = rest.replace('-', "+").replace('_', "/");
     let t = call(&emu, &tok, "POST", "/users/ana@contoso.com/translateExchangeIds", &[], Some(json!({"inputIds": [ews], "sourceIdType": "ewsId", "targetIdType": "restImmutableEntryId"}))).await;
     assert_eq!(t.body["value"][0]["targetId"], rest.as_str());
+}
+
+#[tokio::test]
+async fn each_occurrence_has_its_own_stable_change_key() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let series = emu
+        .items(ANA, ItemKind::Event)
+        .into_iter()
+        .find(|e| e["subject"] == "Weekly Fabrikam sync")
+        .unwrap();
+    let series = series["id"].as_str().unwrap().to_owned();
+    let master_path = format!("/users/ana@contoso.com/events/{series}");
+    let instances = format!(
+        "{master_path}/instances?startDateTime=2026-11-29T00:00:00Z&endDateTime=2026-12-15T00:00:00Z"
+    );
+    // (id, etag, changeKey) of each instance.
+    let read = |path: String| {
+        let emu = &emu;
+        let tok = &tok;
+        async move {
+            get(emu, tok, &path).await.body["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| {
+                    (
+                        i["id"].as_str().unwrap().to_owned(),
+                        i["@odata.etag"].as_str().unwrap().to_owned(),
+                        i["changeKey"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let master_etag = |c: &Call| c.body["@odata.etag"].as_str().unwrap().to_owned();
+    let before = read(instances.clone()).await;
+    assert_eq!(before.len(), 3);
+    let master = master_etag(&get(&emu, &tok, &master_path).await);
+    let etags: std::collections::BTreeSet<&str> =
+        before.iter().map(|(_, e, _)| e.as_str()).collect();
+    assert_eq!(etags.len(), 3, "one etag per occurrence: {before:?}");
+    assert!(!etags.contains(master.as_str()), "not the master's etag");
+    for (_, etag, key) in &before {
+        assert_eq!(*etag, format!("W/\"{key}\""));
+    }
+    assert_eq!(read(instances.clone()).await, before, "stable across reads");
+    let one = get(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/events/{}", before[0].0),
+    )
+    .await;
+    assert_eq!(one.body["@odata.etag"], before[0].1.as_str());
+
+    // If-Match takes the occurrence's own etag; the master's is stale for it.
+    let occ_path = format!("/users/ana@contoso.com/events/{}", before[0].0);
+    let with_master = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &occ_path,
+        &[("If-Match", &master)],
+        Some(json!({"subject": "Special sync"})),
+    )
+    .await;
+    assert_eq!(with_master.status, 412);
+    let patched = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &occ_path,
+        &[("If-Match", &before[0].1)],
+        Some(json!({"subject": "Special sync"})),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    let after = read(instances.clone()).await;
+    assert_ne!(after[0].1, before[0].1, "the exception's etag changed");
+    assert_eq!(patched.body["@odata.etag"], after[0].1.as_str());
+
+    // A change of the master reaches every occurrence's change key.
+    let updated = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &master_path,
+        &[],
+        Some(json!({"subject": "Weekly Fabrikam sync (new)"})),
+    )
+    .await;
+    assert_eq!(updated.status, 200);
+    let last = read(instances).await;
+    for (a, b) in after.iter().zip(&last) {
+        assert_ne!(a.1, b.1, "{} kept its etag after a master change", a.0);
+    }
 }
 
 #[tokio::test]

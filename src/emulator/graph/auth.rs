@@ -16,10 +16,18 @@ use super::{
 
 const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 
-fn aad_error(status: u16, error: &str, code: u32, text: &str, now: Timestamp) -> Resp {
-    let trace = uuid::Uuid::new_v4().to_string();
-    let corr = uuid::Uuid::new_v4().to_string();
-    let ts = now.strftime("%Y-%m-%d %H:%M:%SZ").to_string();
+/// What an Entra answer names besides its verdict: the clock, its `x-ms-request-id` (the
+/// body's `trace_id`) and the correlation id (the caller's `client-request-id` when sent).
+struct Ctx {
+    now: Timestamp,
+    trace_id: String,
+    correlation_id: String,
+}
+
+fn aad_error(status: u16, error: &str, code: u32, text: &str, ctx: &Ctx) -> Resp {
+    let trace = &ctx.trace_id;
+    let corr = &ctx.correlation_id;
+    let ts = ctx.now.strftime("%Y-%m-%d %H:%M:%SZ").to_string();
     Resp::json(
         status,
         json!({
@@ -43,7 +51,8 @@ fn is_domain(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
-/// `POST /{tenant}/oauth2/v2.0/token`.
+/// `POST /{tenant}/oauth2/v2.0/token`, answered with Entra's headers (not Graph's): see
+/// [`entra_headers`].
 pub async fn token_endpoint(
     shared: &Shared,
     method: &axum::http::Method,
@@ -51,8 +60,18 @@ pub async fn token_endpoint(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Resp {
-    let now = shared.clock.now();
-    {
+    let sent_client_request_id = headers
+        .iter()
+        .find(|(k, _)| k == "client-request-id")
+        .map(|(_, v)| v.clone());
+    let ctx = Ctx {
+        now: shared.clock.now(),
+        trace_id: uuid::Uuid::new_v4().to_string(),
+        correlation_id: sent_client_request_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+    };
+    let r = {
         let mut t = super::lock(&shared.throttle);
         t.counters.requests += 1;
         *t.counters
@@ -64,14 +83,46 @@ pub async fn token_endpoint(
         {
             let mut r = super::router::fault_response(status, retry);
             r.body = Some(
-                json!({"error": "temporarily_unavailable", "error_description": "AADSTS50196: The server terminated an operation because it encountered a client request loop. (emulated fault)", "error_codes": [50196]}),
+                json!({"error": "temporarily_unavailable", "error_description": "AADSTS50196: The server terminated an operation because it encountered a client request loop. (emulated fault)", "error_codes": [50196], "trace_id": ctx.trace_id, "correlation_id": ctx.correlation_id}),
             );
-            return r;
+            r.headers
+                .retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+            Some(r.with_header("Content-Type", "application/json; charset=utf-8"))
+        } else {
+            None
         }
+    };
+    let r = match r {
+        Some(fault) => fault,
+        None => {
+            let r = token(shared, method, path, headers, body, &ctx);
+            let mut t = super::lock(&shared.throttle);
+            *t.counters.statuses.entry(r.status).or_insert(0) += 1;
+            r
+        }
+    };
+    entra_headers(r, &ctx.trace_id, sent_client_request_id.as_deref())
+}
+
+/// Entra's response headers: `x-ms-request-id` (the body's `trace_id`), `client-request-id`
+/// only when the caller sent one, `x-ms-ests-server` and no-store caching; never Graph's
+/// `request-id` or `x-ms-ags-diagnostic`.
+fn entra_headers(mut r: Resp, trace_id: &str, client_request_id: Option<&str>) -> Resp {
+    r.headers
+        .push(("x-ms-request-id".into(), trace_id.to_owned()));
+    if let Some(id) = client_request_id {
+        r.headers.push(("client-request-id".into(), id.to_owned()));
     }
-    let r = token(shared, method, path, headers, body, now);
-    let mut t = super::lock(&shared.throttle);
-    *t.counters.statuses.entry(r.status).or_insert(0) += 1;
+    r.headers.push((
+        "x-ms-ests-server".into(),
+        "2.1.19344.4 - Loopback ProdSlices (emulator)".into(),
+    ));
+    r.headers
+        .push(("Cache-Control".into(), "no-store, no-cache".into()));
+    r.headers.push(("Pragma".into(), "no-cache".into()));
+    r.headers.push(("Expires".into(), "-1".into()));
+    r.headers
+        .push(("X-Content-Type-Options".into(), "nosniff".into()));
     r
 }
 
@@ -81,8 +132,9 @@ fn token(
     path: &str,
     headers: &[(String, String)],
     body: &[u8],
-    now: Timestamp,
+    ctx: &Ctx,
 ) -> Resp {
+    let now = ctx.now;
     let tenant = path
         .trim_start_matches('/')
         .split('/')
@@ -95,7 +147,7 @@ fn token(
             "invalid_request",
             900561,
             "The endpoint only accepts POST requests. Received a GET request.",
-            now,
+            ctx,
         );
     }
     let form_ok = headers.iter().any(|(k, v)| {
@@ -109,7 +161,7 @@ fn token(
             "invalid_request",
             900144,
             "The request body must contain the following parameter: 'grant_type'.",
-            now,
+            ctx,
         );
     }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
@@ -125,7 +177,7 @@ fn token(
                 "Application with identifier '{}' was not found in the directory 'common'. Use a tenant-specific endpoint for the client credentials flow.",
                 get("client_id").unwrap_or_default()
             ),
-            now,
+            ctx,
         );
     }
     if !guid && !is_domain(&tenant) {
@@ -136,7 +188,7 @@ fn token(
             &format!(
                 "Specified tenant identifier '{tenant}' is neither a valid DNS name, nor a valid external domain."
             ),
-            now,
+            ctx,
         );
     }
     let known = tenant.eq_ignore_ascii_case(&store.tenant_id)
@@ -152,7 +204,7 @@ fn token(
             &format!(
                 "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
             ),
-            now,
+            ctx,
         );
     }
     match get("grant_type").as_deref() {
@@ -163,7 +215,7 @@ fn token(
                 "invalid_request",
                 900144,
                 "The request body must contain the following parameter: 'grant_type'.",
-                now,
+                ctx,
             );
         }
         Some(other) => {
@@ -172,7 +224,7 @@ fn token(
                 "unsupported_grant_type",
                 70003,
                 &format!("The app requested an unsupported grant type '{other}'."),
-                now,
+                ctx,
             );
         }
     }
@@ -182,7 +234,7 @@ fn token(
             "invalid_request",
             900144,
             "The request body must contain the following parameter: 'client_id'.",
-            now,
+            ctx,
         );
     };
     let Some(app_index) = store
@@ -197,7 +249,7 @@ fn token(
             &format!(
                 "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
             ),
-            now,
+            ctx,
         );
     };
     let app = store.apps[app_index].clone();
@@ -207,7 +259,7 @@ fn token(
             "invalid_request",
             900144,
             "The request body must contain the following parameter: 'scope'.",
-            now,
+            ctx,
         );
     };
     if scope.split_whitespace().count() != 1 {
@@ -218,7 +270,7 @@ fn token(
             &format!(
                 "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
             ),
-            now,
+            ctx,
         );
     }
     match scope.strip_suffix("/.default") {
@@ -235,7 +287,7 @@ fn token(
                 &format!(
                     "The resource principal named {resource} was not found in the tenant named {tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
                 ),
-                now,
+                ctx,
             );
         }
         Some(_) => {
@@ -246,7 +298,7 @@ fn token(
                 &format!(
                     "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
                 ),
-                now,
+                ctx,
             );
         }
         None => {
@@ -257,7 +309,7 @@ fn token(
                 &format!(
                     "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
                 ),
-                now,
+                ctx,
             );
         }
     }
@@ -270,7 +322,7 @@ fn token(
                 "Application '{}'({}) is disabled.",
                 app.client_id, app.display_name
             ),
-            now,
+            ctx,
         );
     }
     let Some(secret) = get("client_secret") else {
@@ -280,7 +332,7 @@ fn token(
                 "invalid_client",
                 700027,
                 "Client assertion failed signature validation. (The emulator accepts client secrets only.)",
-                now,
+                ctx,
             );
         }
         return aad_error(
@@ -288,7 +340,7 @@ fn token(
             "invalid_request",
             7000218,
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-            now,
+            ctx,
         );
     };
     let Some(matched) = app.secrets.iter().find(|s| s.1 == secret) else {
@@ -300,7 +352,7 @@ fn token(
                 "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
                 app.client_id
             ),
-            now,
+            ctx,
         );
     };
     if matched.2.is_some_and(|exp| exp <= now) {
@@ -312,7 +364,7 @@ fn token(
                 "The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.",
                 app.client_id
             ),
-            now,
+            ctx,
         );
     }
     let lifetime = shared.token_lifetime.as_secs() as i64;

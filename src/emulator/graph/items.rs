@@ -37,16 +37,34 @@ pub(super) fn entity_context(ctx: &Ctx, store: &Store, ui: usize, kind: ItemKind
     )
 }
 
+/// Where a list is read from: the whole mailbox (`/users/{id}/messages`) or one folder or list,
+/// named as the caller wrote it (`mailFolders('inbox')/messages`), which is how Graph's
+/// `@odata.context` names it.
+pub(super) enum ListScope<'a> {
+    Mailbox,
+    Container {
+        id: &'a str,
+        /// The context path below `users('{id}')/`, e.g. `mailFolders('inbox')/messages`.
+        context: String,
+    },
+}
+
 pub(super) fn list_items(
     store: &Store,
     ctx: &Ctx,
     ui: usize,
     kind: ItemKind,
-    container: Option<&str>,
+    scope: ListScope<'_>,
 ) -> Resp {
+    let (container, context_path) = match scope {
+        ListScope::Mailbox => (None, kind_context(kind).to_owned()),
+        ListScope::Container { id, context } => (Some(id), context),
+    };
     let filter = match ctx.req.param("$filter") {
         None => None,
-        Some(f) => match odata::parse(f) {
+        Some(f) => match odata::parse(f)
+            .and_then(|e| odata::check_extended_property_lambdas(&e).map(|()| e))
+        {
             Ok(e) => Some(e),
             Err(m) => {
                 return Resp::error(
@@ -93,10 +111,14 @@ pub(super) fn list_items(
     body.insert(
         "@odata.context".into(),
         json!(format!(
-            "{}/$metadata#users('{}')/{}",
+            "{}/$metadata#users('{}')/{context_path}{}",
             ctx.shared.graph_base(),
             store.users[ui].id,
-            kind_context(kind)
+            ctx.view
+                .select
+                .as_ref()
+                .map(|s| format!("({})", s.join(",")))
+                .unwrap_or_default()
         )),
     );
     body.insert("value".into(), Value::Array(values));
@@ -316,7 +338,8 @@ pub(super) fn find_item<'a>(
     }
 }
 
-pub(super) fn check_if_match(req: &Req, item: &Item) -> Result<(), Resp> {
+/// `If-Match` against the item's etag, or, for an occurrence id, the occurrence's own.
+pub(super) fn check_if_match(req: &Req, item: &Item, id: &str) -> Result<(), Resp> {
     let Some(want) = req.header("if-match") else {
         return Ok(());
     };
@@ -325,7 +348,10 @@ pub(super) fn check_if_match(req: &Req, item: &Item) -> Result<(), Resp> {
         return Ok(());
     }
     let bare = want.trim_start_matches("W/").trim_matches('"');
-    let etag = item.etag();
+    let etag = match Store::occurrence_parts(id).and_then(|(_, date)| instance_on(item, date)) {
+        Some(inst) => inst.etag(item),
+        None => item.etag(),
+    };
     let current = etag.trim_start_matches("W/").trim_matches('"');
     if bare == current || want == etag {
         Ok(())
@@ -401,7 +427,7 @@ pub(super) fn item_route(
             Resp::ok(with_context(&entity_context(ctx, store, ui, kind), body))
         }
         "PATCH" => {
-            if let Err(r) = check_if_match(ctx.req, &item) {
+            if let Err(r) = check_if_match(ctx.req, &item, id) {
                 return r;
             }
             let Some(Value::Object(patch)) = ctx.req.body.clone() else {
@@ -422,7 +448,7 @@ pub(super) fn item_route(
             Resp::ok(with_context(&entity_context(ctx, store, ui, kind), body))
         }
         "DELETE" => {
-            if let Err(r) = check_if_match(ctx.req, &item) {
+            if let Err(r) = check_if_match(ctx.req, &item, id) {
                 return r;
             }
             match delete_item(store, ui, id, ctx.now) {

@@ -662,7 +662,9 @@ async fn entry(
         };
         router::graph(shared.clone(), req, false).await
     } else if path.ends_with("/oauth2/v2.0/token") {
-        auth::token_endpoint(&shared, &method, &path, &hdrs, &body).await
+        // Entra, not Graph: its own request-id headers, no Graph envelope.
+        let resp = auth::token_endpoint(&shared, &method, &path, &hdrs, &body).await;
+        return to_http(resp, &method);
     } else {
         http::err::no_route(method.as_str(), &path)
     };

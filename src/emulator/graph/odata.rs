@@ -278,6 +278,45 @@ impl Expr {
     }
 }
 
+/// Exchange's rule for extended properties in an Outlook `$filter`: a
+/// `singleValueExtendedProperties/Any(ep: …)` (or `multiValueExtendedProperties`) lambda must
+/// name the property, `ep/id eq '…'`, alone or `and ep/value eq '…'`. A test of the value alone,
+/// `or`, `ne` or a function inside the lambda is refused with the expected form in the message.
+pub fn check_extended_property_lambdas(e: &Expr) -> Result<(), String> {
+    match e {
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            check_extended_property_lambdas(a)?;
+            check_extended_property_lambdas(b)
+        }
+        Expr::Not(a) => check_extended_property_lambdas(a),
+        Expr::Any(path, var, body)
+            if path.eq_ignore_ascii_case("singleValueExtendedProperties")
+                || path.eq_ignore_ascii_case("multiValueExtendedProperties") =>
+        {
+            let test = |e: &Expr, field: &str| {
+                matches!(e, Expr::Cmp(p, op, Lit::Str(_))
+                    if op == "eq" && p.eq_ignore_ascii_case(&format!("{var}/{field}")))
+            };
+            let ok = match body.as_ref() {
+                single @ Expr::Cmp(..) => test(single, "id"),
+                Expr::And(a, b) => {
+                    (test(a, "id") && test(b, "value")) || (test(a, "value") && test(b, "id"))
+                }
+                _ => false,
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{path}/any({var}: …) must test the property id: expected `{var}/id eq '<property id>'` or `{var}/id eq '<property id>' and {var}/value eq '<value>'`, e.g. `{path}/Any({var}: {var}/id eq 'String {{0b1ad2ce-7f2a-4c4e-9a3e-5c1f6f0d4b11}} Name CrmRecordId' and {var}/value eq 'CRM-42')`"
+                ))
+            }
+        }
+        Expr::Any(_, _, body) => check_extended_property_lambdas(body),
+        Expr::Cmp(..) | Expr::Func(..) => Ok(()),
+    }
+}
+
 fn resolve(item: &Value, path: &str, vars: &[(&str, &Value)]) -> Value {
     let mut parts = path.split('/');
     let first = parts.next().unwrap_or("");
@@ -362,6 +401,31 @@ mod tests {
         let item = json!({"singleValueExtendedProperties": [{"id": "String {0b1a} Name CrmRecordId", "value": "CRM-42"}]});
         assert!(f.eval(&item));
         assert!(!f.eval(&json!({"singleValueExtendedProperties": []})));
+    }
+
+    #[test]
+    fn extended_property_lambdas_must_name_the_property_id() {
+        let check = |f: &str| check_extended_property_lambdas(&parse(f).unwrap());
+        let id = "String {0b1a} Name CrmRecordId";
+        for ok in [
+            format!("singleValueExtendedProperties/Any(ep: ep/id eq '{id}' and ep/value eq 'X')"),
+            format!("singleValueExtendedProperties/any(p: p/value eq 'X' and p/id eq '{id}')"),
+            format!("singleValueExtendedProperties/Any(ep: ep/id eq '{id}')"),
+            "extensions/any(e: e/id eq 'com.acme.crm')".to_owned(),
+            "linkedResources/any(r: r/externalId eq 'A1-1')".to_owned(),
+        ] {
+            assert_eq!(check(&ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "singleValueExtendedProperties/Any(ep: ep/value eq 'X')".to_owned(),
+            format!("singleValueExtendedProperties/Any(ep: ep/id ne '{id}' and ep/value eq 'X')"),
+            format!("singleValueExtendedProperties/Any(ep: ep/id eq '{id}' or ep/value eq 'X')"),
+            "singleValueExtendedProperties/Any(ep: contains(ep/value, 'X'))".to_owned(),
+            "subject eq 'a' and singleValueExtendedProperties/Any(ep: ep/value eq 'X')".to_owned(),
+        ] {
+            let err = check(&bad).unwrap_err();
+            assert!(err.contains("must test the property id"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -249,7 +249,7 @@ pub fn instance_json(
     let mut m = if sparse && !inst.exception {
         let mut m = Map::new();
         m.insert("@odata.type".into(), json!("#microsoft.graph.event"));
-        m.insert("@odata.etag".into(), json!(master.etag()));
+        m.insert("@odata.etag".into(), json!(inst.etag(master)));
         m.insert("type".into(), json!(kind));
         m.insert("seriesMasterId".into(), json!(master.id));
         m.insert("start".into(), start);
@@ -275,6 +275,8 @@ pub fn instance_json(
         }
     }
     m.insert("id".into(), json!(inst.id));
+    m.insert("@odata.etag".into(), json!(inst.etag(master)));
+    m.insert("changeKey".into(), json!(inst.change_key(master)));
     m.insert("type".into(), json!(kind));
     m.insert("seriesMasterId".into(), json!(master.id));
     m.insert("recurrence".into(), Value::Null);

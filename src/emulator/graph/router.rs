@@ -14,13 +14,14 @@ use super::{
     delta::{self, Scope},
     http::{Req, Resp, err, with_context},
     items::{
-        calendar_view, create, instances_route, item_route, linked_resources, list_items, send_mail,
+        ListScope, calendar_view, create, instances_route, item_route, linked_resources,
+        list_items, send_mail,
     },
     odata,
     render::{self, View},
     store::{self, ItemKind, Store, TokenInfo},
     throttle::{Admission, RetryAfter},
-    users::{get_user, list_users, mailbox_settings},
+    users::{get_user, list_users, mailbox_settings, update_mailbox_settings},
 };
 
 pub(super) const COLLECTIONS: [&str; 15] = [
@@ -459,6 +460,7 @@ pub(super) fn route(
     let l: Vec<&str> = low.iter().map(String::as_str).collect();
     match l.as_slice() {
         ["translateexchangeids"] if m == "POST" => translate_ids(ctx),
+        ["mailboxsettings"] if m == "PATCH" => update_mailbox_settings(store, ctx, ui),
         ["mailboxsettings", rest @ ..] => {
             if m != "GET" {
                 return err::method_not_allowed();
@@ -558,9 +560,16 @@ pub(super) fn route(
                     ))
                 }
                 ["childfolders"] if m == "GET" => list_response(ctx, "mailFolders", Vec::new()),
-                ["messages"] if m == "GET" => {
-                    list_items(store, ctx, ui, ItemKind::Message, Some(&folder.id))
-                }
+                ["messages"] if m == "GET" => list_items(
+                    store,
+                    ctx,
+                    ui,
+                    ItemKind::Message,
+                    ListScope::Container {
+                        id: &folder.id,
+                        context: format!("mailFolders('{}')/messages", segs[1]),
+                    },
+                ),
                 ["messages"] if m == "POST" => {
                     create(store, ctx, ui, ItemKind::Message, &folder.id)
                 }
@@ -579,7 +588,9 @@ pub(super) fn route(
                 _ => err::method_not_allowed(),
             }
         }
-        ["messages"] if m == "GET" => list_items(store, ctx, ui, ItemKind::Message, None),
+        ["messages"] if m == "GET" => {
+            list_items(store, ctx, ui, ItemKind::Message, ListScope::Mailbox)
+        }
         ["sendmail"] if m == "POST" => send_mail(store, ctx, ui, None),
         ["messages"] if m == "POST" => {
             let drafts = store
@@ -609,7 +620,7 @@ pub(super) fn route(
             route(store, ctx, ui, &segs[2..], &low[2..])
         }
         ["calendar", _, ..] => route(store, ctx, ui, &segs[1..], &low[1..]),
-        ["events"] if m == "GET" => list_items(store, ctx, ui, ItemKind::Event, None),
+        ["events"] if m == "GET" => list_items(store, ctx, ui, ItemKind::Event, ListScope::Mailbox),
         ["events"] if m == "POST" => create(store, ctx, ui, ItemKind::Event, ""),
         ["events", _, "instances"] if m == "GET" => instances_route(store, ctx, ui, &segs[1]),
         ["events", _, rest @ ..] => item_route(store, ctx, ui, ItemKind::Event, &segs[1], rest),
@@ -643,9 +654,16 @@ pub(super) fn route(
                     json!({"id": folder.id, "displayName": folder.display_name, "parentFolderId": root}),
                 ),
                 ["childfolders"] if m == "GET" => list_response(ctx, "contactFolders", Vec::new()),
-                ["contacts"] if m == "GET" => {
-                    list_items(store, ctx, ui, ItemKind::Contact, Some(&folder.id))
-                }
+                ["contacts"] if m == "GET" => list_items(
+                    store,
+                    ctx,
+                    ui,
+                    ItemKind::Contact,
+                    ListScope::Container {
+                        id: &folder.id,
+                        context: format!("contactFolders('{}')/contacts", segs[1]),
+                    },
+                ),
                 ["contacts"] if m == "POST" => {
                     create(store, ctx, ui, ItemKind::Contact, &folder.id)
                 }
@@ -664,7 +682,9 @@ pub(super) fn route(
                 _ => err::method_not_allowed(),
             }
         }
-        ["contacts"] if m == "GET" => list_items(store, ctx, ui, ItemKind::Contact, None),
+        ["contacts"] if m == "GET" => {
+            list_items(store, ctx, ui, ItemKind::Contact, ListScope::Mailbox)
+        }
         ["contacts"] if m == "POST" => {
             let root = store.mailbox(ui).contact_folders[0].id.clone();
             create(store, ctx, ui, ItemKind::Contact, &root)
@@ -709,9 +729,16 @@ pub(super) fn route(
             };
             match rest {
                 [] if m == "GET" => Resp::ok(list_json(&list)),
-                ["tasks"] if m == "GET" => {
-                    list_items(store, ctx, ui, ItemKind::Task, Some(&list.id))
-                }
+                ["tasks"] if m == "GET" => list_items(
+                    store,
+                    ctx,
+                    ui,
+                    ItemKind::Task,
+                    ListScope::Container {
+                        id: &list.id,
+                        context: format!("todo/lists('{}')/tasks", segs[2]),
+                    },
+                ),
                 ["tasks"] if m == "POST" => create(store, ctx, ui, ItemKind::Task, &list.id),
                 ["tasks", "delta"] if m == "GET" => delta::delta(
                     store,

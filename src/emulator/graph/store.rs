@@ -197,6 +197,9 @@ pub struct Mailbox {
     /// Messages moved to another folder keeping their id: (id, source folder, sequence).
     pub departures: Vec<(String, String, u64)>,
     pub generations: HashMap<String, GenState>,
+    /// mailboxSettings properties written by PATCH (whole values, merged at write time), shown
+    /// over the defaults; `timeZone` lives on the user.
+    pub settings: Map<String, Value>,
 }
 
 impl Mailbox {
@@ -449,6 +452,7 @@ impl Store {
             transactions: HashMap::new(),
             departures: Vec::new(),
             generations: HashMap::new(),
+            settings: Map::new(),
         }
     }
 
@@ -1267,6 +1271,42 @@ pub struct Instance {
     pub exception: bool,
     pub start: Timestamp,
     pub end: Timestamp,
+}
+
+impl Instance {
+    /// The occurrence's own change key: Exchange gives each occurrence and exception its own,
+    /// so it is derived (stable across reads) from the master's change key, the original date,
+    /// the instance's times and its exception properties: it changes whenever the master or
+    /// this exception does.
+    pub fn change_key(&self, master: &Item) -> String {
+        let exception = master
+            .exceptions
+            .get(&self.original)
+            .map(|o| Value::Object(o.clone()).to_string())
+            .unwrap_or_default();
+        let text = format!(
+            "{}|{}|{}|{}|{exception}",
+            master.change_key(),
+            self.original,
+            self.start,
+            self.end
+        );
+        // Two FNV-1a passes with different offsets: 16 bytes, like the store's random keys.
+        let fnv = |offset: u64| {
+            text.bytes().fold(offset, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+            })
+        };
+        let mut raw = [0u8; 16];
+        raw[..8].copy_from_slice(&fnv(0xcbf2_9ce4_8422_2325).to_be_bytes());
+        raw[8..].copy_from_slice(&fnv(0x6c62_272e_07bb_0142).to_be_bytes());
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    }
+
+    /// `W/"<changeKey>"` of [`Instance::change_key`].
+    pub fn etag(&self, master: &Item) -> String {
+        format!("W/\"{}\"", self.change_key(master))
+    }
 }
 
 /// Instances of a series master overlapping `[from, to)`, cancelled occurrences left out.

@@ -13,13 +13,18 @@ use super::{
 };
 
 pub(super) fn mailbox_settings(store: &Store, ctx: &Ctx, ui: usize, sub: Option<&str>) -> Resp {
-    let u = &store.users[ui];
+    let all = settings_json(store, ui);
     let base = format!(
         "{}/$metadata#users('{}')/mailboxSettings",
         ctx.shared.graph_base(),
-        u.id
+        store.users[ui].id
     );
-    let tz = u.time_zone.clone();
+    render_settings(ctx, all, &base, sub)
+}
+
+/// The whole mailboxSettings object: defaults, the user's time zone, then what PATCH wrote.
+fn settings_json(store: &Store, ui: usize) -> Map<String, Value> {
+    let tz = store.users[ui].time_zone.clone();
     let archive = store
         .mailbox(ui)
         .mail_folder("archive")
@@ -50,13 +55,20 @@ pub(super) fn mailbox_settings(store: &Store, ctx: &Ctx, ui: usize, sub: Option<
         "delegateMeetingMessageDeliveryOptions".into(),
         json!("sendToDelegateAndInformationToPrincipal"),
     );
+    for (k, v) in &store.mailbox(ui).settings {
+        all.insert(k.clone(), v.clone());
+    }
+    all
+}
+
+fn render_settings(ctx: &Ctx, mut all: Map<String, Value>, base: &str, sub: Option<&str>) -> Resp {
     match sub {
         None => {
             if let Some(sel) = &ctx.view.select {
                 all.retain(|k, _| sel.iter().any(|s| s.eq_ignore_ascii_case(k)));
                 return Resp::ok(with_context(&format!("{base}({})", sel.join(",")), all));
             }
-            Resp::ok(with_context(&base, all))
+            Resp::ok(with_context(base, all))
         }
         Some(key) => {
             let Some((k, v)) = all.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) else {
@@ -74,6 +86,165 @@ pub(super) fn mailbox_settings(store: &Store, ctx: &Ctx, ui: usize, sub: Option<
             }
         }
     }
+}
+
+/// Sub-properties of a complex mailboxSettings property, each with its allowed values (empty:
+/// any value).
+type SubProperties = &'static [(&'static str, &'static [&'static str])];
+
+/// The mailboxSettings properties a PATCH may write, with the sub-properties of the complex
+/// ones (`None`: a plain string) and, for enum-typed sub-properties, their allowed values.
+const WRITABLE_SETTINGS: &[(&str, Option<SubProperties>)] = &[
+    (
+        "automaticRepliesSetting",
+        Some(&[
+            ("status", &["disabled", "alwaysEnabled", "scheduled"]),
+            ("externalAudience", &["none", "contactsOnly", "all"]),
+            ("scheduledStartDateTime", &[]),
+            ("scheduledEndDateTime", &[]),
+            ("internalReplyMessage", &[]),
+            ("externalReplyMessage", &[]),
+        ]),
+    ),
+    ("timeZone", None),
+    ("language", Some(&[("locale", &[]), ("displayName", &[])])),
+    ("dateFormat", None),
+    ("timeFormat", None),
+    (
+        "workingHours",
+        Some(&[
+            ("daysOfWeek", &[]),
+            ("startTime", &[]),
+            ("endTime", &[]),
+            ("timeZone", &[]),
+        ]),
+    ),
+    ("delegateMeetingMessageDeliveryOptions", None),
+];
+
+fn body_read(message: impl Into<String>) -> Resp {
+    Resp::error(400, "RequestBodyRead", message)
+}
+
+/// `PATCH /users/{id}/mailboxSettings` (MailboxSettings.ReadWrite, checked by the router):
+/// validates every property first, then applies them all; answers 200 with the written
+/// properties, whole (a complex property merges the sub-properties sent into its current value).
+pub(super) fn update_mailbox_settings(store: &mut Store, ctx: &Ctx, ui: usize) -> Resp {
+    let Some(Value::Object(body)) = ctx.req.body.as_ref() else {
+        return body_read("The request body must be a JSON object of mailboxSettings properties.");
+    };
+    let current = settings_json(store, ui);
+    let mut written = Map::new();
+    for (key, value) in body {
+        if key.starts_with('@') {
+            continue;
+        }
+        let Some((name, subs)) = WRITABLE_SETTINGS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(key))
+        else {
+            if current.keys().any(|k| k.eq_ignore_ascii_case(key)) {
+                return err::invalid_request(format!(
+                    "The property '{key}' of mailboxSettings is read-only and cannot be updated."
+                ));
+            }
+            return body_read(format!(
+                "The property '{key}' does not exist on type 'microsoft.graph.mailboxSettings'. Make sure to only use property names that are defined by the type or mark the type as open type."
+            ));
+        };
+        let new = match (subs, value) {
+            (None, Value::String(text)) => {
+                if *name == "timeZone" && super::calendar::zone(text).is_none() {
+                    return Resp::error(
+                        400,
+                        "TimeZoneNotSupportedException",
+                        format!(
+                            "A valid TimeZone value must be specified. The following TimeZone value is not supported: '{text}'."
+                        ),
+                    );
+                }
+                Value::String(text.clone())
+            }
+            (Some(subs), Value::Object(patch)) => {
+                let mut merged = match current.get(*name) {
+                    Some(Value::Object(o)) => o.clone(),
+                    _ => Map::new(),
+                };
+                for (sub, v) in patch {
+                    if sub.starts_with('@') {
+                        continue;
+                    }
+                    let Some((sub_name, allowed)) =
+                        subs.iter().find(|(n, _)| n.eq_ignore_ascii_case(sub))
+                    else {
+                        return body_read(format!(
+                            "The property '{sub}' does not exist on the type of mailboxSettings.{name}. Make sure to only use property names that are defined by the type."
+                        ));
+                    };
+                    if !allowed.is_empty() {
+                        let Some(found) = v
+                            .as_str()
+                            .and_then(|t| allowed.iter().find(|a| a.eq_ignore_ascii_case(t)))
+                        else {
+                            return body_read(format!(
+                                "Cannot convert the literal '{}' to the expected type of mailboxSettings.{name}.{sub_name}: expected one of {}.",
+                                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                                allowed.join(", ")
+                            ));
+                        };
+                        merged.insert((*sub_name).to_owned(), json!(found));
+                        continue;
+                    }
+                    if sub_name.ends_with("DateTime") {
+                        let local = v
+                            .get("dateTime")
+                            .and_then(Value::as_str)
+                            .and_then(super::calendar::parse_local);
+                        let zone = v.get("timeZone").and_then(Value::as_str).unwrap_or("UTC");
+                        let (Some(local), Some(_)) = (local, super::calendar::zone(zone)) else {
+                            return body_read(format!(
+                                "mailboxSettings.{name}.{sub_name}: expected a dateTimeTimeZone object such as {{\"dateTime\": \"2026-12-24T08:00:00\", \"timeZone\": \"UTC\"}}, found {v}."
+                            ));
+                        };
+                        merged.insert(
+                            (*sub_name).to_owned(),
+                            json!({"dateTime": super::calendar::fmt_local(local), "timeZone": zone}),
+                        );
+                        continue;
+                    }
+                    merged.insert((*sub_name).to_owned(), v.clone());
+                }
+                Value::Object(merged)
+            }
+            (None, other) => {
+                return body_read(format!(
+                    "mailboxSettings.{name}: expected a string, found {other}."
+                ));
+            }
+            (Some(_), other) => {
+                return body_read(format!(
+                    "mailboxSettings.{name}: expected an object, found {other}."
+                ));
+            }
+        };
+        written.insert((*name).to_owned(), new);
+    }
+    for (name, value) in &written {
+        if name == "timeZone" {
+            store.users[ui].time_zone = value.as_str().unwrap_or_default().to_owned();
+        } else {
+            store
+                .mailbox_mut(ui)
+                .settings
+                .insert(name.clone(), value.clone());
+        }
+    }
+    let base = format!(
+        "{}/$metadata#users('{}')/mailboxSettings",
+        ctx.shared.graph_base(),
+        store.users[ui].id
+    );
+    Resp::ok(with_context(&base, written))
 }
 
 #[derive(serde::Serialize, serde::Deserialize, Default)]
