@@ -1182,37 +1182,24 @@ impl Checker {
         f: &sm::Filter,
         in_form: &dyn Fn(&mut Checker, At<'_>, &str),
     ) -> model::Filter {
+        let list = |cx: &mut Checker, key: &str, l: &[sm::Filter]| -> Vec<model::Filter> {
+            l.iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    cx.filter(
+                        At {
+                            doc: at.doc,
+                            ptr: &p(&p(at.ptr, key), i),
+                        },
+                        f,
+                        in_form,
+                    )
+                })
+                .collect()
+        };
         match f {
-            sm::Filter::Group(sm::FilterGroup::All(list)) => model::Filter::All(
-                list.iter()
-                    .enumerate()
-                    .map(|(i, f)| {
-                        self.filter(
-                            At {
-                                doc: at.doc,
-                                ptr: &p(&p(at.ptr, "all"), i),
-                            },
-                            f,
-                            in_form,
-                        )
-                    })
-                    .collect(),
-            ),
-            sm::Filter::Group(sm::FilterGroup::Any(list)) => model::Filter::Any(
-                list.iter()
-                    .enumerate()
-                    .map(|(i, f)| {
-                        self.filter(
-                            At {
-                                doc: at.doc,
-                                ptr: &p(&p(at.ptr, "any"), i),
-                            },
-                            f,
-                            in_form,
-                        )
-                    })
-                    .collect(),
-            ),
+            sm::Filter::Group(sm::FilterGroup::All(l)) => model::Filter::All(list(self, "all", l)),
+            sm::Filter::Group(sm::FilterGroup::Any(l)) => model::Filter::Any(list(self, "any", l)),
             sm::Filter::Group(sm::FilterGroup::Not(f)) => {
                 model::Filter::Not(Box::new(self.filter(
                     At {

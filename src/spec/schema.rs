@@ -216,17 +216,20 @@ pub fn in_path(pointer: &str) -> String {
     }
 }
 
+/// "wrong type for X: found Y" at `here`, before the caller says what was expected.
+fn wrong_type(doc: &Document, here: &str, instance: &Value) -> Diagnostic {
+    doc.error(
+        here,
+        format!(
+            "wrong type for {}: found {}",
+            display_path(here),
+            type_name(instance)
+        ),
+    )
+}
+
 fn type_error(doc: &Document, here: &str, instance: &Value, expected: &[String]) -> Diagnostic {
-    let mut d = doc
-        .error(
-            here,
-            format!(
-                "wrong type for {}: found {}",
-                display_path(here),
-                type_name(instance)
-            ),
-        )
-        .with_expected(expected.join(" or "));
+    let mut d = wrong_type(doc, here, instance).with_expected(expected.join(" or "));
     let wants_bool = expected.iter().any(|e| e.starts_with("a boolean"));
     let wants_list = expected.iter().any(|e| e == "a list");
     if let Some(text) = instance.as_str() {
@@ -320,16 +323,7 @@ fn report(doc: &Document, root: &Value, err: &ValidationError<'_>, out: &mut Vec
                 .and_then(|s| s.get("pattern"))
                 .is_some_and(|p| p == DURATION_PATTERN);
             let d = if is_duration {
-                let mut d = doc
-                    .error(
-                        here,
-                        format!(
-                            "wrong type for {}: found {}",
-                            display_path(here),
-                            type_name(instance)
-                        ),
-                    )
-                    .with_expected(DURATION_EXPECTED);
+                let mut d = wrong_type(doc, here, instance).with_expected(DURATION_EXPECTED);
                 if let Some(n) = instance.as_u64() {
                     d = d.with_hint(format!("add a unit, e.g. `{n}m` for {n} minutes"));
                 }

@@ -30,6 +30,15 @@ fn load_text(text: &str) -> (tempfile::TempDir, Loaded) {
     (dir, res)
 }
 
+/// The diagnostics of a config that must not load, each rendered with the file named `connector.yaml`.
+fn failing_diagnostics(text: &str) -> Vec<String> {
+    let (_dir, res) = load_text(text);
+    res.unwrap_err()
+        .iter()
+        .map(|d| d.to_string().replace(&d.file, "connector.yaml"))
+        .collect()
+}
+
 fn minutes(n: u64) -> Duration {
     Duration::from_secs(n * 60)
 }
@@ -184,12 +193,7 @@ schedules:
   contacts:
     every: 1440
 ";
-    let (_dir, res) = load_text(text);
-    let errors = res.unwrap_err();
-    let rendered: Vec<String> = errors
-        .iter()
-        .map(|d| d.to_string().replace(&d.file, "connector.yaml"))
-        .collect();
+    let rendered = failing_diagnostics(text);
     // The schema errors, and the semantic checks of what could be read despite them (`crm` itself is
     // not checked further: its `transport` is unreadable).
     insta::assert_snapshot!(rendered.join("\n"), @r"
@@ -225,12 +229,7 @@ crm:
 service:
   listen: 0.0.0.0:8089
 ";
-    let (_dir, res) = load_text(text);
-    let diagnostics = res.unwrap_err();
-    let rendered: Vec<String> = diagnostics
-        .iter()
-        .map(|d| d.to_string().replace(&d.file, "connector.yaml"))
-        .collect();
+    let rendered = failing_diagnostics(text);
     insta::assert_snapshot!(rendered.join("\n"), @r"
     connector.yaml:2:14: error: `not-a-guid` is neither a tenant GUID nor a domain name
       expected: the Directory (tenant) ID, a GUID like `8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f`, or a verified domain such as `contoso.onmicrosoft.com`

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration, time::Instant};
 use graph_connector::{
     emulator::crm::{self as crm_emulator, CrmEmulator, EmulatorOptions, Faults},
     transport::crm::{
-        Actor, BatchCommand, CatalogMode, Command, Condition, CrmErrorKind, CrmTransport,
+        Actor, BatchCommand, CatalogMode, Command, Condition, CrmError, CrmErrorKind, CrmTransport,
         CursorFlags, Fields, Op, Query, Record, RecordId, Reply, TableQuery, Value, WireFormats,
         WriteAction,
         client::{CrmClient, CrmClientConfig, RetryPolicy},
@@ -149,6 +149,13 @@ contract!(
     exotic_text_survives_insert_and_query,
 );
 
+/// The error of a master insert of `fields` into `Contact`, which must be rejected.
+async fn rejected_contact(crm: &dyn CrmTransport, fields: Fields) -> CrmError {
+    crm.insert(&Actor::Master, "Contact", fields)
+        .await
+        .unwrap_err()
+}
+
 fn contact(graph_id: &str, subject: &str) -> Fields {
     let mut fields = Fields::new();
     fields.insert("GraphId".into(), graph_id.into());
@@ -221,10 +228,7 @@ async fn unknown_field_is_a_typed_error_naming_the_field(b: &dyn Backend) {
     let crm = b.master();
     let mut fields = contact("unknown-field-1", "hello");
     fields.insert("Subjct".into(), "typo".into());
-    let err = crm
-        .insert(&Actor::Master, "Contact", fields)
-        .await
-        .unwrap_err();
+    let err = rejected_contact(&*crm, fields).await;
     assert_eq!(err.kind, CrmErrorKind::UnknownField, "{err}");
     assert_eq!(err.table.as_deref(), Some("Contact"));
     assert_eq!(err.field.as_deref(), Some("Subjct"));
@@ -255,37 +259,25 @@ async fn write_rules_are_typed_errors(b: &dyn Backend) {
     let crm = b.master();
     let mut fields = contact("rules-1", "no date");
     fields.shift_remove("Date");
-    let err = crm
-        .insert(&Actor::Master, "Contact", fields)
-        .await
-        .unwrap_err();
+    let err = rejected_contact(&*crm, fields).await;
     assert_eq!(err.kind, CrmErrorKind::RequiredFieldMissing, "{err}");
     assert_eq!(err.field.as_deref(), Some("Date"));
 
     let mut fields = contact("rules-2", "read-only rep name");
     fields.insert("Rep".into(), "Somebody".into());
-    let err = crm
-        .insert(&Actor::Master, "Contact", fields)
-        .await
-        .unwrap_err();
+    let err = rejected_contact(&*crm, fields).await;
     assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
     assert_eq!(err.field.as_deref(), Some("Rep"));
 
     let mut fields = contact("rules-3", "bad date");
     fields.insert("Date".into(), "26/11/2026".into());
-    let err = crm
-        .insert(&Actor::Master, "Contact", fields)
-        .await
-        .unwrap_err();
+    let err = rejected_contact(&*crm, fields).await;
     assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
     assert_eq!(err.field.as_deref(), Some("Date"));
 
     let mut fields = contact("rules-4", "unknown rep");
     fields.insert("RepID".into(), "ZZZ".into());
-    let err = crm
-        .insert(&Actor::Master, "Contact", fields)
-        .await
-        .unwrap_err();
+    let err = rejected_contact(&*crm, fields).await;
     assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
     assert_eq!(err.field.as_deref(), Some("RepID"));
 
@@ -829,10 +821,7 @@ async fn catalog_values_with_texts_and_external_keys(b: &dyn Backend) {
     // A catalog field rejects a text the catalog does not hold.
     let mut fields = contact("cat-1", "x");
     fields.insert("ShowAs".into(), "Sleeping".into());
-    let err = crm
-        .insert(&Actor::Master, "Contact", fields)
-        .await
-        .unwrap_err();
+    let err = rejected_contact(&*crm, fields).await;
     assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
     assert_eq!(err.field.as_deref(), Some("ShowAs"));
 }
@@ -905,10 +894,7 @@ async fn catalog_fields_by_text_code_or_external_key(b: &dyn Backend) {
         .unwrap();
     let mut fields = contact("catmode-3", "unknown code");
     fields.insert("Contact".into(), "99".into());
-    let err = by_code
-        .insert(&Actor::Master, "Contact", fields)
-        .await
-        .unwrap_err();
+    let err = rejected_contact(&*by_code, fields).await;
     assert_eq!(err.kind, CrmErrorKind::InvalidValue, "{err}");
     assert_eq!(err.field.as_deref(), Some("Contact"));
 }

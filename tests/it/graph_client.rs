@@ -967,30 +967,20 @@ async fn admin_mistakes_produce_their_one_line_fix() {
     .await;
     let client_id = emulator.client_id().to_owned();
     let url = emulator.token_url();
-    let fails = |c: GraphClient| async move { diagnose(&c.check_credentials().await.unwrap_err()) };
+    // The one-line diagnosis of a credentials check that fails with this token URL, app and secret.
+    let fails = |token_url: &str, client_id: &str, secret: &str| {
+        let c = client_with(&emulator, token_url, client_id, secret, Arc::default());
+        async move { diagnose(&c.check_credentials().await.unwrap_err()) }
+    };
 
     let mut lines = Vec::new();
-    let wrong = fails(client_with(
-        &emulator,
-        &url,
-        &client_id,
-        "not-the-secret",
-        Arc::default(),
-    ))
-    .await;
+    let wrong = fails(&url, &client_id, "not-the-secret").await;
     assert!(
         wrong.contains("AADSTS7000215") && wrong.contains("copy the secret's Value"),
         "{wrong}"
     );
     lines.push(wrong);
-    let pasted_id = fails(client_with(
-        &emulator,
-        &url,
-        &client_id,
-        emulator.secret_id(),
-        Arc::default(),
-    ))
-    .await;
+    let pasted_id = fails(&url, &client_id, emulator.secret_id()).await;
     assert!(
         pasted_id.contains("AADSTS7000215")
             && pasted_id.contains("secret's ID was pasted instead of its Value"),
@@ -998,39 +988,28 @@ async fn admin_mistakes_produce_their_one_line_fix() {
     );
     lines.push(pasted_id);
     let padded = format!("{}\n", emulator.client_secret());
-    let padded = fails(client_with(
-        &emulator,
-        &url,
-        &client_id,
-        &padded,
-        Arc::default(),
-    ))
-    .await;
+    let padded = fails(&url, &client_id, &padded).await;
     assert!(
         padded.contains("AADSTS7000215") && padded.contains("line break"),
         "{padded}"
     );
     lines.push(padded);
-    let expired = fails(client_with(
-        &emulator,
+    let expired = fails(
         &url,
         &client_id,
         "expired-secret-value~abcdefghijklmnopqrstu",
-        Arc::default(),
-    ))
+    )
     .await;
     assert!(
         expired.contains("AADSTS7000222") && expired.contains("create a new client secret"),
         "{expired}"
     );
     lines.push(expired);
-    let unknown_client = fails(client_with(
-        &emulator,
+    let unknown_client = fails(
         &url,
         "11111111-2222-4333-8444-555555555555",
         emulator.client_secret(),
-        Arc::default(),
-    ))
+    )
     .await;
     assert!(
         unknown_client.contains("AADSTS700016") && unknown_client.contains("granted consent"),
@@ -1042,14 +1021,7 @@ async fn admin_mistakes_produce_their_one_line_fix() {
         emulator.base_url(),
         "00000000-1111-4222-8333-444444444444"
     );
-    let unknown_tenant = fails(client_with(
-        &emulator,
-        &other_tenant,
-        &client_id,
-        emulator.client_secret(),
-        Arc::default(),
-    ))
-    .await;
+    let unknown_tenant = fails(&other_tenant, &client_id, emulator.client_secret()).await;
     assert!(
         unknown_tenant.contains("AADSTS90002") && unknown_tenant.contains("Directory (tenant) ID"),
         "{unknown_tenant}"

@@ -300,6 +300,25 @@ impl From<CrmError> for Box<CommandError> {
 
 type CmdResult<T> = Result<T, Box<CommandError>>;
 
+/// The custom attributes the answer to the `index`-th (1-based) record echoes; a bad attribute is
+/// that record's error, echoing nothing.
+fn record_echo(
+    rec: &Element,
+    also_processed: &[&str],
+    index: usize,
+) -> CmdResult<Vec<(String, String)>> {
+    custom_attrs(rec, also_processed).map_err(|e| at_record(e, index, &[]))
+}
+
+/// `error` as the answer to the `index`-th (1-based) record, echoing its custom attributes.
+fn at_record(error: CrmError, index: usize, echo: &[(String, String)]) -> Box<CommandError> {
+    Box::new(CommandError {
+        error,
+        index: Some(index),
+        echo: echo.to_vec(),
+    })
+}
+
 fn has_credentials(attrs: &[(String, String)]) -> bool {
     attrs
         .iter()
@@ -642,20 +661,8 @@ impl Engine {
             .find(|c| c.name == "fields")
             .ok_or_else(|| malformed(format!("<{}> needs a <fields> element", cmd.name)))?;
         for (i, rec) in fields.children.iter().enumerate() {
-            let echo = custom_attrs(rec, &["id"]).map_err(|e| {
-                Box::new(CommandError {
-                    error: e,
-                    index: Some(i + 1),
-                    echo: Vec::new(),
-                })
-            })?;
-            let wrap = |error: CrmError| {
-                Box::new(CommandError {
-                    error,
-                    index: Some(i + 1),
-                    echo: echo.clone(),
-                })
-            };
+            let echo = record_echo(rec, &["id"], i + 1)?;
+            let wrap = |error: CrmError| at_record(error, i + 1, &echo);
             let table = self.table_index(Some(&rec.name)).map_err(wrap)?;
             self.check_write(table, session).map_err(wrap)?;
             let short = self.db.schema.tables[table].short.clone();
@@ -780,20 +787,8 @@ impl Engine {
             .find(|c| c.name == "fields")
             .ok_or_else(|| malformed("<match> needs a <fields> element"))?;
         for (i, rec) in fields.children.iter().enumerate() {
-            let echo = custom_attrs(rec, &[]).map_err(|e| {
-                Box::new(CommandError {
-                    error: e,
-                    index: Some(i + 1),
-                    echo: Vec::new(),
-                })
-            })?;
-            let wrap = |error: CrmError| {
-                Box::new(CommandError {
-                    error,
-                    index: Some(i + 1),
-                    echo: echo.clone(),
-                })
-            };
+            let echo = record_echo(rec, &[], i + 1)?;
+            let wrap = |error: CrmError| at_record(error, i + 1, &echo);
             let table = self.table_index(Some(&rec.name)).map_err(wrap)?;
             let given = self.record_fields(table, rec, ctx, true).map_err(wrap)?;
             let mut keys: Vec<(String, Option<String>)> = given

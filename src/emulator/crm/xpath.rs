@@ -145,38 +145,25 @@ impl Path {
                         .filter(|e| name_ok(step, e))
                         .collect()
                 };
+                // the element parents, after the document node's group when it is one
+                let mut parents: Vec<&Element> = Vec::new();
                 match (node, step.descendant) {
                     (None, false) => groups.push(from_doc()),
                     (None, true) => {
                         groups.push(from_doc());
-                        let mut all = Vec::new();
-                        descendants_or_self(root, &mut all);
-                        for parent in all {
-                            groups.push(
-                                parent
-                                    .children
-                                    .iter()
-                                    .filter(|c| name_ok(step, c))
-                                    .collect(),
-                            );
-                        }
+                        descendants_or_self(root, &mut parents);
                     }
-                    (Some(el), false) => {
-                        groups.push(el.children.iter().filter(|c| name_ok(step, c)).collect());
-                    }
-                    (Some(el), true) => {
-                        let mut all = Vec::new();
-                        descendants_or_self(el, &mut all);
-                        for parent in all {
-                            groups.push(
-                                parent
-                                    .children
-                                    .iter()
-                                    .filter(|c| name_ok(step, c))
-                                    .collect(),
-                            );
-                        }
-                    }
+                    (Some(el), false) => parents.push(el),
+                    (Some(el), true) => descendants_or_self(el, &mut parents),
+                }
+                for parent in parents {
+                    groups.push(
+                        parent
+                            .children
+                            .iter()
+                            .filter(|c| name_ok(step, c))
+                            .collect(),
+                    );
                 }
                 for group in groups {
                     next.extend(filter(group, &step.preds).into_iter().map(Some));

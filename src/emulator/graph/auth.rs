@@ -24,6 +24,19 @@ struct Ctx {
     correlation_id: String,
 }
 
+/// AADSTS70011: a scope that is not one `{resource}/.default` value.
+fn invalid_scope(scope: &str, ctx: &Ctx) -> Resp {
+    aad_error(
+        400,
+        "invalid_scope",
+        70011,
+        &format!(
+            "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
+        ),
+        ctx,
+    )
+}
+
 fn aad_error(status: u16, error: &str, code: u32, text: &str, ctx: &Ctx) -> Resp {
     let trace = &ctx.trace_id;
     let corr = &ctx.correlation_id;
@@ -263,15 +276,7 @@ fn token(
         );
     };
     if scope.split_whitespace().count() != 1 {
-        return aad_error(
-            400,
-            "invalid_scope",
-            70011,
-            &format!(
-                "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
-            ),
-            ctx,
-        );
+        return invalid_scope(&scope, ctx);
     }
     match scope.strip_suffix("/.default") {
         Some(resource)
@@ -291,15 +296,7 @@ fn token(
             );
         }
         Some(_) => {
-            return aad_error(
-                400,
-                "invalid_scope",
-                70011,
-                &format!(
-                    "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
-                ),
-                ctx,
-            );
+            return invalid_scope(&scope, ctx);
         }
         None => {
             return aad_error(

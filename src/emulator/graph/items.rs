@@ -76,11 +76,7 @@ pub(super) fn list_items(
         },
     };
     let top = page_size(ctx);
-    let skip = ctx
-        .req
-        .param("$skip")
-        .and_then(|t| t.parse::<usize>().ok())
-        .unwrap_or(0);
+    let skip = skip_param(ctx);
     let mut matched: Vec<&Item> = store
         .mailbox(ui)
         .items
@@ -107,20 +103,39 @@ pub(super) fn list_items(
         .take(top)
         .map(|i| Value::Object(render::item_json(i, &ctx.view)))
         .collect();
-    let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        json!(format!(
-            "{}/$metadata#users('{}')/{context_path}{}",
-            ctx.shared.graph_base(),
-            store.users[ui].id,
-            ctx.view
-                .select
-                .as_ref()
-                .map(|s| format!("({})", s.join(",")))
-                .unwrap_or_default()
-        )),
+    let context = format!(
+        "{}/$metadata#users('{}')/{context_path}{}",
+        ctx.shared.graph_base(),
+        store.users[ui].id,
+        ctx.view
+            .select
+            .as_ref()
+            .map(|s| format!("({})", s.join(",")))
+            .unwrap_or_default()
     );
+    skip_page(ctx, context, values, skip, top, total)
+}
+
+/// `$skip` of a `$skip`-paged list (0 when absent or not a number).
+fn skip_param(ctx: &Ctx) -> usize {
+    ctx.req
+        .param("$skip")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(0)
+}
+
+/// One page of a `$skip`-paged list: `@odata.context`, `value`, and while items remain a nextLink
+/// that repeats the request's query with the next `$skip`.
+fn skip_page(
+    ctx: &Ctx,
+    context: String,
+    values: Vec<Value>,
+    skip: usize,
+    top: usize,
+    total: usize,
+) -> Resp {
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(context));
     body.insert("value".into(), Value::Array(values));
     if skip + top < total {
         let mut q: Vec<String> = ctx
@@ -202,11 +217,7 @@ pub(super) fn calendar_view(store: &Store, ctx: &Ctx, ui: usize) -> Resp {
     }
     rows.sort_by_key(|(s, _)| *s);
     let top = page_size(ctx);
-    let skip = ctx
-        .req
-        .param("$skip")
-        .and_then(|t| t.parse::<usize>().ok())
-        .unwrap_or(0);
+    let skip = skip_param(ctx);
     let total = rows.len();
     let values: Vec<Value> = rows
         .into_iter()
@@ -214,36 +225,12 @@ pub(super) fn calendar_view(store: &Store, ctx: &Ctx, ui: usize) -> Resp {
         .take(top)
         .map(|(_, v)| v)
         .collect();
-    let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        json!(format!(
-            "{}/$metadata#users('{}')/calendarView",
-            ctx.shared.graph_base(),
-            store.users[ui].id
-        )),
+    let context = format!(
+        "{}/$metadata#users('{}')/calendarView",
+        ctx.shared.graph_base(),
+        store.users[ui].id
     );
-    body.insert("value".into(), Value::Array(values));
-    if skip + top < total {
-        let mut q: Vec<String> = ctx
-            .req
-            .query
-            .iter()
-            .filter(|(k, _)| !k.eq_ignore_ascii_case("$skip"))
-            .map(|(k, v)| format!("{k}={}", super::http::enc(v)))
-            .collect();
-        q.push(format!("$skip={}", skip + top));
-        body.insert(
-            "@odata.nextLink".into(),
-            json!(format!(
-                "{}{}?{}",
-                ctx.shared.graph_base(),
-                ctx.req.raw_path,
-                q.join("&")
-            )),
-        );
-    }
-    Resp::ok(Value::Object(body))
+    skip_page(ctx, context, values, skip, top, total)
 }
 
 pub(super) fn instances_route(store: &Store, ctx: &Ctx, ui: usize, id: &str) -> Resp {

@@ -385,24 +385,26 @@ impl GraphEmulator {
 
     /// Replaces the admin-consented roles of an app (tokens issued later carry them).
     pub fn set_app_roles(&self, client_id: &str, roles: &[&str]) -> Result<(), Error> {
-        let mut store = self.store();
-        let app = store
-            .apps
-            .iter_mut()
-            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
-            .ok_or_else(|| Error::Helper(format!("no app {client_id} in the seed")))?;
-        app.roles = roles.iter().map(|r| (*r).to_owned()).collect();
-        Ok(())
+        self.with_app(client_id, |app| {
+            app.roles = roles.iter().map(|r| (*r).to_owned()).collect();
+        })
     }
     /// Sets (or clears) an application access policy: only the listed mailboxes are reachable.
     pub fn set_access_policy(&self, client_id: &str, allow: Option<&[&str]>) -> Result<(), Error> {
+        self.with_app(client_id, |app| {
+            app.access_policy_allow = allow.map(|a| a.iter().map(|s| (*s).to_owned()).collect());
+        })
+    }
+
+    /// Applies `change` to the seeded app `client_id` (any case); an error when there is none.
+    fn with_app(&self, client_id: &str, change: impl FnOnce(&mut store::App)) -> Result<(), Error> {
         let mut store = self.store();
         let app = store
             .apps
             .iter_mut()
             .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
             .ok_or_else(|| Error::Helper(format!("no app {client_id} in the seed")))?;
-        app.access_policy_allow = allow.map(|a| a.iter().map(|s| (*s).to_owned()).collect());
+        change(app);
         Ok(())
     }
 

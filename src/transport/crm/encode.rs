@@ -826,6 +826,16 @@ mod tests {
     use super::*;
     use crate::transport::crm::Query;
 
+    /// The request the master user sends for `commands`, default options.
+    fn encode_as_master(commands: &[BatchCommand]) -> Result<String, CrmError> {
+        encode_request(
+            &login(),
+            &Actor::Master,
+            commands,
+            &EncodeOptions::default(),
+        )
+    }
+
     fn login() -> Login<'static> {
         Login {
             user: "OCSU",
@@ -844,13 +854,7 @@ mod tests {
             table: "Contact".into(),
             fields,
         })];
-        let xml = encode_request(
-            &login(),
-            &Actor::Master,
-            &commands,
-            &EncodeOptions::default(),
-        )
-        .unwrap();
+        let xml = encode_as_master(&commands).unwrap();
         let tree = parse_tree(&xml).unwrap();
         let insert = &tree.children[0];
         let record = &insert.children[0].children[0];
@@ -863,13 +867,7 @@ mod tests {
         let query =
             Query::table("Contact").filter(Condition::eq("Contact", "Subject", "a\tb\nc\r\"d'<&>"));
         let commands = [BatchCommand::new(Command::Query(query))];
-        let xml = encode_request(
-            &login(),
-            &Actor::Master,
-            &commands,
-            &EncodeOptions::default(),
-        )
-        .unwrap();
+        let xml = encode_as_master(&commands).unwrap();
         let tree = parse_tree(&xml).unwrap();
         let cond = &tree.children[0].children[1].children[0];
         assert_eq!(cond.attr("value"), Some("a\tb\nc\r\"d'<&>"));
@@ -893,13 +891,7 @@ mod tests {
             id: RecordId::new("42"),
             fields,
         })];
-        let err = encode_request(
-            &login(),
-            &Actor::Master,
-            &commands,
-            &EncodeOptions::default(),
-        )
-        .unwrap_err();
+        let err = encode_as_master(&commands).unwrap_err();
         assert_eq!(err.kind, CrmErrorKind::InvalidCharacter);
         assert_eq!(err.table.as_deref(), Some("Contact"));
         assert_eq!(err.record.as_deref(), Some("42"));
@@ -918,7 +910,7 @@ mod tests {
                 BatchCommand::new(Command::Insert { table: "Contact".into(), fields }),
                 BatchCommand::new(Command::Query(query)),
             ];
-            let xml = encode_request(&login(), &Actor::Master, &commands, &EncodeOptions::default()).unwrap();
+            let xml = encode_as_master(&commands).unwrap();
             let tree = parse_tree(&xml).unwrap();
             let subject = tree.children[0].children[0].children[0].children.first().map(|n| n.text.clone());
             let cond = &tree.children[1].children[1].children[0];
