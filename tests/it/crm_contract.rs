@@ -147,6 +147,7 @@ contract!(
     break_skips_commands_after_a_failure,
     too_long_values_are_rejected_naming_the_field,
     exotic_text_survives_insert_and_query,
+    links_to_missing_parents_are_not_found,
 );
 
 /// The error of a master insert of `fields` into `Contact`, which must be rejected.
@@ -647,6 +648,67 @@ async fn reps_and_email_resolution(b: &dyn Backend) {
     );
     let stranger = &found["stranger@example.org"];
     assert!(stranger.reps.is_empty() && stranger.persons.is_empty());
+}
+
+/// A write whose link fields name a parent record that does not exist (a person of no company, a contact
+/// of no person) is `not-found` naming the first link field, and writes nothing.
+async fn links_to_missing_parents_are_not_found(b: &dyn Backend) {
+    let crm = b.master();
+    let frank = person_keys(&*crm, "Fischer").await;
+
+    let mut orphan = Fields::new();
+    orphan.insert("CoGrp".into(), Value::Number(99.0));
+    orphan.insert("CoNo".into(), Value::Number(99999.0));
+    orphan.insert("LastName".into(), "Orphan".into());
+    let err = crm
+        .insert(&Actor::Master, "Person", orphan)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::NotFound, "{err}");
+    assert_eq!(err.table.as_deref(), Some("Person"));
+    assert_eq!(err.field.as_deref(), Some("CoGrp"));
+    assert_eq!(
+        b.count("Person", "LastName", "Orphan"),
+        0,
+        "nothing written"
+    );
+
+    let mut fields = contact("links-1", "no such person");
+    fields.insert("PeGrp".into(), frank["PeGrp"].clone());
+    fields.insert("PeNo".into(), Value::Number(99999.0));
+    let err = rejected_contact(&*crm, fields).await;
+    assert_eq!(err.kind, CrmErrorKind::NotFound, "{err}");
+    assert_eq!(err.table.as_deref(), Some("Contact"));
+    assert_eq!(err.field.as_deref(), Some("PeGrp"));
+    assert_eq!(
+        b.count("Contact", "GraphId", "links-1"),
+        0,
+        "nothing written"
+    );
+
+    // A contact of an existing person is written; moving it to a missing company is refused.
+    let mut fields = contact("links-2", "Frank's meeting");
+    fields.insert("PeGrp".into(), frank["PeGrp"].clone());
+    fields.insert("PeNo".into(), frank["PeNo"].clone());
+    let id = crm
+        .insert(&Actor::Master, "Contact", fields)
+        .await
+        .expect("a contact of an existing person");
+    let mut moved = Fields::new();
+    moved.insert("CoGrp".into(), Value::Number(99.0));
+    moved.insert("CoNo".into(), Value::Number(99999.0));
+    let err = crm
+        .update(&Actor::Master, "Contact", &id, moved)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, CrmErrorKind::NotFound, "{err}");
+    assert_eq!(err.field.as_deref(), Some("CoGrp"));
+    let record = crm
+        .read(&Actor::Master, "Contact", &id, &["CoNo"])
+        .await
+        .unwrap()
+        .expect("still there");
+    assert_eq!(record.fields["CoNo"], frank["CoNo"], "update not applied");
 }
 
 /// Key fields (`CoGrp`, `CoNo`, `PeGrp`, `PeNo`) of the person with `last_name`.

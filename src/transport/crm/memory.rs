@@ -729,6 +729,48 @@ impl Store {
             None => IndexMap::new(),
         };
         values.extend(parsed);
+        // Links, like the emulator: a record whose link fields are set must point to a live parent record
+        // (`not-found` otherwise); then it inherits the parent's fields (e.g. CoGrp/CoNo of the person).
+        let unset = |v: &str| v.is_empty() || v == "0";
+        let get = |values: &IndexMap<String, String>, f: &str| -> String {
+            values.get(f).cloned().unwrap_or_default()
+        };
+        for link in &def.links {
+            if link.fields.keys().all(|c| unset(&get(&values, c))) {
+                continue;
+            }
+            let Some(p) = self.table_index(&link.parent) else {
+                continue;
+            };
+            let parent = self.data[p].values().find(|r| {
+                !r.deleted
+                    && link
+                        .fields
+                        .iter()
+                        .all(|(c, pf)| get(&values, c).eq_ignore_ascii_case(&get(&r.values, pf)))
+            });
+            let Some(parent) = parent else {
+                let key = link
+                    .fields
+                    .keys()
+                    .map(|c| format!("{c}={}", get(&values, c)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let first = link.fields.keys().next().map_or("", String::as_str);
+                return Err(err(
+                    CrmErrorKind::NotFound,
+                    format!(
+                        "{} links to a {} with {key}, which does not exist",
+                        def.name, link.parent
+                    ),
+                )
+                .table(&def.name)
+                .field(first));
+            };
+            for (c, pf) in &link.inherit {
+                values.insert(c.clone(), get(&parent.values, pf));
+            }
+        }
         if serial.is_none() {
             for (name, field) in &def.fields {
                 if field.required && values.get(name).is_none_or(String::is_empty) {
@@ -738,30 +780,6 @@ impl Store {
                     )
                     .table(&def.name)
                     .field(name));
-                }
-            }
-        }
-        // Links: inherit parent fields (e.g. CoGrp/CoNo of the person) and fill rep names.
-        for link in &def.links {
-            if link.inherit.is_empty() {
-                continue;
-            }
-            let Some(p) = self.table_index(&link.parent) else {
-                continue;
-            };
-            let parent = self.data[p].values().find(|r| {
-                !r.deleted
-                    && link.fields.iter().all(|(c, pf)| {
-                        values.get(c).is_some_and(|v| !v.is_empty())
-                            && values.get(c) == r.values.get(pf)
-                    })
-            });
-            if let Some(parent) = parent {
-                for (c, pf) in &link.inherit {
-                    values.insert(
-                        c.clone(),
-                        parent.values.get(pf).cloned().unwrap_or_default(),
-                    );
                 }
             }
         }
