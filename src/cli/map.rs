@@ -5,14 +5,13 @@ use std::{path::PathBuf, process::ExitCode};
 use anyhow::{Context as _, bail};
 use indexmap::IndexMap;
 use serde_json::Value;
-use serde_path_to_error::Segment;
 
 use crate::{
     diag::did_you_mean,
     engine::{self, Context, Directory},
     load,
     model::MappingSet,
-    spec::{DirectorySpec, yaml::pointer_push},
+    spec::{DirectorySpec, schema::Kind},
 };
 
 /// Arguments of `map`.
@@ -75,33 +74,22 @@ pub fn load_set(dir: &std::path::Path, template: Option<&str>) -> anyhow::Result
     }
 }
 
-/// Reads a `--directory` file.
+/// Reads a `--directory` file like `validate` checks one (YAML, schema, types), printing every located
+/// diagnostic to stderr; errors end the command.
 pub fn read_directory(path: &std::path::Path) -> anyhow::Result<Directory> {
-    let doc = load::read_document(path).map_err(|diags| {
-        let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("{}", text.join("\n"))
-    })?;
-    let spec: DirectorySpec =
-        serde_path_to_error::deserialize(doc.value.clone()).map_err(|err| {
-            // Locate the entry at fault (`reps[1]` → line and column of that entry).
-            let mut pointer = String::new();
-            for segment in err.path().iter() {
-                match segment {
-                    Segment::Seq { index } => pointer = pointer_push(&pointer, &index.to_string()),
-                    Segment::Map { key } => pointer = pointer_push(&pointer, key),
-                    Segment::Enum { .. } | Segment::Unknown => break,
-                }
-            }
-            let (line, column) = doc.locate(&pointer);
-            // `main` prefixes `error: `: FILE:LINE:COL: MESSAGE, then what was expected.
-            anyhow::anyhow!(
-                "{}:{line}:{column}: participant directory, at `{}`: {}\n  expected: `reps: [{{email, id, name}}]` and `persons: [{{email, id, name, fields}}]`",
-                doc.file,
-                err.path(),
-                err.inner()
-            )
-        })?;
-    Ok(Directory::from(&spec))
+    let read = load::read_spec::<DirectorySpec>(path, Kind::Directory);
+    for d in &read.diagnostics {
+        eprintln!("{d}");
+    }
+    let n = read.diagnostics.iter().filter(|d| d.is_error()).count();
+    match read.spec {
+        Some(spec) if n == 0 => Ok(Directory::from(&spec)),
+        _ => bail!(
+            "the participant directory {} has {} error(s) (shown above); expected `reps: [{{email, id, name}}]` and `persons: [{{email, id, name, fields}}]`",
+            load::display_name(path),
+            n.max(1)
+        ),
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

@@ -538,16 +538,11 @@ fn example_event_records_per_template() {
     }
 }
 
-/// A bad `--directory` entry is named by file, line and entry, with what was expected.
-#[test]
-fn a_bad_directory_entry_is_located() {
+/// Runs `map event` with a `--directory` file holding `text`; returns the exit code, stderr and the file.
+fn map_with_directory(text: &str) -> (Option<i32>, String, tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("directory.yaml");
-    std::fs::write(
-        &file,
-        "reps:\n  - { email: ana@contoso.com, id: ANA, name: Ana }\n  - { email: ben@contoso.com, name: Ben }\n",
-    )
-    .unwrap();
+    std::fs::write(&file, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_graph-connector"))
         .args([
             "map",
@@ -560,13 +555,44 @@ fn a_bad_directory_entry_is_located() {
         .current_dir(root())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stderr, dir, file)
+}
+
+/// A bad `--directory` entry is named by file, line and entry, with what was expected.
+#[test]
+fn a_bad_directory_entry_is_located() {
+    let (code, stderr, _dir, file) = map_with_directory(
+        "reps:\n  - { email: ana@contoso.com, id: ANA, name: Ana }\n  - { email: ben@contoso.com, name: Ben }\n",
+    );
+    assert_eq!(code, Some(2));
+    let file = file.display();
     assert_eq!(
         stderr,
         format!(
-            "error: {}:3:5: participant directory, at `reps[1]`: missing field `id`\n  expected: `reps: [{{email, id, name}}]` and `persons: [{{email, id, name, fields}}]`\n",
-            file.display()
+            "{file}:3:5: error: missing required key `id` in `reps[1]`\n  expected: `id`: CRM id (rep id such as `ANA`, or a person key)\nerror: the participant directory {file} has 1 error(s) (shown above); expected `reps: [{{email, id, name}}]` and `persons: [{{email, id, name, fields}}]`\n"
         )
     );
+}
+
+/// `map --directory` checks the file against its schema like `validate`: a misspelled key is located,
+/// with a did-you-mean, and every error is shown, not only serde's first.
+#[test]
+fn a_misspelled_directory_key_is_located_with_did_you_mean() {
+    let (code, stderr, _dir, file) = map_with_directory(
+        "reps:\n  - { emial: ana@contoso.com, id: ANA, name: Ana }\npersons:\n  - { email: frank@fabrikam.com, id: '1', nmae: Frank }\n",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    let file = file.display();
+    assert!(
+        stderr.contains(&format!(
+            "{file}:2:7: error: unknown key `emial` in `reps[0]`\n  expected: one of: email, id, name, fields\n  hint: did you mean `email`?\n"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}:4:")) && stderr.contains("did you mean `name`?"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("has 2 error(s) (shown above)"), "{stderr}");
 }
