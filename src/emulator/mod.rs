@@ -2,3 +2,15 @@
 
 pub mod crm;
 pub mod graph;
+
+use std::net::SocketAddr;
+
+/// Binds an emulator's listener and reports the address it got (port 0 picks a free one). Both emulators
+/// bind through here so that a busy or forbidden address fails the same way.
+pub(crate) async fn bind(
+    listen: SocketAddr,
+) -> std::io::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}

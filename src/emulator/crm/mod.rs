@@ -216,16 +216,12 @@ pub async fn spawn(options: EmulatorOptions) -> Result<CrmEmulator, Error> {
         rng: Mutex::new(StdRng::seed_from_u64(options.rng_seed)),
         persist: Mutex::new(persist_tx),
     });
-    let listener = tokio::net::TcpListener::bind(options.listen)
+    let (listener, addr) = super::bind(options.listen)
         .await
         .map_err(|error| Error::Bind {
             addr: options.listen,
             error,
         })?;
-    let addr = listener.local_addr().map_err(|error| Error::Bind {
-        addr: options.listen,
-        error,
-    })?;
     let app = Router::new()
         .route(PATH, post(handle))
         .layer(DefaultBodyLimit::max(256 * 1024 * 1024))

@@ -180,16 +180,12 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
             origin: "seed".into(),
             message,
         })?;
-    let listener = tokio::net::TcpListener::bind(options.listen)
+    let (listener, addr) = super::bind(options.listen)
         .await
         .map_err(|error| Error::Bind {
             addr: options.listen,
             error,
         })?;
-    let addr = listener.local_addr().map_err(|error| Error::Bind {
-        addr: options.listen,
-        error,
-    })?;
     let (tenant_id, client_id, client_secret, secret_id) = {
         let app = store.apps.first();
         let secret = app.and_then(|a| a.secrets.first());
