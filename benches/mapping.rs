@@ -6,8 +6,8 @@ use std::{hint::black_box, path::Path};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use graph_connector::{
-    cli::map::{load_set, read_directory},
-    engine::{context::Context, to_crm, to_graph},
+    load::{load_set, read_directory},
+    mapping::{context::Context, to_crm, to_graph},
 };
 
 fn bench(c: &mut Criterion) {

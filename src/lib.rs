@@ -1,15 +1,19 @@
 //! graph-connector: a declarative mapping engine that keeps Microsoft 365 mailboxes and Aurea CRM in sync.
 //!
-//! The crate is split into a pure core (`spec` → `check` → `model` → `engine`: data in, data out, no I/O)
-//! and the edges that talk to the world (`transport`, `emulator`, `cli`). See ARCHITECTURE.md.
+//! This crate is the edge: it reads files and secrets (`load`, `secrets`), talks to the services
+//! (`transport`), wires configurations to transports (`connect`) and, with the default `sandbox` feature,
+//! starts both emulators in-process (`sandbox`). The pure core — specs, checks, the mapping evaluation,
+//! config types — is the `graph-connector-core` crate, re-exported here under its module names. See
+//! ARCHITECTURE.md.
 
-pub mod check;
-pub mod cli;
-pub mod config;
-pub mod diag;
-pub mod emulator;
-pub mod engine;
+pub use graph_connector_core::{check, config, diag, directory, mapping, model, spec};
+#[cfg(feature = "sandbox")]
+pub use graph_connector_emulator as emulator;
+
+pub mod connect;
 pub mod load;
-pub mod model;
-pub mod spec;
+pub mod mapping_tests;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+pub mod secrets;
 pub mod transport;

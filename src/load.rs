@@ -787,3 +787,46 @@ pub fn classify(path: &Path, doc: Option<&Document>) -> FileKind {
     }
     FileKind::Mapping
 }
+
+// ---- loading for commands: print every diagnostic, fail with a summary ----
+
+/// Loads a mapping set, printing warnings to stderr; errors end the command.
+pub fn load_set(dir: &std::path::Path, template: Option<&str>) -> anyhow::Result<MappingSet> {
+    match load_mappings(dir, template) {
+        Ok(loaded) => {
+            for d in &loaded.diagnostics {
+                eprintln!("{d}");
+            }
+            Ok(loaded.model)
+        }
+        Err(failure) => {
+            for d in &failure.diagnostics {
+                eprintln!("{d}");
+            }
+            let n = failure.diagnostics.iter().filter(|d| d.is_error()).count();
+            anyhow::bail!(
+                "the mappings in {} have {n} error(s) (shown above); fix them first (`graph-connector validate {}`)",
+                dir.display(),
+                dir.display()
+            )
+        }
+    }
+}
+
+/// Reads a `--directory` file like `validate` checks one (YAML, schema, types), printing every located
+/// diagnostic to stderr; errors end the command.
+pub fn read_directory(path: &std::path::Path) -> anyhow::Result<crate::mapping::Directory> {
+    let read = read_spec::<DirectorySpec>(path, Kind::Directory);
+    for d in &read.diagnostics {
+        eprintln!("{d}");
+    }
+    let n = read.diagnostics.iter().filter(|d| d.is_error()).count();
+    match read.spec {
+        Some(spec) if n == 0 => Ok(crate::mapping::Directory::from(&spec)),
+        _ => anyhow::bail!(
+            "the participant directory {} has {} error(s) (shown above); expected `reps: [{{email, id, name}}]` and `persons: [{{email, id, name, fields}}]`",
+            display_name(path),
+            n.max(1)
+        ),
+    }
+}

@@ -4,10 +4,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cli;
+
 fn main() -> ExitCode {
-    let args = graph_connector::cli::Cli::parse();
-    graph_connector::cli::init_logging(args.verbose);
-    match graph_connector::cli::run(args) {
+    let args = cli::Cli::parse();
+    cli::init_logging(args.verbose);
+    match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");

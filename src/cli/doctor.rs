@@ -11,7 +11,6 @@
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
-    time::Duration,
 };
 
 use anyhow::Context as _;
@@ -20,22 +19,18 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::validate::Format;
-use crate::{
+use graph_connector::{
     config::{self, ConnectorConfig, CrmTransport as CrmKind, SecretRef},
+    connect::{self, CrmConnection, Patience},
     diag::Diagnostic,
-    emulator,
-    engine::mailboxes::{self, MailboxEntry, Status},
-    load,
+    emulator, load,
+    mapping::mailboxes::{self, MailboxEntry, Status},
+    sandbox::{self, Sandbox},
     transport::{
-        crm::{
-            self, Actor, CrmErrorKind, CrmTransport, Rep,
-            client::{CrmClient, CrmClientConfig},
-            memory::MemoryCrm,
-        },
+        crm::{self, Actor, CrmErrorKind, Rep},
         graph::{
-            DeltaCursor, DeltaResource, DeltaScope, GraphClient, GraphClientConfig, GraphError,
-            GraphTransport, MailboxState, MailboxUser, auth::Credentials, diagnose,
-            throttle::RetryPolicy,
+            DeltaCursor, DeltaResource, DeltaScope, GraphClient, GraphError, GraphTransport,
+            MailboxState, MailboxUser, diagnose,
         },
     },
 };
@@ -104,17 +99,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The application roles of the sandbox app (the Graph emulator's default seed).
-const SANDBOX_ROLES: &[&str] = &[
-    "Calendars.ReadWrite",
-    "Contacts.ReadWrite",
-    "Directory.Read.All",
-    "Mail.ReadWrite",
-    "Tasks.ReadWrite.All",
-    "User.ReadWrite.All",
-    "MailboxSettings.Read",
-];
-
 /// Checks the configuration file, then the services it names.
 async fn run_config(path: &Path, report: &mut Report) -> anyhow::Result<bool> {
     if !path.exists() {
@@ -136,7 +120,7 @@ async fn run_config(path: &Path, report: &mut Report) -> anyhow::Result<bool> {
         }
         Err(diagnostics) => {
             report.diagnostics(&diagnostics);
-            let (errors, warnings) = crate::diag::count(&diagnostics);
+            let (errors, warnings) = graph_connector::diag::count(&diagnostics);
             report.check(
                 "config",
                 Err(format!(
@@ -159,22 +143,15 @@ async fn run_sandbox(mistake: Option<Mistake>, report: &mut Report) -> anyhow::R
             secret.expires = Some("2024-06-30T00:00:00Z".to_owned());
         }
     }
-    let graph = emulator::graph::spawn(emulator::graph::EmulatorOptions {
-        seed,
-        ..Default::default()
-    })
-    .await
-    .context("starting the Graph emulator")?;
-    let crm = emulator::crm::spawn(emulator::crm::EmulatorOptions::default())
-        .await
-        .context("starting the CRM emulator")?;
+    let sandbox = Sandbox::start_with(seed, emulator::crm::EmulatorOptions::default()).await?;
+    let (graph, crm) = (&sandbox.graph, &sandbox.crm);
     let dropped_role = match mistake {
         Some(Mistake::MissingPermission) => Some("Calendars.ReadWrite"),
         Some(Mistake::MailboxSettings) => Some("MailboxSettings.Read"),
         _ => None,
     };
     if let Some(dropped) = dropped_role {
-        let roles: Vec<&str> = SANDBOX_ROLES
+        let roles: Vec<&str> = sandbox::APP_ROLES
             .iter()
             .copied()
             .filter(|r| *r != dropped)
@@ -188,23 +165,19 @@ async fn run_sandbox(mistake: Option<Mistake>, report: &mut Report) -> anyhow::R
             .set_access_policy(graph.client_id(), Some(&["ana@contoso.com"]))
             .context("restricting the sandbox app to ana@contoso.com")?;
     }
-    let master = crm.master();
-    let mut tenant_id = graph.tenant_id().to_owned();
-    let mut client_id = graph.client_id().to_owned();
-    let mut secret = graph.client_secret().to_owned();
-    let mut password = master.password.clone();
+    let mut credentials = sandbox.credentials();
     match mistake {
-        Some(Mistake::SecretId) => secret = graph.secret_id().to_owned(),
+        Some(Mistake::SecretId) => credentials.client_secret = graph.secret_id().to_owned(),
         Some(Mistake::WrongSecret) => {
-            secret = "Qx48Q~not-the-secret-value.0123456789abcd".to_owned()
+            credentials.client_secret = "Qx48Q~not-the-secret-value.0123456789abcd".to_owned()
         }
         Some(Mistake::UnknownTenant) => {
-            tenant_id = "0f0e0d0c-0b0a-4999-8888-777766665555".to_owned()
+            credentials.tenant_id = "0f0e0d0c-0b0a-4999-8888-777766665555".to_owned()
         }
         Some(Mistake::UnknownClient) => {
-            client_id = "11111111-2222-4333-8444-555555555555".to_owned()
+            credentials.client_id = "11111111-2222-4333-8444-555555555555".to_owned()
         }
-        Some(Mistake::CrmPassword) => password = "not-the-password".to_owned(),
+        Some(Mistake::CrmPassword) => credentials.crm_password = "not-the-password".to_owned(),
         Some(
             Mistake::ExpiredSecret
             | Mistake::MissingPermission
@@ -213,24 +186,7 @@ async fn run_sandbox(mistake: Option<Mistake>, report: &mut Report) -> anyhow::R
         )
         | None => {}
     }
-    let config: ConnectorConfig = serde_json::from_value(json!({
-        "graph": {
-            "tenant_id": tenant_id,
-            "client_id": client_id,
-            "client_secret": secret,
-            "managed_domains": ["contoso.com"],
-            "graph_url": graph.graph_url(),
-            "token_url": format!("{}/{tenant_id}/oauth2/v2.0/token", graph.base_url()),
-        },
-        "crm": {
-            "transport": "interface",
-            "url": crm.url(),
-            "user": master.user,
-            "password": password,
-            "client": master.client,
-        },
-    }))
-    .context("building the sandbox configuration")?;
+    let config = sandbox.config(&credentials)?;
     let what = match mistake {
         Some(m) => format!(
             " with mistake `{}`",
@@ -249,8 +205,7 @@ async fn run_sandbox(mistake: Option<Mistake>, report: &mut Report) -> anyhow::R
         )),
     );
     let ok = check_setup(&config, Path::new("."), Some("the sandbox"), report).await;
-    graph.shutdown().await;
-    crm.shutdown().await;
+    sandbox.shutdown().await;
     Ok(ok)
 }
 
@@ -303,7 +258,7 @@ async fn check_setup(
 
     // Graph: a token first; everything else needs it.
     let graph = match graph_secret {
-        Ok(secret) => match graph_client(config, secret) {
+        Ok(secret) => match connect::graph_client(config, secret, Patience::Interactive) {
             Ok(client) => match client.check_credentials().await {
                 Ok(()) => {
                     report.check(
@@ -329,14 +284,11 @@ async fn check_setup(
     };
 
     // CRM: master user login, then the reps.
-    let crm: Option<Box<dyn CrmTransport>> = match crm_password {
-        Ok(password) => match crm_transport(config, password) {
-            Ok(t) => match t.health_check().await {
+    let crm: Option<CrmConnection> = match crm_password {
+        Ok(password) => match connect::crm(config, password, Patience::Interactive).await {
+            Ok(t) => match t.transport.health_check().await {
                 Ok(health) => {
-                    let place = match config.crm.transport {
-                        CrmKind::Memory => "the in-memory CRM (crm.transport: memory)".to_owned(),
-                        CrmKind::Interface => config.crm.url.clone().unwrap_or_default(),
-                    };
+                    let place = t.place(config);
                     let reps = if health.reps_visible {
                         ""
                     } else {
@@ -358,7 +310,7 @@ async fn check_setup(
         Err(_) => None,
     };
     let reps: Option<Vec<Rep>> = match &crm {
-        Some(t) => match t.list_reps(&Actor::Master, false).await {
+        Some(t) => match t.transport.list_reps(&Actor::Master, false).await {
             Ok(reps) => {
                 let enabled = reps.iter().filter(|r| r.enable_connector).count();
                 report.check(
@@ -476,16 +428,18 @@ async fn check_setup(
 }
 
 fn resolve(secret: &SecretRef, key: &str, base: &Path) -> Result<SecretString, String> {
-    config::resolve_secret(secret, base).map_err(|e| {
+    graph_connector::secrets::resolve_secret(secret, base).map_err(|e| {
         let fix = match &e {
-            config::SecretError::MissingEnv(name) => {
+            graph_connector::secrets::SecretError::MissingEnv(name) => {
                 format!("set the environment variable {name} before starting the connector")
             }
-            config::SecretError::File { path, .. } => format!(
+            graph_connector::secrets::SecretError::File { path, .. } => format!(
                 "create {} (readable only by the connector) or correct the path",
                 path.display()
             ),
-            config::SecretError::Empty(_) => "put the secret's value there".to_owned(),
+            graph_connector::secrets::SecretError::Empty(_) => {
+                "put the secret's value there".to_owned()
+            }
         };
         format!("{key}: {e}; fix: {fix}")
     })
@@ -497,55 +451,6 @@ fn shown_ref(secret: &SecretRef) -> String {
         "written literally in the config".to_owned()
     } else {
         secret.0.clone()
-    }
-}
-
-fn graph_client(config: &ConnectorConfig, secret: SecretString) -> Result<GraphClient, GraphError> {
-    let g = &config.graph;
-    let mut credentials = Credentials::new(
-        "https://login.microsoftonline.com",
-        &g.tenant_id,
-        &g.client_id,
-        secret,
-    );
-    credentials.token_url = g.token_endpoint();
-    let mut c = GraphClientConfig::new(&g.graph_url, credentials);
-    c.default_mailbox_time_zone = g.default_time_zone.clone();
-    // An admin waits for the answer: fewer, shorter retries than the sync service.
-    c.retry = RetryPolicy {
-        max_attempts: 3,
-        min_backoff: Duration::from_millis(500),
-        max_backoff: Duration::from_secs(4),
-        max_retry_after: Duration::from_secs(10),
-        jitter_seed: None,
-    };
-    c.request_timeout = Some(Duration::from_secs(30));
-    GraphClient::new(c)
-}
-
-fn crm_transport(
-    config: &ConnectorConfig,
-    password: Option<SecretString>,
-) -> Result<Box<dyn CrmTransport>, crm::CrmError> {
-    let c = &config.crm;
-    match (c.transport, password) {
-        (CrmKind::Memory, _) => Ok(Box::new(MemoryCrm::sandbox())),
-        (CrmKind::Interface, password) => {
-            let url = c
-                .url
-                .clone()
-                .ok_or_else(|| crm::CrmError::new(CrmErrorKind::Config, "crm.url is not set"))?;
-            let password = password.unwrap_or_else(|| SecretString::from(String::new()));
-            let mut cc = CrmClientConfig::new(url, c.user.clone(), password);
-            cc.client_name = c.client.clone();
-            cc.language = c.language.clone();
-            cc.timeout = c.timeout.get();
-            cc.retry = crm::client::RetryPolicy {
-                max_retries: 2,
-                ..Default::default()
-            };
-            Ok(Box::new(CrmClient::new(cc)?))
-        }
     }
 }
 

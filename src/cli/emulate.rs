@@ -29,10 +29,12 @@ pub fn run(which: Which) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         match which {
             Which::Crm(args) => {
-                crate::emulator::crm::run_from_cli(args.listen, args.seed.as_deref()).await
+                graph_connector::emulator::crm::run_from_cli(args.listen, args.seed.as_deref())
+                    .await
             }
             Which::Graph(args) => {
-                crate::emulator::graph::run_from_cli(args.listen, args.seed.as_deref()).await
+                graph_connector::emulator::graph::run_from_cli(args.listen, args.seed.as_deref())
+                    .await
             }
         }
     })?;

@@ -6,12 +6,10 @@ use anyhow::{Context as _, bail};
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use crate::{
+use graph_connector::{
     diag::did_you_mean,
-    engine::{self, Context, Directory},
-    load,
-    model::MappingSet,
-    spec::{DirectorySpec, schema::Kind},
+    load::{load_set, read_directory},
+    mapping::{self, Context},
 };
 
 /// Arguments of `map`.
@@ -51,47 +49,6 @@ pub struct Args {
     pub folder: Option<String>,
 }
 
-/// Loads a mapping set, printing warnings to stderr; errors end the command.
-pub fn load_set(dir: &std::path::Path, template: Option<&str>) -> anyhow::Result<MappingSet> {
-    match load::load_mappings(dir, template) {
-        Ok(loaded) => {
-            for d in &loaded.diagnostics {
-                eprintln!("{d}");
-            }
-            Ok(loaded.model)
-        }
-        Err(failure) => {
-            for d in &failure.diagnostics {
-                eprintln!("{d}");
-            }
-            let n = failure.diagnostics.iter().filter(|d| d.is_error()).count();
-            bail!(
-                "the mappings in {} have {n} error(s) (shown above); fix them first (`graph-connector validate {}`)",
-                dir.display(),
-                dir.display()
-            )
-        }
-    }
-}
-
-/// Reads a `--directory` file like `validate` checks one (YAML, schema, types), printing every located
-/// diagnostic to stderr; errors end the command.
-pub fn read_directory(path: &std::path::Path) -> anyhow::Result<Directory> {
-    let read = load::read_spec::<DirectorySpec>(path, Kind::Directory);
-    for d in &read.diagnostics {
-        eprintln!("{d}");
-    }
-    let n = read.diagnostics.iter().filter(|d| d.is_error()).count();
-    match read.spec {
-        Some(spec) if n == 0 => Ok(Directory::from(&spec)),
-        _ => bail!(
-            "the participant directory {} has {} error(s) (shown above); expected `reps: [{{email, id, name}}]` and `persons: [{{email, id, name, fields}}]`",
-            load::display_name(path),
-            n.max(1)
-        ),
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let set = load_set(&args.mappings, args.template.as_deref())?;
     let Some(res) = set.resource(&args.resource) else {
@@ -127,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ctx.directory = read_directory(dir)?;
     }
 
-    use crate::model::Direction;
+    use graph_connector::model::Direction;
     if args.reverse && res.direction == Direction::GraphToCrm {
         eprintln!(
             "warning: the `{}` mapping runs graph_to_crm only; nothing is written to Graph",
@@ -158,14 +115,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let fields: IndexMap<String, Value> =
             fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         if let Some(filter) = &res.filter
-            && !engine::filter::matches(filter, &fields)
+            && !mapping::filter::matches(filter, &fields)
         {
             eprintln!(
                 "warning: the record does not pass the `{}` CRM filter (it would not be synced)",
                 res.name
             );
         }
-        let out = engine::to_graph(&set, res, &fields, &ctx);
+        let out = mapping::to_graph(&set, res, &fields, &ctx);
         for w in &out.warnings {
             eprintln!("warning: {w}");
         }
@@ -177,8 +134,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 args.input.display()
             );
         }
-        let mut record = engine::to_crm(&set, res, &input, &ctx);
-        if !engine::selected(res, &input, &ctx) {
+        let mut record = mapping::to_crm(&set, res, &input, &ctx);
+        if !mapping::selected(res, &input, &ctx) {
             record.warnings.push(format!(
                 "the item does not pass the `{}` selection (it would not be synced)",
                 res.name

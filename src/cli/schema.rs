@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 
-use crate::load::FileKind;
+use graph_connector::load::FileKind;
 
 /// Arguments of `schema`.
 #[derive(Debug, clap::Args)]

@@ -14,7 +14,7 @@ use std::{
 
 use anyhow::bail;
 
-use crate::{
+use graph_connector::{
     diag::{self, Diagnostic},
     load::{self, FileKind},
 };

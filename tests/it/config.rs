@@ -3,9 +3,10 @@
 use std::{path::Path, time::Duration};
 
 use graph_connector::{
-    config::{ConnectorConfig, CrmTransport, resolve_secret},
+    config::{ConnectorConfig, CrmTransport},
     diag::{Diagnostic, Severity},
     load,
+    secrets::resolve_secret,
 };
 use pretty_assertions::assert_eq;
 use secrecy::ExposeSecret;
@@ -94,7 +95,7 @@ fn defaults_equal_the_setup_guide() {
     // relative paths resolve against the config file's directory
     assert_eq!(config.mappings.dir, dir.path().join("mappings"));
     assert_eq!(
-        config.state.location,
+        config.state.location.to_string(),
         format!("sqlite:{}", dir.path().join("graph-connector.db").display())
     );
 }

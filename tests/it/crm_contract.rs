@@ -1,5 +1,6 @@
-//! The CRM contract suite: one set of test functions, generic over a backend, run against the in-memory
-//! fake and against the CRM.interface emulator through the real HTTP client, so the three stay in step.
+//! The CRM contract suite: one set of test functions, generic over a backend, run against the CRM.interface
+//! emulator through the real HTTP client, so the client and the emulator stay in step (there is one CRM
+//! implementation; no second fake that could drift).
 
 use std::{sync::Arc, time::Duration, time::Instant};
 
@@ -10,7 +11,6 @@ use graph_connector::{
         CursorFlags, Fields, Op, Query, Record, RecordId, Reply, TableQuery, Value, WireFormats,
         WriteAction,
         client::{CrmClient, CrmClientConfig, RetryPolicy},
-        memory::{MemoryCrm, MemoryLogin, MemoryOptions},
     },
 };
 use jiff::{ToSpan, civil::date};
@@ -26,34 +26,6 @@ trait Backend: Send + Sync {
     fn login(&self, user: &str, password: &str, client: &str) -> Arc<dyn CrmTransport>;
     /// Undeleted records of `table` whose `field` equals `value` in the backend's store.
     fn count(&self, table: &str, field: &str, value: &str) -> usize;
-}
-
-struct Memory(MemoryCrm);
-
-impl Backend for Memory {
-    fn master(&self) -> Arc<dyn CrmTransport> {
-        Arc::new(self.0.clone())
-    }
-
-    fn master_with(&self, mode: CatalogMode, language: &str) -> Arc<dyn CrmTransport> {
-        Arc::new(self.0.clone().with_options(MemoryOptions {
-            language: language.to_owned(),
-            catalog_mode: mode,
-            ..MemoryOptions::default()
-        }))
-    }
-
-    fn login(&self, user: &str, password: &str, client: &str) -> Arc<dyn CrmTransport> {
-        Arc::new(self.0.connect(MemoryLogin {
-            user: user.into(),
-            password: password.into(),
-            client: client.into(),
-        }))
-    }
-
-    fn count(&self, table: &str, field: &str, value: &str) -> usize {
-        self.0.count_where(table, field, value)
-    }
 }
 
 struct Emulator(CrmEmulator);
@@ -107,15 +79,9 @@ async fn emulator_with(faults: Faults) -> Emulator {
     Emulator(crm_emulator::spawn(options).await.expect("emulator starts"))
 }
 
-/// Runs each listed contract test against both backends.
+/// Runs each listed contract test against the emulator through the real client.
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(&super::Memory(super::MemoryCrm::sandbox())).await;
-            })*
-        }
         mod emulator {
             $(#[tokio::test]
             async fn $name() {

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use graph_connector::{
-    cli::map::{load_set, read_directory},
     emulator::crm::{self, EmulatorOptions},
-    engine::{FieldValue, context::Context, to_crm},
+    load::{load_set, read_directory},
+    mapping::{FieldValue, context::Context, to_crm},
     transport::crm::{
         Actor, Condition, CrmTransport, Fields, Query, Value, WireFormats,
         client::{CrmClient, CrmClientConfig},

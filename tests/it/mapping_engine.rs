@@ -3,8 +3,8 @@
 use std::{path::Path, process::Command};
 
 use graph_connector::{
-    engine::{self, Context, Directory, DirectoryEntry, FieldValue},
     load,
+    mapping::{self, Context, Directory, DirectoryEntry, FieldValue},
     model::MappingSet,
 };
 use pretty_assertions::assert_eq;
@@ -54,8 +54,8 @@ fn isi_yields_a031location_where_base_does_not_with_the_same_code() {
     ctx.directory = sandbox_directory();
     let base = set(None);
     let isi = set(Some("isi"));
-    let b = engine::to_crm(&base, base.resource("event").unwrap(), &item, &ctx);
-    let i = engine::to_crm(&isi, isi.resource("event").unwrap(), &item, &ctx);
+    let b = mapping::to_crm(&base, base.resource("event").unwrap(), &item, &ctx);
+    let i = mapping::to_crm(&isi, isi.resource("event").unwrap(), &item, &ctx);
     assert_eq!(b.fields.get("A031Location"), None);
     assert_eq!(
         i.fields.get("A031Location"),
@@ -217,7 +217,7 @@ fn missing_participants_with_a_separator_put_one_line_per_role() {
             {"type": "required", "emailAddress": {"address": "A@example.org"}},
         ]
     });
-    let rec = engine::to_crm(&set, set.resource("event").unwrap(), &item, &ctx);
+    let rec = mapping::to_crm(&set, set.resource("event").unwrap(), &item, &ctx);
     assert_eq!(
         rec.fields["Text"],
         FieldValue::Text(
@@ -236,16 +236,16 @@ fn message_selection_needs_the_category_or_a_known_crm_person() {
     let unknown = json!({"from": {"emailAddress": {"address": "x@example.org"}}});
     let tagged =
         json!({"categories": ["CRM"], "from": {"emailAddress": {"address": "x@example.org"}}});
-    assert!(engine::selected(res, &known, &ctx));
-    assert!(!engine::selected(res, &unknown, &ctx));
-    assert!(engine::selected(res, &tagged, &ctx));
+    assert!(mapping::selected(res, &known, &ctx));
+    assert!(!mapping::selected(res, &unknown, &ctx));
+    assert!(mapping::selected(res, &tagged, &ctx));
     // Reps are known too, but mail between colleagues is not CRM business unless categorised.
     ctx.mailbox = Some("ana@contoso.com".into());
     let colleagues = json!({
         "from": {"emailAddress": {"address": "ben@contoso.com"}},
         "toRecipients": [{"emailAddress": {"address": "ana@contoso.com"}}]
     });
-    assert!(!engine::selected(res, &colleagues, &ctx));
+    assert!(!mapping::selected(res, &colleagues, &ctx));
 }
 
 /// 150 unresolved attendees with long addresses (about 6,000 characters): the ISI field holds 4,000.
@@ -259,7 +259,7 @@ fn crowded_event() -> Value {
     json!({"subject": "All hands", "body": {"contentType": "text", "content": "Agenda"}, "attendees": attendees})
 }
 
-fn text(rec: &engine::CrmRecord, field: &str) -> String {
+fn text(rec: &mapping::CrmRecord, field: &str) -> String {
     match &rec.fields[field] {
         FieldValue::Text(t) => t.clone(),
         other => panic!("{field} is not text: {other:?}"),
@@ -276,7 +276,7 @@ fn many_unresolved_attendees_are_cut_at_a_whole_address_to_the_crm_field_length(
     ] {
         let mut ctx = Context::new("UTC").unwrap();
         ctx.lang = lang.into();
-        let rec = engine::to_crm(&isi, res, &crowded_event(), &ctx);
+        let rec = mapping::to_crm(&isi, res, &crowded_event(), &ctx);
         let block = text(&rec, "MissingParticipants");
         assert!(
             block.chars().count() <= 4000,
@@ -315,7 +315,7 @@ fn many_unresolved_attendees_are_cut_at_a_whole_address_to_the_crm_field_length(
     }
     // The base template appends to the text, which has no length limit: everything is listed.
     let base = set(None);
-    let rec = engine::to_crm(
+    let rec = mapping::to_crm(
         &base,
         base.resource("event").unwrap(),
         &crowded_event(),
@@ -343,7 +343,7 @@ fn many_resolved_participants_are_cut_to_the_crm_field_lengths() {
         .map(|i| json!({"emailAddress": {"address": format!("rep{i}@contoso.com")}}))
         .collect();
     let item = json!({"categories": ["CRM"], "from": {"emailAddress": {"address": "rep0@contoso.com"}}, "toRecipients": recipients});
-    let rec = engine::to_crm(&set, res, &item, &ctx);
+    let rec = mapping::to_crm(&set, res, &item, &ctx);
     // Ids: 7 characters and "; " each, cut at a whole id and without a marker (the CRM reads ids).
     let ids = text(&rec, "ParticipantID");
     assert!(ids.chars().count() <= 2048);
@@ -406,7 +406,7 @@ fn a_cut_block_counts_the_own_text_and_uses_the_default_marker_texts() {
         .collect();
     let item =
         json!({"body": {"contentType": "text", "content": "Agenda"}, "attendees": attendees});
-    let rec = engine::to_crm(&set, res, &item, &ctx);
+    let rec = mapping::to_crm(&set, res, &item, &ctx);
     // 6 + 2 + 20 + 1 + 4 + 3 × 13 + 2 × 2 + 1 + 15 = 92 characters, exactly the limit.
     let want = "Agenda\n\nFehlende Teilnehmer:\nTo: a@example.org, b@example.org, c@example.org\n… und 3 weitere";
     assert_eq!(rec.fields["Text"], FieldValue::Text(want.into()));
@@ -416,7 +416,7 @@ fn a_cut_block_counts_the_own_text_and_uses_the_default_marker_texts() {
     // stays as it was.
     let long = "x".repeat(60);
     let item = json!({"body": {"contentType": "text", "content": long}, "attendees": attendees});
-    let rec = engine::to_crm(&set, res, &item, &ctx);
+    let rec = mapping::to_crm(&set, res, &item, &ctx);
     assert_eq!(rec.fields["Text"], FieldValue::Text(long));
     assert!(
         rec.warnings[0].starts_with("Text: unresolved participants left out"),
@@ -435,9 +435,9 @@ proptest! {
         let set = &SETS.get_or_init(|| [set(None), set(Some("isi"))])[0];
         let res = set.resource("event").unwrap();
         let ctx = Context::new("UTC").unwrap();
-        let rec = engine::to_crm(set, res, &json!({"subject": subject}), &ctx);
+        let rec = mapping::to_crm(set, res, &json!({"subject": subject}), &ctx);
         prop_assert_eq!(rec.fields.get("Subject"), Some(&FieldValue::Text(subject.clone())));
-        let body = engine::to_graph(set, res, &rec.json_fields(), &ctx);
+        let body = mapping::to_graph(set, res, &rec.json_fields(), &ctx);
         prop_assert_eq!(&body.body["subject"], &json!(subject));
     }
 }
@@ -510,9 +510,9 @@ proptest! {
         for set in sets {
             for name in ["event", "message", "task", "contact"] {
                 let res = set.resource(name).unwrap();
-                let rec = engine::to_crm(set, res, &item, &ctx);
-                let _ = engine::selected(res, &item, &ctx);
-                let body = engine::to_graph(set, res, &rec.json_fields(), &ctx);
+                let rec = mapping::to_crm(set, res, &item, &ctx);
+                let _ = mapping::selected(res, &item, &ctx);
+                let body = mapping::to_graph(set, res, &rec.json_fields(), &ctx);
                 prop_assert!(body.body.is_object());
             }
         }
@@ -533,7 +533,7 @@ fn example_event_records_per_template() {
         (Some("isi"), "example_event_isi_de"),
     ] {
         let set = set(template);
-        let rec = engine::to_crm(&set, set.resource("event").unwrap(), &item, &ctx);
+        let rec = mapping::to_crm(&set, set.resource("event").unwrap(), &item, &ctx);
         insta::assert_json_snapshot!(name, rec);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::{path::Path, process::Command};
 
-use graph_connector::cli::test::run_dir;
+use graph_connector::mapping_tests::run_dir;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -82,8 +82,8 @@ fn shipped_yaml_files() -> Vec<PathBuf> {
     let root = Path::new(ROOT);
     let mut files = vec![
         root.join("connector.example.yaml"),
-        root.join("src/emulator/crm/default-seed.yaml"),
-        root.join("src/emulator/graph/default-seed.yaml"),
+        root.join("crates/emulator/src/crm/default-seed.yaml"),
+        root.join("crates/emulator/src/graph/default-seed.yaml"),
     ];
     for dir in ["mappings", "mappings/templates", "mappings/examples"] {
         let mut found: Vec<PathBuf> = std::fs::read_dir(root.join(dir))

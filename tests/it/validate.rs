@@ -477,8 +477,8 @@ fn shipped_directory_and_seeds_are_clean() {
     let (code, stdout) = run(&[
         "validate",
         "mappings/examples/directory.yaml",
-        "src/emulator/crm/default-seed.yaml",
-        "src/emulator/graph/default-seed.yaml",
+        "crates/emulator/src/crm/default-seed.yaml",
+        "crates/emulator/src/graph/default-seed.yaml",
     ]);
     assert_eq!((code, stdout.as_str()), (0, "no problems in 3 files\n"));
 }

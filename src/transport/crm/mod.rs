@@ -1,7 +1,7 @@
 //! `CrmTransport`: the engine's only view of Aurea CRM, and its implementations.
 //!
 //! * [`client::CrmClient`] speaks CRM.interface (XML over HTTP); every wire shape lives in [`encode`].
-//! * [`memory::MemoryCrm`] is an in-memory fake with the same semantics, for engine tests.
+//! * Tests and `crm.transport: memory` run the same client against the in-process emulator (`crate::sandbox`).
 //!
 //! The domain types here ([`Record`], [`Condition`], [`Query`], [`Command`]) are independent of the mapping
 //! model: tables and fields are the CRM's XML names, values are [`Value`]s.
@@ -9,7 +9,6 @@
 pub mod client;
 pub mod encode;
 pub mod error;
-pub mod memory;
 mod types;
 
 use std::{future::Future, pin::Pin};
@@ -190,7 +189,7 @@ pub trait CrmTransport: Send + Sync {
                 ));
             }
             let records = self.query(actor, &query).await?;
-            Ok(records.iter().map(Rep::from_record).collect())
+            Ok(records.iter().map(rep_from_record).collect())
         })
     }
 

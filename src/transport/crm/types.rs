@@ -1,9 +1,9 @@
 //! Domain types of the CRM transport: records, values, conditions, queries, commands and replies.
 
-use std::fmt;
-
 use indexmap::IndexMap;
 use jiff::civil::{Date, Time};
+
+pub use graph_connector_core::directory::{RecordId, Rep};
 
 use super::{CrmError, CrmErrorKind};
 
@@ -182,29 +182,9 @@ pub enum CatalogMode {
     ExtKey,
 }
 
-/// A record id: the CRM's `id` attribute, trimmed, kept opaque.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RecordId(String);
-
-impl RecordId {
-    pub fn new(id: &str) -> Self {
-        Self(id.trim().to_owned())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for RecordId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 impl From<&RecordId> for Value {
     fn from(id: &RecordId) -> Self {
-        Value::Text(id.0.clone())
+        Value::Text(id.as_str().to_owned())
     }
 }
 
@@ -623,34 +603,19 @@ pub struct Health {
     pub reps_visible: bool,
 }
 
-/// A rep (ID) with its connector flags.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rep {
-    pub id: RecordId,
-    pub rep_id: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub enable_connector: bool,
-    pub sync_emails: bool,
-    pub sync_appointments: bool,
-    pub sync_tasks: bool,
-    pub sync_contacts: bool,
-}
-
-impl Rep {
-    pub fn from_record(record: &Record) -> Self {
-        let flag = |name| record.text(name) == Some("true");
-        Self {
-            id: record.id.clone(),
-            rep_id: record.text("RepID").unwrap_or_default().to_owned(),
-            name: record.text("Name").unwrap_or_default().to_owned(),
-            email: record.text("E-mail1").map(str::to_owned),
-            enable_connector: flag("EnableConnector"),
-            sync_emails: flag("SyncEmails"),
-            sync_appointments: flag("SyncAppointments"),
-            sync_tasks: flag("SyncTasks"),
-            sync_contacts: flag("SyncContacts"),
-        }
+/// Reads a rep (ID) record's connector flags.
+pub fn rep_from_record(record: &Record) -> Rep {
+    let flag = |name| record.text(name) == Some("true");
+    Rep {
+        id: record.id.clone(),
+        rep_id: record.text("RepID").unwrap_or_default().to_owned(),
+        name: record.text("Name").unwrap_or_default().to_owned(),
+        email: record.text("E-mail1").map(str::to_owned),
+        enable_connector: flag("EnableConnector"),
+        sync_emails: flag("SyncEmails"),
+        sync_appointments: flag("SyncAppointments"),
+        sync_tasks: flag("SyncTasks"),
+        sync_contacts: flag("SyncContacts"),
     }
 }
 

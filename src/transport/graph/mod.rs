@@ -20,6 +20,8 @@ use futures::future::BoxFuture;
 use jiff::Timestamp;
 use serde_json::Value;
 
+pub use graph_connector_core::directory::{MailboxState, MailboxUser, TimeZoneSource};
+
 use self::types::{Contact, ContactFolder, Event, Message, TodoTask, TodoTaskList};
 pub use self::{
     client::GraphClient,
@@ -262,40 +264,6 @@ pub struct DeltaPage {
     /// Set when the given cursor was no longer valid (410): this page is the first of a new full round and
     /// everything read before it in this round must be discarded.
     pub restarted: Option<Restart>,
-}
-
-/// How a mailbox's time zone was learned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeZoneSource {
-    /// `mailboxSettings.timeZone`.
-    MailboxSettings,
-    /// The configured default (mailboxSettings was refused: MailboxSettings.Read is missing).
-    ConfiguredDefault,
-}
-
-/// Whether a user can be synced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MailboxState {
-    /// An Exchange Online mailbox; its time zone (Windows or IANA name).
-    Ready {
-        time_zone: String,
-        source: TimeZoneSource,
-    },
-    /// No Exchange Online mailbox (404 `MailboxNotEnabledForRESTAPI`): the one-line diagnosis.
-    NoMailbox { diagnosis: String },
-    /// The app may not read this mailbox (403, e.g. outside an application access policy).
-    Denied { diagnosis: String },
-}
-
-/// A user of a managed domain and its mailbox state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailboxUser {
-    pub id: String,
-    pub user_principal_name: String,
-    pub mail: Option<String>,
-    pub display_name: Option<String>,
-    pub account_enabled: Option<bool>,
-    pub mailbox: MailboxState,
 }
 
 /// `list_mailbox_users` result: users plus warnings worth showing an admin once.

@@ -7,7 +7,7 @@
 use jiff::Timestamp;
 
 use super::{CmdResult, EXISTS, Engine, NOT_EXISTS, READ_DELETED, WITH, malformed, truthy};
-use crate::emulator::crm::{
+use crate::crm::{
     store::{CrmError, Field, Kind, Record, ValueCtx, parse_ts},
     xml::Element,
 };
@@ -436,7 +436,7 @@ impl Engine {
                             }
                             .to_owned(),
                             Some(Kind::Timestamp) => {
-                                crate::emulator::crm::store::format_ts(if field == "Created" {
+                                crate::crm::store::format_ts(if field == "Created" {
                                     rec.created
                                 } else {
                                     rec.upd

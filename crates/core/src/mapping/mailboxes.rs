@@ -7,10 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::transport::{
-    crm::Rep,
-    graph::{MailboxState, MailboxUser, TimeZoneSource},
-};
+use crate::directory::{MailboxState, MailboxUser, Rep, TimeZoneSource};
 
 /// The decision for one rep.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,7 +249,7 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     use super::*;
-    use crate::transport::crm::RecordId;
+    use crate::directory::RecordId;
 
     fn rep(id: &str, email: Option<&str>, enabled: bool) -> Rep {
         Rep {

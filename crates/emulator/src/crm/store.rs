@@ -974,7 +974,7 @@ fn shorten(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::crm::seed::Seed;
+    use crate::crm::seed::Seed;
 
     fn db() -> (Db, usize) {
         let db = Db::new(Schema::from_seed(&Seed::default_seed()).unwrap());

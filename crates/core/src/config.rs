@@ -2,7 +2,7 @@
 //!
 //! The types double as the source of `schemas/connector.schema.json` (field docs become schema text).
 //! Secrets are never written in the file: `client_secret` and `crm.password` are references (`env:NAME`
-//! or `file:PATH`) resolved by [`resolve_secret`] only when a transport needs them; a literal value is
+//! or `file:PATH`) resolved at the edge (`graph_connector::secrets`) only when a transport needs them; a literal value is
 //! accepted with a warning. [`check`] adds the diagnostics the schema cannot express.
 
 use std::{
@@ -14,7 +14,6 @@ use std::{
 };
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{diag::Diagnostic, spec::yaml::Document};
@@ -251,9 +250,90 @@ impl Schedule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateConfig {
-    /// `sqlite:PATH` (relative to this file) or `memory`.
+    /// `sqlite:PATH` (relative to this file), `postgres://USER@HOST/DB` or `memory`.
     #[serde(default = "default_state_location")]
-    pub location: String,
+    pub location: StateLocation,
+}
+
+/// A parsed `state.location`: which backend holds the state, and where. Parsed once, when the config is
+/// read, so every consumer matches on the backend instead of re-reading prefixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    /// `sqlite:PATH` (or `sqlite://PATH`): one file, created on first use.
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`: a shared PostgreSQL database.
+    Postgres(String),
+    /// `memory`: nothing survives the process (dry runs, tests).
+    Memory,
+}
+
+impl FromStr for StateLocation {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text == "memory" {
+            Ok(Self::Memory)
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Ok(Self::Postgres(text.to_string()))
+        } else if let Some(path) = text.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                Err("`sqlite:` names no file: expected `sqlite:PATH`".to_string())
+            } else {
+                Ok(Self::Sqlite(PathBuf::from(path)))
+            }
+        } else {
+            Err(format!(
+                "unknown state location `{text}`: expected `sqlite:PATH`, `postgres://…` or `memory`"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for StateLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            // A URL may carry a password: show it without one.
+            Self::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut parsed) if parsed.password().is_some() => {
+                    let _ = parsed.set_password(Some("***"));
+                    write!(f, "{parsed}")
+                }
+                _ => f.write_str(url),
+            },
+            Self::Memory => f.write_str("memory"),
+        }
+    }
+}
+
+impl Serialize for StateLocation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for StateLocation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for StateLocation {
+    fn schema_name() -> Cow<'static, str> {
+        "StateLocation".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^(memory|sqlite:.+|postgres(ql)?://.+)$",
+            "description": "`sqlite:PATH` (relative to the config file), `postgres://USER@HOST/DB` or `memory`.",
+            "examples": ["sqlite:graph-connector.db", "postgres://connector@db.internal/graph_connector", "memory"]
+        })
+    }
 }
 
 impl Default for StateConfig {
@@ -329,8 +409,8 @@ fn default_crm_timeout() -> Duration {
 fn default_mailbox_refresh() -> Duration {
     Duration::from_secs(24 * 3600)
 }
-fn default_state_location() -> String {
-    "sqlite:graph-connector.db".into()
+fn default_state_location() -> StateLocation {
+    StateLocation::Sqlite(PathBuf::from("graph-connector.db"))
 }
 fn default_listen() -> String {
     "127.0.0.1:8089".into()
@@ -349,11 +429,11 @@ impl ConnectorConfig {
         if self.mappings.dir.is_relative() {
             self.mappings.dir = base.join(&self.mappings.dir);
         }
-        if let Some(path) = self.state.location.strip_prefix("sqlite:")
-            && !path.starts_with(':')
-            && Path::new(path).is_relative()
+        if let StateLocation::Sqlite(path) = &mut self.state.location
+            && !path.to_string_lossy().starts_with(':')
+            && path.is_relative()
         {
-            self.state.location = format!("sqlite:{}", base.join(path).display());
+            *path = base.join(&*path);
         }
     }
 }
@@ -497,44 +577,6 @@ impl JsonSchema for SecretRef {
     }
 }
 
-/// Why a secret reference could not be resolved.
-#[derive(Debug, thiserror::Error)]
-pub enum SecretError {
-    #[error("environment variable `{0}` is not set (expected by secret reference `env:{0}`)")]
-    MissingEnv(String),
-    #[error("cannot read secret file `{path}`: {source}")]
-    File {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("secret reference `{0}` resolves to an empty value")]
-    Empty(String),
-}
-
-/// Resolves a secret reference; `file:` paths are relative to `base` (the config file's directory).
-pub fn resolve_secret(secret: &SecretRef, base: &Path) -> Result<SecretString, SecretError> {
-    let value = if let Some(name) = secret.0.strip_prefix("env:") {
-        std::env::var(name).map_err(|_| SecretError::MissingEnv(name.to_string()))?
-    } else if let Some(path) = secret.0.strip_prefix("file:") {
-        let path = base.join(path);
-        std::fs::read_to_string(&path)
-            .map_err(|source| SecretError::File { path, source })?
-            .trim()
-            .to_string()
-    } else {
-        secret.0.clone()
-    };
-    if value.is_empty() {
-        let shown = if secret.is_literal() {
-            "<literal>".to_string()
-        } else {
-            secret.0.clone()
-        };
-        return Err(SecretError::Empty(shown));
-    }
-    Ok(SecretString::from(value))
-}
-
 fn is_guid(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
     parts.len() == 5
@@ -626,7 +668,7 @@ pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
             );
         }
     }
-    if crate::engine::time::resolve_time_zone(&graph.default_time_zone).is_none() {
+    if crate::mapping::time::resolve_time_zone(&graph.default_time_zone).is_none() {
         out.push(
             doc.error(
                 "/graph/default_time_zone",
@@ -689,16 +731,6 @@ pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
             .with_expected("`HOST:PORT` with an IP address, e.g. `127.0.0.1:8089`"),
         ),
     }
-    let location = &config.state.location;
-    if !(location == "memory" || location.starts_with("sqlite:")) {
-        out.push(
-            doc.error(
-                "/state/location",
-                format!("unknown state location `{location}`"),
-            )
-            .with_expected("`sqlite:PATH` or `memory`"),
-        );
-    }
     for (name, schedule) in [
         ("messages", &config.schedules.messages),
         ("events", &config.schedules.events),
@@ -747,27 +779,6 @@ mod tests {
     }
 
     #[test]
-    fn secrets_resolve_from_env_and_file_and_literal() {
-        use secrecy::ExposeSecret;
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("s.txt"), "from-file\n").unwrap();
-        let s = resolve_secret(&SecretRef("file:s.txt".into()), dir.path()).unwrap();
-        assert_eq!(s.expose_secret(), "from-file");
-        let s = resolve_secret(&SecretRef("literal".into()), dir.path()).unwrap();
-        assert_eq!(s.expose_secret(), "literal");
-        let err = resolve_secret(
-            &SecretRef("env:GRAPH_CONNECTOR_TEST_SURELY_UNSET".into()),
-            dir.path(),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("is not set"), "{err}");
-        assert_eq!(
-            format!("{:?}", SecretRef("hunter2".into())),
-            "SecretRef(<literal, redacted>)"
-        );
-    }
-
-    #[test]
     fn relative_paths_resolve_against_the_config_dir() {
         let mut config: ConnectorConfig = serde_json::from_value(serde_json::json!({
             "graph": {"tenant_id": "t", "client_id": "c", "client_secret": "env:S"}
@@ -775,6 +786,9 @@ mod tests {
         .unwrap();
         config.resolve_paths(Path::new("/etc/gc"));
         assert_eq!(config.mappings.dir, Path::new("/etc/gc/mappings"));
-        assert_eq!(config.state.location, "sqlite:/etc/gc/graph-connector.db");
+        assert_eq!(
+            config.state.location,
+            StateLocation::Sqlite(PathBuf::from("/etc/gc/graph-connector.db"))
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! The pure core: mapping evaluation (Graph item ⇄ CRM record) and sync planning. No I/O, no clock.
+//! Mapping evaluation (Graph item ⇄ CRM record) and mailbox selection. Pure: no I/O, no clock.
 //!
 //! Entry points:
 //! - [`to_crm`]: Graph item JSON + [`Context`] → [`CrmRecord`] (table, typed fields, warnings);

@@ -192,7 +192,9 @@ fn set_path(body: &mut Value, path: &[String], v: Value) {
         if !cur.is_object() {
             *cur = Value::Object(Map::new());
         }
-        let map = cur.as_object_mut().expect("made an object");
+        let Some(map) = cur.as_object_mut() else {
+            return;
+        };
         if i + 1 == path.len() {
             map.insert(seg.clone(), v);
             return;

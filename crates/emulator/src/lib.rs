@@ -1,4 +1,4 @@
-//! Loopback emulators of the two services we cannot reach from here, faithful to the references.
+//! Loopback emulators of Microsoft Graph (Exchange Online) and Aurea CRM.interface, the two services we cannot reach from here, faithful to the references in `../shared/reference/`.
 
 pub mod crm;
 pub mod graph;
