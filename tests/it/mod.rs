@@ -5,6 +5,7 @@ mod crm_contract;
 mod crm_emulator;
 mod crm_encode;
 mod doctor;
+mod ext_keys;
 mod form_lists;
 mod graph_client;
 mod graph_corpus;

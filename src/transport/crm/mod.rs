@@ -9,6 +9,7 @@
 pub mod client;
 pub mod encode;
 pub mod error;
+pub mod ext_keys;
 mod types;
 
 use std::{future::Future, pin::Pin};
