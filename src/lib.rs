@@ -11,5 +11,6 @@ pub mod emulator;
 pub mod engine;
 pub mod load;
 pub mod model;
+pub mod plan;
 pub mod spec;
 pub mod transport;
