@@ -441,12 +441,12 @@ fn write_fields(f: &mut fmt::Formatter<'_>, fields: &Fields) -> fmt::Result {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.actions.len();
+        let noun = if n == 1 { "action" } else { "actions" };
         writeln!(
             f,
-            "plan for mailbox {}, resource {}: {} actions",
-            self.mailbox,
-            self.resource,
-            self.actions.len()
+            "plan for mailbox {}, resource {}: {n} {noun}",
+            self.mailbox, self.resource
         )?;
         for action in &self.actions {
             writeln!(f, "{action}")?;

@@ -284,4 +284,35 @@ mod tests {
             assert!(policy.adopt, "{resource}");
         }
     }
+
+    #[test]
+    fn from_mapping_takes_direction_and_deletion_from_the_mapping() {
+        let mapping = model::Resource {
+            name: "event".into(),
+            table: "Contact".into(),
+            content_type: "text/x-vevent".into(),
+            form: None,
+            direction: Direction::GraphToCrm,
+            all_day: None,
+            selection: None,
+            filter: None,
+            rules: Vec::new(),
+            catalogs: IndexMap::new(),
+            participants: None,
+            deletion: model::Deletion {
+                on_graph_delete: OnGraphDelete::Flag,
+                flag_field: "Deleted".into(),
+                propagate_crm_delete: true,
+            },
+            form_fields: None,
+        };
+        let policy = Policy::from_mapping(&mapping);
+        assert_eq!(policy.direction, Direction::GraphToCrm);
+        assert_eq!(
+            policy.on_graph_removal,
+            GraphRemoval::Flag("Deleted".into())
+        );
+        assert_eq!(policy.on_crm_delete, CrmDelete::DeleteGraphItem);
+        assert_eq!(policy.conflict, ConflictPolicy::NewestWins);
+    }
 }
