@@ -15,6 +15,7 @@ mod map_to_crm;
 mod mapping_check;
 mod mapping_engine;
 mod mapping_tests;
+mod plan;
 mod schema;
 mod tidy;
 mod validate;

@@ -159,10 +159,11 @@ fn pure_core_does_no_io_through_std_and_reads_no_clock() {
 }
 
 #[test]
-fn mapping_evaluation_never_unwraps_item_data() {
+fn mapping_and_planning_never_unwrap_item_data() {
     let mut files = Vec::new();
     rust_files(&root().join("crates/core/src/mapping"), &mut files);
-    assert!(!files.is_empty());
+    rust_files(&root().join("crates/core/src/plan"), &mut files);
+    assert!(files.len() > 10, "found only {} files", files.len());
     let mut hits = Vec::new();
     for file in &files {
         let text = fs::read_to_string(file).expect("source readable");
@@ -180,7 +181,7 @@ fn mapping_evaluation_never_unwraps_item_data() {
     }
     assert!(
         hits.is_empty(),
-        "the mapping evaluation must turn bad item data into warnings, never panic:\n{}",
+        "the mapping evaluation and the planner must turn bad item data into warnings or reasons, never panic:\n{}",
         hits.join("\n")
     );
 }

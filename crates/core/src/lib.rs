@@ -11,4 +11,5 @@ pub mod diag;
 pub mod directory;
 pub mod mapping;
 pub mod model;
+pub mod plan;
 pub mod spec;
