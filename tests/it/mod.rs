@@ -8,7 +8,6 @@ mod doctor;
 mod graph_client;
 mod graph_corpus;
 mod graph_emulator;
-mod graph_emulator_corpus;
 mod map_to_crm;
 mod mapping_check;
 mod mapping_engine;
