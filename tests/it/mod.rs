@@ -10,7 +10,6 @@ mod form_lists;
 mod graph_client;
 mod graph_corpus;
 mod graph_emulator;
-mod graph_emulator_corpus;
 mod map_to_crm;
 mod mapping_check;
 mod mapping_engine;

@@ -8,10 +8,12 @@ use base64::Engine as _;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use crate::lock;
+
 use super::{
-    Shared,
     http::{Req, Resp},
     store::{Store, TokenInfo},
+    wire::{Shared, fault_response},
 };
 
 const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
@@ -85,7 +87,7 @@ pub async fn token_endpoint(
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
     };
     let r = {
-        let mut t = super::lock(&shared.throttle);
+        let mut t = lock(&shared.throttle);
         t.counters.requests += 1;
         *t.counters
             .per_endpoint
@@ -94,7 +96,7 @@ pub async fn token_endpoint(
         if t.faults.include_token
             && let Some((status, retry)) = t.draw_fault()
         {
-            let mut r = super::router::fault_response(status, retry);
+            let mut r = fault_response(status, retry);
             r.body = Some(
                 json!({"error": "temporarily_unavailable", "error_description": "AADSTS50196: The server terminated an operation because it encountered a client request loop. (emulated fault)", "error_codes": [50196], "trace_id": ctx.trace_id, "correlation_id": ctx.correlation_id}),
             );
@@ -109,7 +111,7 @@ pub async fn token_endpoint(
         Some(fault) => fault,
         None => {
             let r = token(shared, method, path, headers, body, &ctx);
-            let mut t = super::lock(&shared.throttle);
+            let mut t = lock(&shared.throttle);
             *t.counters.statuses.entry(r.status).or_insert(0) += 1;
             r
         }
@@ -179,7 +181,7 @@ fn token(
     }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let mut store = super::lock(&shared.store);
+    let mut store = lock(&shared.store);
     let guid = uuid::Uuid::parse_str(&tenant).is_ok();
     if tenant.eq_ignore_ascii_case("common") || tenant.eq_ignore_ascii_case("organizations") {
         return aad_error(

@@ -1,16 +1,21 @@
 //! JSON batching (`POST /v1.0/$batch`): up to 20 sub-requests, `dependsOn` ordering with 424 for
 //! dependents of a failed request, per-item status (429s included) and responses out of order.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc};
 
 use rand::seq::SliceRandom;
 use serde_json::{Map, Value, json};
 
+use crate::lock;
+
 use super::{
-    Shared,
     http::{self, Req, Resp, err},
-    router,
+    wire::Shared,
 };
+
+/// The request pipeline each item runs through (`router::graph`), passed in so `$batch` does not
+/// depend on the router that dispatches to it.
+pub type Pipeline = fn(Arc<Shared>, Req, bool) -> Pin<Box<dyn Future<Output = Resp> + Send>>;
 
 struct Item {
     id: String,
@@ -121,7 +126,7 @@ fn parse(body: Option<&Value>) -> Result<Vec<Item>, String> {
 }
 
 /// Runs a `$batch` envelope.
-pub async fn run(shared: Arc<Shared>, outer: &Req) -> Resp {
+pub async fn run(shared: Arc<Shared>, outer: &Req, pipeline: Pipeline) -> Resp {
     if outer.method != "POST" {
         return err::method_not_allowed();
     }
@@ -180,7 +185,7 @@ pub async fn run(shared: Arc<Shared>, outer: &Req) -> Resp {
             };
             let id = item.id.clone();
             let shared2 = shared.clone();
-            runs.push(async move { (id, router::graph(shared2, sub, true).await) });
+            runs.push(async move { (id, pipeline(shared2, sub, true).await) });
         }
         for (id, r) in futures::future::join_all(runs).await {
             let r = r.finish(
@@ -193,7 +198,7 @@ pub async fn run(shared: Arc<Shared>, outer: &Req) -> Resp {
         }
     }
     {
-        let mut t = super::lock(&shared.throttle);
+        let mut t = lock(&shared.throttle);
         responses.shuffle(&mut t.rng);
     }
     Resp::ok(json!({"responses": responses}))

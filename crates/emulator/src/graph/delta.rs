@@ -11,12 +11,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{
-    DeltaSettings, calendar,
+    calendar,
     http::{Req, Resp, err},
     odata,
+    recurrence::instances,
     render::{self, View},
     sealed,
-    store::{Item, ItemKind, Store, instances},
+    store::{Item, ItemKind, Store},
+    wire::DeltaSettings,
 };
 
 /// What a delta request enumerates.

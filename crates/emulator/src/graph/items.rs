@@ -8,9 +8,11 @@ use serde_json::{Map, Value, json};
 use super::{
     delta,
     http::{Req, Resp, err, with_context},
-    odata, render,
-    router::Ctx,
-    store::{self, Item, ItemKind, Store, instance_on, instances},
+    odata, percent,
+    recurrence::{instance_on, instances},
+    render,
+    store::{self, Item, ItemKind, Store},
+    wire::Ctx,
 };
 
 pub(super) fn kind_context(kind: ItemKind) -> &'static str {
@@ -143,7 +145,7 @@ fn skip_page(
             .query
             .iter()
             .filter(|(k, _)| !k.eq_ignore_ascii_case("$skip"))
-            .map(|(k, v)| format!("{k}={}", super::http::enc(v)))
+            .map(|(k, v)| format!("{k}={}", percent::enc(v)))
             .collect();
         q.push(format!("$skip={}", skip + top));
         body.insert(
@@ -260,7 +262,7 @@ pub(super) fn instances_route(store: &Store, ctx: &Ctx, ui: usize, id: &str) -> 
         .map(|s| format!("({})", s.join(",")))
         .unwrap_or_default();
     Resp::ok(json!({
-        "@odata.context": format!("{}/$metadata#users('{}')/events('{}')/instances{sel}", ctx.shared.graph_base(), store.users[ui].id, super::http::enc(id)),
+        "@odata.context": format!("{}/$metadata#users('{}')/events('{}')/instances{sel}", ctx.shared.graph_base(), store.users[ui].id, percent::enc(id)),
         "value": values
     }))
 }

@@ -11,13 +11,35 @@
 //! Entry points: [`spawn`] for tests and the sandbox, [`run_from_cli`] for
 //! `graph-connector emulate graph`. User guide: `docs/graph-emulator.md`.
 
+// Module graph (acyclic; each layer uses only the layers above it in this list, checked with
+// `grep -n 'use super::\|super::[a-z_]*::' src/graph/*.rs`):
+//
+//   leaves     error, clock, calendar, html, percent, odata, sealed, throttle; seed (-> calendar, error)
+//   store      store (-> seed, calendar, html, percent): the tenant, items, `Subscription`, `Change`;
+//              no HTTP
+//   views      recurrence (-> store, calendar): series expansion;
+//              render (-> store, recurrence, calendar, odata, html): items as Graph JSON
+//   wire       http: `Req`, `Resp`, error envelopes;
+//              wire (-> http, store, render, clock, throttle): `Shared`, `Ctx`, role checks, faults
+//   handlers   auth, users, delta, items (-> delta), subscriptions (webhook delivery; -> store),
+//              batch (runs items through a pipeline it is handed, not through `router`)
+//   router     router (-> handlers, wire): the pipeline and the routes
+//   mod        this file: options, `spawn`, the axum entry, test helpers
+//
+// The shared `lock` helper lives in the crate root.
+
 mod auth;
 mod batch;
 mod calendar;
+mod clock;
 mod delta;
+mod error;
+mod html;
 mod http;
 mod items;
 mod odata;
+mod percent;
+mod recurrence;
 mod render;
 mod router;
 mod sealed;
@@ -26,6 +48,7 @@ mod store;
 mod subscriptions;
 mod throttle;
 mod users;
+mod wire;
 
 use std::{
     net::SocketAddr,
@@ -44,57 +67,18 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use tokio::{sync::watch, task::JoinHandle};
 
+pub use error::Error;
 pub use seed::{AppSeed, SecretSeed, Seed, TenantSeed, TodoListSeed, UserSeed};
 pub use store::ItemKind;
 pub use throttle::{Counters, Faults, RetryAfter, ThrottleSettings};
+pub use wire::DeltaSettings;
 
+use crate::lock;
+use clock::Clock;
 use http::{Req, Resp};
 use store::Store;
 use throttle::Throttle;
-
-/// Errors starting the emulator or using its test helpers.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("graph emulator seed {origin}: {message}")]
-    Seed { origin: String, message: String },
-    // The field is not named `source`: thiserror would chain it and `{:#}` would print the cause twice.
-    #[error("graph emulator cannot listen on {addr}: {error}")]
-    Bind {
-        addr: SocketAddr,
-        error: std::io::Error,
-    },
-    #[error("graph emulator: {0}")]
-    Helper(String),
-}
-
-/// Delta behaviour knobs (defaults follow what Graph does in the wild).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct DeltaSettings {
-    /// Page size when the client sends no `Prefer: odata.maxpagesize` / `$top`.
-    pub default_page_size: usize,
-    /// Each page after the first repeats the last item of the previous page.
-    pub repeat_last_item: bool,
-    /// The first request of a round answers an empty page with a nextLink.
-    pub empty_first_page: bool,
-    /// How many newer sync-state generations may exist before an old deltaLink gives 410.
-    pub retained_generations: u64,
-    /// How many newer generations (rounds of the same folder, list or calendar completed since
-    /// this round started) a nextLink survives: Graph's nextLinks of an unfinished round go stale
-    /// once newer generations exist, so the default is 0.
-    pub retained_next_link_generations: u64,
-}
-
-impl Default for DeltaSettings {
-    fn default() -> Self {
-        DeltaSettings {
-            default_page_size: 10,
-            repeat_last_item: true,
-            empty_first_page: true,
-            retained_generations: 16,
-            retained_next_link_generations: 0,
-        }
-    }
-}
+use wire::Shared;
 
 /// How to start an emulator.
 #[derive(Debug, Clone)]
@@ -122,40 +106,6 @@ impl Default for EmulatorOptions {
             rng_seed: 42,
             token_lifetime: Duration::from_secs(3599),
         }
-    }
-}
-
-/// A controllable clock: real time plus an offset tests can advance.
-pub(crate) struct Clock {
-    offset: Mutex<SignedDuration>,
-}
-
-impl Clock {
-    pub fn now(&self) -> Timestamp {
-        Timestamp::now() + *lock(&self.offset)
-    }
-}
-
-/// Locks a mutex; a panic elsewhere must not take the whole emulator down with it.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(crate) struct Shared {
-    pub store: Mutex<Store>,
-    pub throttle: Mutex<Throttle>,
-    pub clock: Clock,
-    pub gate: watch::Sender<bool>,
-    /// Woken after writes so the notification dispatcher looks for changes.
-    pub changed: tokio::sync::Notify,
-    pub delta: DeltaSettings,
-    pub token_lifetime: Duration,
-    pub base: String,
-}
-
-impl Shared {
-    pub fn graph_base(&self) -> String {
-        format!("{}/v1.0", self.base)
     }
 }
 
@@ -204,9 +154,7 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
             options.faults,
             options.rng_seed,
         )),
-        clock: Clock {
-            offset: Mutex::new(SignedDuration::ZERO),
-        },
+        clock: Clock::new(),
         gate,
         changed: tokio::sync::Notify::new(),
         delta: options.delta,
@@ -373,7 +321,7 @@ impl GraphEmulator {
 
     /// Moves the emulator clock (token and secret expiry, request budget windows).
     pub fn advance_clock(&self, by: SignedDuration) {
-        *lock(&self.shared.clock.offset) += by;
+        self.shared.clock.advance(by);
     }
     pub fn now(&self) -> Timestamp {
         self.shared.clock.now()

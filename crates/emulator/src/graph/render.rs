@@ -4,8 +4,11 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    calendar, odata,
-    store::{Instance, Item, ItemKind, html_to_text, text_to_html},
+    calendar,
+    html::{html_to_text, text_to_html},
+    odata,
+    recurrence::Instance,
+    store::{Item, ItemKind},
 };
 
 /// How the client asked to see items.

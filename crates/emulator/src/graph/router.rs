@@ -9,8 +9,10 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use crate::lock;
+
 use super::{
-    Shared, auth, batch,
+    auth, batch,
     delta::{self, Scope},
     http::{Req, Resp, err, with_context},
     items::{
@@ -20,8 +22,10 @@ use super::{
     odata,
     render::{self, View},
     store::{self, ItemKind, Store, TokenInfo},
-    throttle::{Admission, RetryAfter},
+    subscriptions,
+    throttle::Admission,
     users::{get_user, list_users, mailbox_settings, update_mailbox_settings},
+    wire::{Ctx, Family, Shared, basic_only, fault_response, has_role},
 };
 
 pub(super) const COLLECTIONS: [&str; 15] = [
@@ -76,37 +80,6 @@ pub fn endpoint_label(method: &str, segments: &[String]) -> String {
     format!("{method} {out}")
 }
 
-/// A 429/503/504 fault response with the chosen `Retry-After` variant.
-pub fn fault_response(status: u16, retry: RetryAfter) -> Resp {
-    let mut r = match status {
-        429 => Resp::json(
-            429,
-            json!({"error": {"code": "TooManyRequests", "innerError": {"code": "429", "message": "Please retry after", "status": "429"}, "message": "Please retry again later."}}),
-        ),
-        503 => Resp::error(
-            503,
-            "serviceNotAvailable",
-            "The service is temporarily unavailable. Please retry later.",
-        ),
-        504 => Resp::error(
-            504,
-            "UnknownError",
-            "The gateway did not receive a timely response from the mailbox server.",
-        ),
-        500 => Resp::error(
-            500,
-            "generalException",
-            "An unspecified error has occurred.",
-        ),
-        502 => Resp::error(502, "UnknownError", "Bad gateway."),
-        other => Resp::error(other, "UnknownError", "Injected fault."),
-    };
-    if let Some(h) = retry.header() {
-        r = r.with_header("Retry-After", h);
-    }
-    r
-}
-
 /// The pipeline for one Graph request (top-level or a `$batch` item).
 pub fn graph(
     shared: Arc<Shared>,
@@ -117,12 +90,12 @@ pub fn graph(
         let now = shared.clock.now();
         let label = endpoint_label(&req.method, &req.segments);
         {
-            let mut t = super::lock(&shared.throttle);
+            let mut t = lock(&shared.throttle);
             t.counters.requests += 1;
             *t.counters.per_endpoint.entry(label).or_insert(0) += 1;
         }
         let token = {
-            let store = super::lock(&shared.store);
+            let store = lock(&shared.store);
             auth::authenticate(&store, &req, now)
         };
         let token = match token {
@@ -140,7 +113,7 @@ pub fn graph(
                     err::bad_request("A $batch request cannot contain another $batch request."),
                 );
             }
-            let r = batch::run(shared.clone(), &req).await;
+            let r = batch::run(shared.clone(), &req, graph).await;
             return count_status(&shared, r);
         }
         if req
@@ -148,7 +121,7 @@ pub fn graph(
             .first()
             .is_some_and(|s| s.eq_ignore_ascii_case("subscriptions"))
         {
-            let r = super::subscriptions::handle(&shared, &req, &token).await;
+            let r = subscriptions::handle(&shared, &req, &token).await;
             return count_status(&shared, r);
         }
         if req
@@ -163,7 +136,7 @@ pub fn graph(
         }
         // Mailbox-scoped requests are throttled per app × mailbox.
         let mailbox = if req.segments.len() >= 3 && req.segments[0].eq_ignore_ascii_case("users") {
-            let store = super::lock(&shared.store);
+            let store = lock(&shared.store);
             store
                 .user_index(&req.segments[1])
                 .map(|ui| (ui, store.users[ui].upn.to_lowercase()))
@@ -172,7 +145,7 @@ pub fn graph(
         };
         let mut _in_flight = None;
         if let Some((ui, name)) = &mailbox {
-            let mut t = super::lock(&shared.throttle);
+            let mut t = lock(&shared.throttle);
             *t.counters.per_mailbox.entry(name.clone()).or_insert(0) += 1;
             let key = (token.app, *ui);
             match t.admit(key, name, now.as_second()) {
@@ -228,7 +201,7 @@ pub(super) struct InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        super::lock(&self.shared.throttle).release(self.key);
+        lock(&self.shared.throttle).release(self.key);
     }
 }
 
@@ -239,7 +212,7 @@ async fn handle_admitted(
     in_batch: bool,
 ) -> Resp {
     let (fault, latency) = {
-        let mut t = super::lock(&shared.throttle);
+        let mut t = lock(&shared.throttle);
         let draw = if !in_batch || t.faults.include_batch_items {
             t.draw_fault()
         } else {
@@ -254,96 +227,19 @@ async fn handle_admitted(
     }
     if let Some((status, retry)) = fault {
         if status == 429 {
-            super::lock(&shared.throttle).counters.throttled_429 += 1;
+            lock(&shared.throttle).counters.throttled_429 += 1;
         }
         return fault_response(status, retry);
     }
     let now = shared.clock.now();
-    let mut store = super::lock(&shared.store);
+    let mut store = lock(&shared.store);
     handle(&mut store, shared, req, token, now)
 }
 
 pub(super) fn count_status(shared: &Shared, r: Resp) -> Resp {
-    let mut t = super::lock(&shared.throttle);
+    let mut t = lock(&shared.throttle);
     *t.counters.statuses.entry(r.status).or_insert(0) += 1;
     r
-}
-
-#[derive(Clone, Copy, PartialEq)]
-pub(super) enum Family {
-    Directory,
-    MailboxSettings,
-    Mail,
-    MailSend,
-    Calendar,
-    Contacts,
-    Tasks,
-}
-
-pub(super) fn has_role(token: &TokenInfo, family: Family, write: bool) -> bool {
-    let ok: &[&str] = match (family, write) {
-        (Family::Directory, _) => &[
-            "User.Read.All",
-            "User.ReadWrite.All",
-            "Directory.Read.All",
-            "Directory.ReadWrite.All",
-            "User.ReadBasic.All",
-        ],
-        (Family::MailboxSettings, false) => &["MailboxSettings.Read", "MailboxSettings.ReadWrite"],
-        (Family::MailboxSettings, true) => &["MailboxSettings.ReadWrite"],
-        (Family::Mail, false) => &[
-            "Mail.ReadBasic",
-            "Mail.ReadBasic.All",
-            "Mail.Read",
-            "Mail.ReadWrite",
-        ],
-        (Family::Mail, true) => &["Mail.ReadWrite"],
-        (Family::MailSend, _) => &["Mail.Send"],
-        (Family::Calendar, false) => &[
-            "Calendars.ReadBasic",
-            "Calendars.Read",
-            "Calendars.ReadWrite",
-        ],
-        (Family::Calendar, true) => &["Calendars.ReadWrite"],
-        (Family::Contacts, false) => &["Contacts.Read", "Contacts.ReadWrite"],
-        (Family::Contacts, true) => &["Contacts.ReadWrite"],
-        (Family::Tasks, false) => &["Tasks.Read.All", "Tasks.ReadWrite.All"],
-        (Family::Tasks, true) => &["Tasks.ReadWrite.All"],
-    };
-    token
-        .roles
-        .iter()
-        .any(|r| ok.iter().any(|o| o.eq_ignore_ascii_case(r)))
-}
-
-/// Whether the app reads this family only through a *.ReadBasic role.
-pub(super) fn basic_only(token: &TokenInfo, family: Family) -> bool {
-    let (basic, full): (&[&str], &[&str]) = match family {
-        Family::Mail => (
-            &["Mail.ReadBasic", "Mail.ReadBasic.All"],
-            &["Mail.Read", "Mail.ReadWrite"],
-        ),
-        Family::Calendar => (
-            &["Calendars.ReadBasic"],
-            &["Calendars.Read", "Calendars.ReadWrite"],
-        ),
-        _ => return false,
-    };
-    let has = |names: &[&str]| {
-        token
-            .roles
-            .iter()
-            .any(|r| names.iter().any(|n| n.eq_ignore_ascii_case(r)))
-    };
-    has(basic) && !has(full)
-}
-
-pub(super) struct Ctx<'a> {
-    pub shared: &'a Shared,
-    pub token: &'a TokenInfo,
-    pub req: &'a Req,
-    pub now: Timestamp,
-    pub view: View,
 }
 
 pub(super) fn handle(

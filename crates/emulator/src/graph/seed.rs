@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Error;
+use super::error::Error;
 
 /// The sandbox seed shared with the CRM emulator (see the team brief): tenant contoso.com, one app,
 /// ANA, BEN, CHL (no mailbox), DIE, EVA (outside the managed domain).

@@ -12,7 +12,7 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 use serde_json::{Map, Value, json};
 
 use super::{
-    calendar,
+    calendar, html, percent,
     seed::{Seed, UserSeed},
 };
 
@@ -241,9 +241,27 @@ pub struct Store {
     pub rng: StdRng,
     pub tokens: HashMap<String, TokenInfo>,
     /// Change-notification subscriptions (any app).
-    pub subscriptions: Vec<super::subscriptions::Subscription>,
+    pub subscriptions: Vec<Subscription>,
     /// Item changes not yet matched against subscriptions (recorded only while some exist).
     pub changes: Vec<Change>,
+}
+
+/// A subscription as created by an app.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    pub id: String,
+    pub app: usize,
+    pub resource: String,
+    pub ui: usize,
+    pub kind: ItemKind,
+    /// A folder or list id, or none for the whole mailbox collection.
+    pub container: Option<String>,
+    pub change_types: Vec<String>,
+    pub notification_url: String,
+    pub lifecycle_url: Option<String>,
+    pub client_state: Option<String>,
+    pub expires: Timestamp,
+    pub tls: String,
 }
 
 /// One item change, for change notifications.
@@ -667,7 +685,7 @@ impl Store {
         let id = self.insert(ui, ItemKind::Message, folder, m, now);
         let link = format!(
             "https://outlook.office365.com/owa/?ItemID={}&exvsurl=1&viewmodel=ReadMessageItem",
-            super::http::enc(&id)
+            percent::enc(&id)
         );
         self.mailbox_mut(ui)
             .items
@@ -991,7 +1009,7 @@ impl Store {
     fn set_web_link(&mut self, ui: usize, id: &str) {
         let link = format!(
             "https://outlook.office365.com/owa/?itemid={}&exvsurl=1&path=/calendar/item",
-            super::http::enc(id)
+            percent::enc(id)
         );
         if let Some(item) = self.mailbox_mut(ui).items.get_mut(id) {
             item.data.insert("webLink".into(), json!(link));
@@ -1263,129 +1281,6 @@ impl Store {
     }
 }
 
-/// One expanded instance of a series master within a window.
-#[derive(Debug, Clone)]
-pub struct Instance {
-    pub id: String,
-    pub original: Date,
-    pub exception: bool,
-    pub start: Timestamp,
-    pub end: Timestamp,
-}
-
-impl Instance {
-    /// The occurrence's own change key: Exchange gives each occurrence and exception its own,
-    /// so it is derived (stable across reads) from the master's change key, the original date,
-    /// the instance's times and its exception properties: it changes whenever the master or
-    /// this exception does.
-    pub fn change_key(&self, master: &Item) -> String {
-        let exception = master
-            .exceptions
-            .get(&self.original)
-            .map(|o| Value::Object(o.clone()).to_string())
-            .unwrap_or_default();
-        let text = format!(
-            "{}|{}|{}|{}|{exception}",
-            master.change_key(),
-            self.original,
-            self.start,
-            self.end
-        );
-        // Two FNV-1a passes with different offsets: 16 bytes, like the store's random keys.
-        let fnv = |offset: u64| {
-            text.bytes().fold(offset, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-            })
-        };
-        let mut raw = [0u8; 16];
-        raw[..8].copy_from_slice(&fnv(0xcbf2_9ce4_8422_2325).to_be_bytes());
-        raw[8..].copy_from_slice(&fnv(0x6c62_272e_07bb_0142).to_be_bytes());
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    }
-
-    /// `W/"<changeKey>"` of [`Instance::change_key`].
-    pub fn etag(&self, master: &Item) -> String {
-        format!("W/\"{}\"", self.change_key(master))
-    }
-}
-
-/// Instances of a series master overlapping `[from, to)`, cancelled occurrences left out.
-struct SeriesClock {
-    wall: jiff::civil::DateTime,
-    tz: jiff::tz::TimeZone,
-    dur: jiff::SignedDuration,
-}
-
-fn series_clock(master: &Item) -> Option<(&Value, SeriesClock)> {
-    let rec = master.data.get("recurrence").filter(|r| r.is_object())?;
-    let start = &master.data["start"];
-    let wall = calendar::wall_of(start)?;
-    let tzname = rec
-        .pointer("/range/recurrenceTimeZone")
-        .and_then(Value::as_str)
-        .or_else(|| start.get("timeZone").and_then(Value::as_str))
-        .unwrap_or("UTC");
-    let tz = calendar::zone(tzname).unwrap_or(jiff::tz::TimeZone::UTC);
-    let dur = calendar::duration(start, &master.data["end"]);
-    Some((rec, SeriesClock { wall, tz, dur }))
-}
-
-fn instance_at(master: &Item, d: Date, c: &SeriesClock) -> Option<Instance> {
-    if master.cancelled.contains(&d) {
-        return None;
-    }
-    let base = calendar::occurrence_start(d, c.wall, &c.tz);
-    let (start, end, exception) = match master.exceptions.get(&d) {
-        Some(x) => {
-            let s = x.get("start").and_then(calendar::instant_of).or(base)?;
-            let e = x
-                .get("end")
-                .and_then(calendar::instant_of)
-                .unwrap_or(s + c.dur);
-            (s, e, true)
-        }
-        None => (base?, base? + c.dur, false),
-    };
-    Some(Instance {
-        id: Store::occurrence_id(&master.id, d),
-        original: d,
-        exception,
-        start,
-        end,
-    })
-}
-
-/// Upper bound of expanded dates per series (a daily series over a century).
-const MAX_EXPANSION: usize = 50_000;
-
-/// Instances of a series master overlapping `[from, to)`, cancelled occurrences left out.
-pub fn instances(master: &Item, from: Timestamp, to: Timestamp) -> Vec<Instance> {
-    let Some((rec, c)) = series_clock(master) else {
-        return Vec::new();
-    };
-    let last =
-        c.tz.to_datetime(to)
-            .date()
-            .checked_add(jiff::ToSpan::days(1))
-            .unwrap_or(Date::MAX);
-    let dates = calendar::expand(rec, last, MAX_EXPANSION).unwrap_or_default();
-    dates
-        .into_iter()
-        .filter_map(|d| instance_at(master, d, &c))
-        .filter(|i| i.start < to && (i.end > from || (i.end == i.start && i.start >= from)))
-        .collect()
-}
-
-/// The instance whose original date is `date`, if the series has one there (not cancelled).
-pub fn instance_on(master: &Item, date: Date) -> Option<Instance> {
-    let (rec, c) = series_clock(master)?;
-    let dates = calendar::expand(rec, date, MAX_EXPANSION).ok()?;
-    if dates.last() != Some(&date) {
-        return None;
-    }
-    instance_at(master, date, &c)
-}
-
 fn obj(v: &Value, place: &str) -> Result<Map<String, Value>, StoreError> {
     match v {
         Value::Object(m) => Ok(m.clone()),
@@ -1428,7 +1323,7 @@ pub fn normalize_body(m: &mut Map<String, Value>) {
         b.entry("contentType").or_insert(json!("text"));
         b.entry("content").or_insert(json!(""));
         let text = if b["contentType"] == "html" {
-            html_to_text(b["content"].as_str().unwrap_or(""))
+            html::html_to_text(b["content"].as_str().unwrap_or(""))
         } else {
             b["content"].as_str().unwrap_or("").to_owned()
         };
@@ -1437,61 +1332,6 @@ pub fn normalize_body(m: &mut Map<String, Value>) {
             m.insert("bodyPreview".into(), json!(preview));
         }
     }
-}
-
-/// A plain-text rendering of an HTML body (tags dropped, a few entities decoded).
-pub fn html_to_text(html: &str) -> String {
-    let lower = html.to_ascii_lowercase();
-    let start = lower
-        .find("<body")
-        .and_then(|i| html[i..].find('>').map(|j| i + j + 1))
-        .unwrap_or(0);
-    let end = lower.rfind("</body>").unwrap_or(html.len()).max(start);
-    let mut out = String::new();
-    let mut in_tag = false;
-    let mut tag = String::new();
-    for c in html[start..end].chars() {
-        match c {
-            '<' => {
-                in_tag = true;
-                tag.clear();
-            }
-            '>' if in_tag => {
-                in_tag = false;
-                let t = tag.to_ascii_lowercase();
-                if t.starts_with("br")
-                    || t.starts_with("/p")
-                    || t.starts_with("/div")
-                    || t.starts_with("/tr")
-                {
-                    out.push_str("\r\n");
-                }
-            }
-            _ if in_tag => tag.push(c),
-            _ => out.push(c),
-        }
-    }
-    out.replace("&nbsp;", " ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-        .trim()
-        .to_owned()
-}
-
-/// Wraps text in the minimal HTML document Exchange produces.
-pub fn text_to_html(text: &str) -> String {
-    let escaped = text
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace("\r\n", "\n")
-        .replace('\n', "<br>\r\n");
-    format!(
-        "<html>\r\n<head>\r\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\r\n</head>\r\n<body>\r\n{escaped}\r\n</body>\r\n</html>\r\n"
-    )
 }
 
 fn fill_display_name(c: &mut Map<String, Value>) {

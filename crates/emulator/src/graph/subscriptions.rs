@@ -7,30 +7,15 @@ use std::{sync::Arc, time::Duration};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use super::{
-    Shared, calendar,
-    http::{Req, Resp, err},
-    lock,
-    store::{Change, ItemKind, Store, TokenInfo},
-};
+use crate::lock;
 
-/// A subscription as created by an app.
-#[derive(Debug, Clone)]
-pub struct Subscription {
-    pub id: String,
-    pub app: usize,
-    pub resource: String,
-    pub ui: usize,
-    pub kind: ItemKind,
-    /// A folder or list id, or none for the whole mailbox collection.
-    pub container: Option<String>,
-    pub change_types: Vec<String>,
-    pub notification_url: String,
-    pub lifecycle_url: Option<String>,
-    pub client_state: Option<String>,
-    pub expires: Timestamp,
-    pub tls: String,
-}
+use super::{
+    calendar,
+    http::{self, Req, Resp, err},
+    percent,
+    store::{Change, ItemKind, Store, Subscription, TokenInfo},
+    wire::Shared,
+};
 
 /// Maximum lifetimes (minutes): Outlook resources 10,080 (current docs), To Do 4,230.
 fn max_minutes(kind: ItemKind) -> i64 {
@@ -76,7 +61,7 @@ fn parse_resource(
     store: &Store,
     resource: &str,
 ) -> Result<(usize, ItemKind, Option<String>), String> {
-    let segs = super::http::split_segments(resource);
+    let segs = http::split_segments(resource);
     let low: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
     let l: Vec<&str> = low.iter().map(String::as_str).collect();
     if l.first() == Some(&"me") {
@@ -132,7 +117,7 @@ async fn validate(url: &str) -> Result<(), String> {
         uuid::Uuid::new_v4()
     );
     let sep = if url.contains('?') { '&' } else { '?' };
-    let target = format!("{url}{sep}validationToken={}", super::http::enc(&token));
+    let target = format!("{url}{sep}validationToken={}", percent::enc(&token));
     let res = client()
         .post(target)
         .header("Content-Type", "text/plain; charset=utf-8")

@@ -4,12 +4,10 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    Shared,
     http::{Req, Resp, err, with_context},
-    odata,
-    router::Ctx,
-    sealed,
+    odata, sealed,
     store::{self, Store},
+    wire::{Ctx, Shared},
 };
 
 pub(super) fn mailbox_settings(store: &Store, ctx: &Ctx, ui: usize, sub: Option<&str>) -> Resp {

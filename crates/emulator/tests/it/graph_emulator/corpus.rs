@@ -9,18 +9,16 @@
 
 use std::path::PathBuf;
 
-use graph_connector::emulator::graph::{
-    EmulatorOptions, Faults, GraphEmulator, ItemKind, RetryAfter, spawn,
-};
-use reqwest::Client;
+use graph_connector_emulator::graph::{Faults, GraphEmulator, ItemKind, RetryAfter};
 use serde_json::{Value, json};
 
-const ANA: &str = "ana@contoso.com";
+use super::{ANA, call, delta_pages, start, token, webhook};
 
+/// `../shared/graph-examples` seen from the workspace root (this crate is `crates/emulator`).
 fn corpus_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/graph-examples"
+        "/../../../shared/graph-examples"
     ));
     if dir.join("MANIFEST.tsv").is_file() {
         Some(dir)
@@ -128,31 +126,8 @@ impl Ctx {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> (u16, Value) {
-        let url = if path.starts_with("http") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.emu.graph_url())
-        };
-        let mut req = Client::new()
-            .request(method.parse().unwrap(), url)
-            .bearer_auth(tok);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        (
-            status,
-            if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap()
-            },
-        )
+        let res = call(&self.emu, tok, method, path, headers, body).await;
+        (res.status.as_u16(), res.body)
     }
     async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Value {
         let (status, body) = self.call("GET", path, headers, None).await;
@@ -161,16 +136,7 @@ impl Ctx {
     }
     /// Every page of one delta round.
     async fn round(&self, first: &str, prefer: &str) -> (Vec<Value>, String) {
-        let mut url = first.to_owned();
-        let mut pages = Vec::new();
-        loop {
-            let page = self.get(&url, &[("Prefer", prefer)]).await;
-            pages.push(page.clone());
-            match page.get("@odata.nextLink").and_then(Value::as_str) {
-                Some(next) => url = next.to_owned(),
-                None => return (pages, page["@odata.deltaLink"].as_str().unwrap().to_owned()),
-            }
-        }
+        delta_pages(&self.emu, &self.tok, first, prefer).await
     }
     fn id_of(&self, kind: ItemKind, field: &str, value: &str) -> String {
         self.emu
@@ -203,36 +169,7 @@ fn best_page(corpus: &Value, pages: &[Value], ignore: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn emulator_responses_have_the_corpus_keys_and_types() {
     let Some(dir) = corpus_dir() else { return };
-    let emu = spawn(EmulatorOptions::default()).await.unwrap();
-    let form = |emu: &GraphEmulator| {
-        vec![
-            ("client_id".to_owned(), emu.client_id().to_owned()),
-            ("client_secret".to_owned(), emu.client_secret().to_owned()),
-            (
-                "scope".to_owned(),
-                "https://graph.microsoft.com/.default".to_owned(),
-            ),
-            ("grant_type".to_owned(), "client_credentials".to_owned()),
-        ]
-    };
-    let token = |emu: &GraphEmulator| {
-        let url = emu.token_url();
-        let f = form(emu);
-        async move {
-            Client::new()
-                .post(url)
-                .form(&f)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()["access_token"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
+    let emu = start().await;
     let tok = token(&emu).await;
     let cid = emu.client_id().to_owned();
     emu.set_app_roles(&cid, &[]).unwrap();
@@ -446,7 +383,7 @@ async fn emulator_responses_have_the_corpus_keys_and_types() {
             "message-get-2.json" => Some(cx.get(&format!("{u}/messages/{order}/?$select=internetMessageHeaders"), &[]).await),
             "message-get-3.json" => Some(cx.get(&format!("{u}/messages/{order}/?$select=subject,body,bodyPreview,uniqueBody"), &[("Prefer", "outlook.body-content-type=\"text\"")]).await),
             "subscription-create-response.json" => {
-                let (base, _) = super::graph_emulator::webhook().await;
+                let (base, _) = webhook().await;
                 let mut req = load(&dir, "subscription-create-request.json");
                 // The docs' request is delegated (me/…) and long expired: same shape, app-only values.
                 req["resource"] = json!("users/ana@contoso.com/mailFolders('Inbox')/messages");

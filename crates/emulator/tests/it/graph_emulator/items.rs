@@ -1,0 +1,445 @@
+//! Item reads and writes: OData contexts, change keys and `If-Match`, `transactionId`, `Prefer` conversions, moves and sent mail.
+
+use graph_connector_emulator::graph::ItemKind;
+use serde_json::{Value, json};
+
+use super::{ANA, assert_graph_error, call, delta_round, get, ids, start, token};
+
+#[tokio::test]
+async fn folder_scoped_lists_name_their_folder_in_the_odata_context() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let ana_id = get(&emu, &tok, "/users/ana@contoso.com").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let partners = emu.container_id(ANA, "Partners").unwrap();
+    let tasks = emu.container_id(ANA, "Tasks").unwrap();
+    let meta = format!("{}/$metadata#", emu.graph_url());
+    let cases = [
+        (
+            "/users/ana@contoso.com/mailFolders/inbox/messages".to_owned(),
+            format!("users('{ana_id}')/mailFolders('inbox')/messages"),
+        ),
+        (
+            "/users/ana@contoso.com/mailFolders('inbox')/messages?$select=subject,from".to_owned(),
+            format!("users('{ana_id}')/mailFolders('inbox')/messages(subject,from)"),
+        ),
+        (
+            "/users/ana@contoso.com/messages".to_owned(),
+            format!("users('{ana_id}')/messages"),
+        ),
+        (
+            format!("/users/ana@contoso.com/contactFolders/{partners}/contacts"),
+            format!("users('{ana_id}')/contactFolders('{partners}')/contacts"),
+        ),
+        (
+            format!("/users/ana@contoso.com/todo/lists/{tasks}/tasks"),
+            format!("users('{ana_id}')/todo/lists('{tasks}')/tasks"),
+        ),
+        // Delta is a function returning a collection: the corpus (message-delta-*.json) names
+        // no folder there.
+        (
+            "/users/ana@contoso.com/mailFolders/inbox/messages/delta".to_owned(),
+            "Collection(message)".to_owned(),
+        ),
+    ];
+    for (path, context) in cases {
+        let c = get(&emu, &tok, &path).await;
+        assert_eq!(c.status, 200, "{path}: {}", c.body);
+        assert_eq!(
+            c.body["@odata.context"].as_str().unwrap(),
+            format!("{meta}{context}"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn writes_bump_the_change_key_and_a_stale_if_match_gives_412() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let created = call(&emu, &tok, "POST", "/users/ana@contoso.com/events", &[], Some(json!({"subject": "Demo", "start": {"dateTime": "2026-12-01T10:00:00", "timeZone": "W. Europe Standard Time"}, "end": {"dateTime": "2026-12-01T11:00:00", "timeZone": "W. Europe Standard Time"}}))).await;
+    assert_eq!(created.status, 201);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let etag = created.body["@odata.etag"].as_str().unwrap().to_owned();
+    assert_eq!(
+        etag,
+        format!("W/\"{}\"", created.body["changeKey"].as_str().unwrap())
+    );
+    let path = format!("/users/ana@contoso.com/events/{id}");
+    let ok = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &path,
+        &[("If-Match", &etag)],
+        Some(json!({"subject": "Demo 2"})),
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    assert_ne!(ok.body["changeKey"], created.body["changeKey"]);
+    let stale = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &path,
+        &[("If-Match", &etag)],
+        Some(json!({"subject": "Demo 3"})),
+    )
+    .await;
+    assert_graph_error(&stale, 412, "ErrorIrresolvableConflict");
+    let del = call(&emu, &tok, "DELETE", &path, &[("If-Match", &etag)], None).await;
+    assert_eq!(del.status, 412);
+    let fresh = ok.body["@odata.etag"].as_str().unwrap();
+    assert_eq!(
+        call(&emu, &tok, "DELETE", &path, &[("If-Match", fresh)], None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(get(&emu, &tok, &path).await.status, 404);
+
+    // Sent/received messages keep their body and recipients; flags may change.
+    let inbox = emu.container_id(ANA, "inbox").unwrap();
+    let msg = emu
+        .items(ANA, ItemKind::Message)
+        .into_iter()
+        .find(|m| m["parentFolderId"] == inbox.as_str())
+        .unwrap();
+    let mpath = format!(
+        "/users/ana@contoso.com/messages/{}",
+        msg["id"].as_str().unwrap()
+    );
+    let refused = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &mpath,
+        &[],
+        Some(json!({"subject": "edited"})),
+    )
+    .await;
+    assert_eq!(refused.status, 400);
+    let flagged = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &mpath,
+        &[],
+        Some(json!({"flag": {"flagStatus": "flagged"}, "categories": ["CRM"]})),
+    )
+    .await;
+    assert_eq!(flagged.status, 200);
+    assert_eq!(flagged.body["flag"]["flagStatus"], "flagged");
+}
+
+#[tokio::test]
+async fn a_retried_event_create_with_the_same_transaction_id_does_not_duplicate() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let before = emu.items(ANA, ItemKind::Event).len();
+    let body = json!({"subject": "Once", "transactionId": "7E163156-7762-4BEB-A1C6-729EA81755A7", "start": {"dateTime": "2026-12-05T10:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2026-12-05T11:00:00", "timeZone": "UTC"}});
+    let a = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/events",
+        &[],
+        Some(body.clone()),
+    )
+    .await;
+    let b = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/events",
+        &[],
+        Some(body),
+    )
+    .await;
+    assert_eq!((a.status.as_u16(), b.status.as_u16()), (201, 201));
+    assert_eq!(a.body["id"], b.body["id"]);
+    assert_eq!(emu.items(ANA, ItemKind::Event).len(), before + 1);
+}
+
+#[tokio::test]
+async fn prefer_headers_convert_time_zones_and_bodies() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let events = emu.items(ANA, ItemKind::Event);
+    let visit = events
+        .iter()
+        .find(|e| e["subject"] == "Visit Northwind GmbH")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fair = events
+        .iter()
+        .find(|e| e["subject"] == "Trade fair")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let utc = get(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/events/{visit}"),
+    )
+    .await;
+    assert_eq!(
+        utc.body["start"],
+        json!({"dateTime": "2026-12-03T13:00:00.0000000", "timeZone": "UTC"})
+    );
+    let pst = call(
+        &emu,
+        &tok,
+        "GET",
+        &format!("/users/ana@contoso.com/events/{visit}"),
+        &[(
+            "Prefer",
+            "outlook.timezone=\"Pacific Standard Time\", outlook.body-content-type=\"html\"",
+        )],
+        None,
+    )
+    .await;
+    assert_eq!(
+        pst.body["start"],
+        json!({"dateTime": "2026-12-03T05:00:00.0000000", "timeZone": "Pacific Standard Time"})
+    );
+    assert!(
+        pst.body["body"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("<html>")
+    );
+    let applied: Vec<&str> = pst
+        .headers
+        .get_all("preference-applied")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(
+        applied.contains(&"outlook.timezone=\"Pacific Standard Time\""),
+        "{applied:?}"
+    );
+    // All-day events are floating dates.
+    let allday = call(
+        &emu,
+        &tok,
+        "GET",
+        &format!("/users/ana@contoso.com/events/{fair}"),
+        &[("Prefer", "outlook.timezone=\"Pacific Standard Time\"")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        allday.body["start"]["dateTime"],
+        "2026-12-08T00:00:00.0000000"
+    );
+    // … and so are the occurrences of an all-day series, sparse ones included.
+    emu.add_item(ANA, ItemKind::Event, None, json!({"subject": "Holiday", "isAllDay": true,
+        "start": {"dateTime": "2026-12-24T00:00:00", "timeZone": "W. Europe Standard Time"},
+        "end": {"dateTime": "2026-12-25T00:00:00", "timeZone": "W. Europe Standard Time"},
+        "recurrence": {"pattern": {"type": "daily", "interval": 1}, "range": {"type": "numbered", "startDate": "2026-12-24", "numberOfOccurrences": 2}}})).unwrap();
+    let pst_pref = [("Prefer", "outlook.timezone=\"Pacific Standard Time\"")];
+    let view = call(&emu, &tok, "GET", "/users/ana@contoso.com/calendarView?startDateTime=2026-12-24T00:00:00Z&endDateTime=2026-12-27T00:00:00Z", &pst_pref, None).await;
+    let starts: Vec<&str> = view.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == "Holiday")
+        .map(|e| e["start"]["dateTime"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        starts,
+        ["2026-12-24T00:00:00.0000000", "2026-12-25T00:00:00.0000000"]
+    );
+    let first = call(&emu, &tok, "GET", "/users/ana@contoso.com/calendarView/delta?startDateTime=2026-12-24T00:00:00Z&endDateTime=2026-12-27T00:00:00Z", &pst_pref, None).await;
+    let page = call(
+        &emu,
+        &tok,
+        "GET",
+        first.body["@odata.nextLink"].as_str().unwrap(),
+        &pst_pref,
+        None,
+    )
+    .await;
+    let sparse: Vec<&Value> = page.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "occurrence")
+        .collect();
+    assert_eq!(sparse.len(), 2);
+    // Each applied preference is echoed once, delta pages included.
+    let applied: Vec<&str> = page
+        .headers
+        .get_all("preference-applied")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        applied,
+        ["outlook.timezone=\"Pacific Standard Time\""],
+        "{applied:?}"
+    );
+    assert_eq!(
+        sparse[0]["start"],
+        json!({"dateTime": "2026-12-24T00:00:00.0000000", "timeZone": "Pacific Standard Time"})
+    );
+    let inbox = emu.container_id(ANA, "inbox").unwrap();
+    let msgs = call(
+        &emu,
+        &tok,
+        "GET",
+        &format!("/users/ana@contoso.com/mailFolders/{inbox}/messages?$select=subject,body"),
+        &[("Prefer", "outlook.body-content-type=\"text\"")],
+        None,
+    )
+    .await;
+    let html_one = msgs.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["subject"] == "Fabrikam order 4711")
+        .unwrap();
+    assert_eq!(html_one["body"]["contentType"], "text");
+    assert!(!html_one["body"]["content"].as_str().unwrap().contains('<'));
+}
+
+#[tokio::test]
+async fn a_moved_message_gets_a_new_id_unless_ids_are_immutable() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let inbox_delta = "/users/ana@contoso.com/mailFolders/inbox/messages/delta";
+    let (_, link, _) = delta_round(&emu, &tok, inbox_delta, "odata.maxpagesize=10").await;
+    let inbox = emu.container_id(ANA, "inbox").unwrap();
+    let mut msgs: Vec<String> = emu
+        .items(ANA, ItemKind::Message)
+        .into_iter()
+        .filter(|m| m["parentFolderId"] == inbox.as_str())
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    let (a, b) = (msgs.pop().unwrap(), msgs.pop().unwrap());
+    let plain = call(
+        &emu,
+        &tok,
+        "POST",
+        &format!("/users/ana@contoso.com/messages/{a}/move"),
+        &[],
+        Some(json!({"destinationId": "archive"})),
+    )
+    .await;
+    assert_eq!(plain.status, 201);
+    assert_ne!(plain.body["id"], a.as_str());
+    let immutable = call(
+        &emu,
+        &tok,
+        "POST",
+        &format!("/users/ana@contoso.com/messages/{b}/move"),
+        &[("Prefer", "IdType=\"ImmutableId\"")],
+        Some(json!({"destinationId": "archive"})),
+    )
+    .await;
+    assert_eq!(immutable.status, 201);
+    assert_eq!(immutable.body["id"], b.as_str());
+    assert_eq!(
+        immutable.body["parentFolderId"],
+        emu.container_id(ANA, "archive").unwrap().as_str()
+    );
+    let (round2, _, _) = delta_round(&emu, &tok, &link, "odata.maxpagesize=10").await;
+    for gone in [&a, &b] {
+        assert!(
+            round2
+                .iter()
+                .any(|i| i["id"] == gone.as_str() && i["@removed"].is_object()),
+            "{gone} removed from the inbox"
+        );
+    }
+    let archive = emu.container_id(ANA, "archive").unwrap();
+    let (arch, _, _) = delta_round(
+        &emu,
+        &tok,
+        &format!("/users/ana@contoso.com/mailFolders/{archive}/messages/delta"),
+        "odata.maxpagesize=10",
+    )
+    .await;
+    assert_eq!(
+        ids(&arch),
+        [plain.body["id"].as_str().unwrap().to_owned(), b.clone()]
+            .into_iter()
+            .collect()
+    );
+
+    // An EWS id (standard base64) of the same item translates to the REST id.
+    let rest = b.clone();
+    let ews = rest.replace('-', "+").replace('_', "/");
+    let t = call(&emu, &tok, "POST", "/users/ana@contoso.com/translateExchangeIds", &[], Some(json!({"inputIds": [ews], "sourceIdType": "ewsId", "targetIdType": "restImmutableEntryId"}))).await;
+    assert_eq!(t.body["value"][0]["targetId"], rest.as_str());
+}
+
+#[tokio::test]
+async fn sent_mail_reaches_internal_inboxes_with_the_same_internet_message_id() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let mail = json!({"message": {"subject": "Offer 4711", "body": {"contentType": "text", "content": "Attached."},
+        "toRecipients": [{"emailAddress": {"address": "ben@contoso.com"}}, {"emailAddress": {"address": "frank@fabrikam.com"}}]}});
+    let denied = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/sendMail",
+        &[],
+        Some(mail.clone()),
+    )
+    .await;
+    assert_graph_error(&denied, 403, "ErrorAccessDenied");
+    let cid = emu.client_id().to_owned();
+    emu.set_app_roles(&cid, &["Mail.ReadWrite", "Mail.Send"])
+        .unwrap();
+    let tok = token(&emu).await;
+    let sent = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/sendMail",
+        &[],
+        Some(mail),
+    )
+    .await;
+    assert_eq!(sent.status, 202);
+    let find = |mailbox: &str| {
+        emu.items(mailbox, ItemKind::Message)
+            .into_iter()
+            .find(|m| m["subject"] == "Offer 4711")
+            .unwrap()
+    };
+    let (mine, bens) = (find(ANA), find("ben@contoso.com"));
+    assert_eq!(
+        mine["parentFolderId"],
+        emu.container_id(ANA, "sentitems").unwrap().as_str()
+    );
+    assert_eq!(
+        bens["parentFolderId"],
+        emu.container_id("ben@contoso.com", "inbox")
+            .unwrap()
+            .as_str()
+    );
+    assert_eq!(mine["internetMessageId"], bens["internetMessageId"]);
+    assert_ne!(mine["id"], bens["id"]);
+    assert_eq!(
+        (mine["isRead"].as_bool(), bens["isRead"].as_bool()),
+        (Some(true), Some(false))
+    );
+    // The seed has such a pair too: Ana's memo to Dieter.
+    let memo = |mailbox: &str| {
+        emu.items(mailbox, ItemKind::Message)
+            .into_iter()
+            .find(|m| m["subject"] == "Internal memo")
+            .unwrap()["internetMessageId"]
+            .clone()
+    };
+    assert_eq!(memo(ANA), memo("dieter@contoso.com"));
+}
