@@ -10,7 +10,6 @@
 use std::{
     collections::HashSet,
     path::{Path, PathBuf},
-    sync::OnceLock,
 };
 
 use jsonschema::Validator;
@@ -18,11 +17,12 @@ use jsonschema::Validator;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+#[cfg(feature = "sandbox")]
+use crate::emulator::{crm::Seed as CrmSeed, graph::Seed as GraphSeed};
 use crate::{
     check::{self, Source},
     config::{self, ConnectorConfig},
     diag::{Diagnostic, did_you_mean, one_of},
-    emulator::{crm::Seed as CrmSeed, graph::Seed as GraphSeed},
     model::MappingSet,
     spec::{
         DirectorySpec, MappingSpec, OverlaySpec, TestSuite,
@@ -118,11 +118,7 @@ pub struct FromDocument<T> {
 /// and deserialization is retried so that the semantic checks still run on the rest; failing that,
 /// the file is left out of them silently (the schema errors already say what is wrong).
 pub fn spec_from_document<T: DeserializeOwned>(doc: &Document, kind: Kind) -> FromDocument<T> {
-    from_document(
-        doc,
-        schema::validate_located(doc, kind),
-        kind_name(FileKind::from(kind)),
-    )
+    from_document(doc, schema::validate_located(doc, kind), kind.description())
 }
 
 /// [`spec_from_document`] with the schema violations found and the name of what the file is.
@@ -210,19 +206,6 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
         }
     }
     pointer
-}
-
-/// What a file is, for messages.
-fn kind_name(kind: FileKind) -> &'static str {
-    match kind {
-        FileKind::Config => "the connector config",
-        FileKind::Mapping => "the mapping spec",
-        FileKind::Overlay => "the template overlay",
-        FileKind::MappingTests => "the mapping tests",
-        FileKind::Directory => "the participant directory",
-        FileKind::CrmSeed => "the CRM emulator seed",
-        FileKind::GraphSeed => "the Graph emulator seed",
-    }
 }
 
 fn parent_of(pointer: &str) -> &str {
@@ -492,21 +475,30 @@ pub fn check_test_file(path: &Path) -> Vec<Diagnostic> {
 
 /// Checks a participant directory or an emulator seed: YAML, schema and types, every problem located;
 /// a Graph seed also gets the emulator's own checks (GUIDs, time zones, duplicate users).
-pub fn check_data_file(path: &Path, kind: FileKind) -> Vec<Diagnostic> {
+pub fn check_data_file(path: &Path, kind: Kind) -> Vec<Diagnostic> {
     let doc = match read_document(path) {
         Ok(doc) => doc,
         Err(diagnostics) => return diagnostics,
     };
-    let violations = schema::validate_with(&doc, kind.validator(), kind.schema());
+    let (Some(validator), Some(schema)) = (validator(kind), schema(kind)) else {
+        return vec![doc.error(
+            "",
+            format!(
+                "checking {} needs the emulators (build with the `sandbox` feature)",
+                kind.description()
+            ),
+        )];
+    };
+    let violations = schema::validate_with(&doc, validator, schema);
     match kind {
-        FileKind::Directory => {
-            from_document::<DirectorySpec>(&doc, violations, kind_name(kind)).diagnostics
+        Kind::Directory => {
+            from_document::<DirectorySpec>(&doc, violations, kind.description()).diagnostics
         }
-        FileKind::CrmSeed => {
-            from_document::<CrmSeed>(&doc, violations, kind_name(kind)).diagnostics
-        }
-        FileKind::GraphSeed => {
-            let read = from_document::<GraphSeed>(&doc, violations, kind_name(kind));
+        #[cfg(feature = "sandbox")]
+        Kind::CrmSeed => from_document::<CrmSeed>(&doc, violations, kind.description()).diagnostics,
+        #[cfg(feature = "sandbox")]
+        Kind::GraphSeed => {
+            let read = from_document::<GraphSeed>(&doc, violations, kind.description());
             if !read.diagnostics.is_empty() || read.spec.is_none() {
                 return read.diagnostics;
             }
@@ -523,11 +515,12 @@ pub fn check_data_file(path: &Path, kind: FileKind) -> Vec<Diagnostic> {
             &doc.file,
             0,
             0,
-            format!("{} is not a data file", kind_name(other)),
+            format!("{} is not a data file", other.description()),
         )],
     }
 }
 
+#[cfg(feature = "sandbox")]
 /// Locates an emulator seed message of the form `users[2].timeZone: expected …` at that node.
 fn seed_error(doc: &Document, message: &str) -> Diagnostic {
     let (path, rest) = message.split_once(": ").unwrap_or(("", message));
@@ -623,144 +616,89 @@ pub fn load_setup(config_path: &Path) -> Result<Setup, Vec<Diagnostic>> {
     }
 }
 
-/// What a YAML file holds, judged by its name and, failing that, its top-level keys. Each kind has a
-/// schema under `schemas/`: the spec kinds through [`Kind`], the emulator seeds here (the pure core
-/// does not know the emulators).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    Config,
-    Mapping,
-    Overlay,
-    MappingTests,
-    /// Known CRM participants for `map --directory`.
-    Directory,
-    /// A CRM emulator seed (`src/emulator/crm/default-seed.yaml`).
-    CrmSeed,
-    /// A Graph emulator seed (`src/emulator/graph/default-seed.yaml`).
-    GraphSeed,
-}
-
-impl From<Kind> for FileKind {
-    fn from(kind: Kind) -> Self {
-        match kind {
-            Kind::Connector => FileKind::Config,
-            Kind::Mapping => FileKind::Mapping,
-            Kind::Overlay => FileKind::Overlay,
-            Kind::MappingTests => FileKind::MappingTests,
-            Kind::Directory => FileKind::Directory,
-        }
+/// The schema of any file kind: the core's for the spec kinds, the emulator seeds' from the emulator's
+/// types (`None` without the `sandbox` feature, which brings the emulator crate).
+pub fn schema(kind: Kind) -> Option<&'static Value> {
+    match kind.core_schema() {
+        Some(schema) => Some(schema),
+        None => seed_schema(kind).map(|(schema, _)| schema),
     }
 }
 
-impl FileKind {
-    /// Every kind, in the order schemas are written.
-    pub const ALL: [FileKind; 7] = [
-        FileKind::Config,
-        FileKind::Mapping,
-        FileKind::Overlay,
-        FileKind::MappingTests,
-        FileKind::Directory,
-        FileKind::CrmSeed,
-        FileKind::GraphSeed,
-    ];
-
-    /// The spec kind of a file the mapping pipeline reads; `None` for the emulator seeds.
-    pub fn spec_kind(self) -> Option<Kind> {
-        match self {
-            FileKind::Config => Some(Kind::Connector),
-            FileKind::Mapping => Some(Kind::Mapping),
-            FileKind::Overlay => Some(Kind::Overlay),
-            FileKind::MappingTests => Some(Kind::MappingTests),
-            FileKind::Directory => Some(Kind::Directory),
-            FileKind::CrmSeed | FileKind::GraphSeed => None,
-        }
+/// The compiled validator of [`schema`].
+pub fn validator(kind: Kind) -> Option<&'static Validator> {
+    match kind.core_validator() {
+        Some(validator) => Some(validator),
+        None => seed_schema(kind).map(|(_, validator)| validator),
     }
+}
 
-    /// The schema's file name under `schemas/`.
-    pub fn schema_file(self) -> &'static str {
-        match self {
-            FileKind::CrmSeed => "crm-seed.schema.json",
-            FileKind::GraphSeed => "graph-seed.schema.json",
-            other => other.spec_kind().expect("a spec kind").file_name(),
-        }
-    }
+/// The schema file's content (see [`schema::render_value`]), when this build has the kind's schema.
+pub fn render_schema(kind: Kind) -> Option<String> {
+    schema(kind).map(schema::render_value)
+}
 
-    /// The generated schema.
-    pub fn schema(self) -> &'static serde_json::Value {
-        match self.spec_kind() {
-            Some(kind) => kind.schema(),
-            None => &self.seed_schema().0,
-        }
-    }
+#[cfg(feature = "sandbox")]
+fn seed_schema(kind: Kind) -> Option<&'static (Value, Validator)> {
+    use std::sync::OnceLock;
+    static CRM: OnceLock<(Value, Validator)> = OnceLock::new();
+    static GRAPH: OnceLock<(Value, Validator)> = OnceLock::new();
+    let (cell, generate): (_, fn() -> Value) = match kind {
+        Kind::CrmSeed => (&CRM, schema::generate_for::<CrmSeed>),
+        Kind::GraphSeed => (&GRAPH, schema::generate_for::<GraphSeed>),
+        _ => return None,
+    };
+    Some(cell.get_or_init(|| {
+        let value = generate();
+        let validator = schema::compile(&value, kind.file_name());
+        (value, validator)
+    }))
+}
 
-    /// The compiled validator of [`FileKind::schema`].
-    pub fn validator(self) -> &'static Validator {
-        match self.spec_kind() {
-            Some(kind) => kind.validator(),
-            None => &self.seed_schema().1,
-        }
-    }
-
-    /// The schema file's content (see [`schema::render`]).
-    pub fn render_schema(self) -> String {
-        schema::render_value(self.schema())
-    }
-
-    fn seed_schema(self) -> &'static (serde_json::Value, Validator) {
-        static CRM: OnceLock<(serde_json::Value, Validator)> = OnceLock::new();
-        static GRAPH: OnceLock<(serde_json::Value, Validator)> = OnceLock::new();
-        let (cell, generate): (_, fn() -> serde_json::Value) = match self {
-            FileKind::CrmSeed => (&CRM, schema::generate_for::<CrmSeed>),
-            FileKind::GraphSeed => (&GRAPH, schema::generate_for::<GraphSeed>),
-            other => unreachable!("{other:?} has a spec schema"),
-        };
-        cell.get_or_init(|| {
-            let value = generate();
-            let validator = schema::compile(&value, self.schema_file());
-            (value, validator)
-        })
-    }
+#[cfg(not(feature = "sandbox"))]
+fn seed_schema(_kind: Kind) -> Option<&'static (Value, Validator)> {
+    None
 }
 
 /// Classifies a file by name (`*.test.yaml`) or content, failing that by name (`connector*.yaml`,
 /// `*seed*.yaml` in `graph/` or `crm/`, `directory*.yaml`, `templates/`).
-pub fn classify(path: &Path, doc: Option<&Document>) -> FileKind {
+pub fn classify(path: &Path, doc: Option<&Document>) -> Kind {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if is_test_file(name) {
-        return FileKind::MappingTests;
+        return Kind::MappingTests;
     }
     if let Some(Value::Object(map)) = doc.map(|d| &d.value) {
         if map.contains_key("graph") || map.contains_key("crm") && !map.contains_key("resource") {
-            return FileKind::Config;
+            return Kind::Connector;
         }
         if map.contains_key("tenant") && !map.contains_key("resource") {
-            return FileKind::GraphSeed;
+            return Kind::GraphSeed;
         }
         if ["master", "tables", "catalogs"]
             .iter()
             .any(|key| map.contains_key(*key))
             && !map.contains_key("resource")
         {
-            return FileKind::CrmSeed;
+            return Kind::CrmSeed;
         }
         if (map.contains_key("reps") || map.contains_key("persons"))
             && !map.contains_key("resource")
             && !map.contains_key("cases")
         {
-            return FileKind::Directory;
+            return Kind::Directory;
         }
         if map.contains_key("template") && !map.contains_key("resource") {
-            return FileKind::Overlay;
+            return Kind::Overlay;
         }
         if map.contains_key("cases") {
-            return FileKind::MappingTests;
+            return Kind::MappingTests;
         }
         if map.contains_key("resource") {
-            return FileKind::Mapping;
+            return Kind::Mapping;
         }
     }
     if name.starts_with("connector") {
-        return FileKind::Config;
+        return Kind::Connector;
     }
     if name.contains("seed") {
         let in_dir = |dir: &str| {
@@ -769,23 +707,23 @@ pub fn classify(path: &Path, doc: Option<&Document>) -> FileKind {
                 .is_some_and(|p| p == dir)
         };
         if in_dir("graph") || name.contains("graph") {
-            return FileKind::GraphSeed;
+            return Kind::GraphSeed;
         }
         if in_dir("crm") || name.contains("crm") {
-            return FileKind::CrmSeed;
+            return Kind::CrmSeed;
         }
     }
     if name.starts_with("directory") {
-        return FileKind::Directory;
+        return Kind::Directory;
     }
     if path
         .parent()
         .and_then(|p| p.file_name())
         .is_some_and(|p| p == "templates")
     {
-        return FileKind::Overlay;
+        return Kind::Overlay;
     }
-    FileKind::Mapping
+    Kind::Mapping
 }
 
 // ---- loading for commands: print every diagnostic, fail with a summary ----

@@ -496,7 +496,7 @@ async fn probe_permissions(
     let mut read = Vec::new();
     let fail = |e: GraphError| diagnose(&e);
     if s.messages.enabled {
-        client.healthcheck(Some(mailbox)).await.map_err(fail)?;
+        client.health_check(Some(mailbox)).await.map_err(fail)?;
         read.push("mail");
     }
     if s.events.enabled {

@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 
-use graph_connector::load::FileKind;
+use graph_connector::{load, spec::schema::Kind};
 
 /// Arguments of `schema`.
 #[derive(Debug, clap::Args)]
@@ -20,15 +20,19 @@ pub struct Args {
 
 /// Files under `dir` whose content differs from the generated schema (missing files count).
 pub fn drifted(dir: &std::path::Path) -> Vec<PathBuf> {
-    FileKind::ALL
-        .iter()
-        .map(|kind| dir.join(kind.schema_file()))
-        .zip(FileKind::ALL)
-        .filter(|(path, kind)| {
-            std::fs::read_to_string(path).map_or(true, |text| text != kind.render_schema())
+    schemas()
+        .filter(|(kind, text)| {
+            std::fs::read_to_string(dir.join(kind.file_name())).map_or(true, |old| &old != text)
         })
-        .map(|(path, _)| path)
+        .map(|(kind, _)| dir.join(kind.file_name()))
         .collect()
+}
+
+/// Every kind whose schema this build has (the seeds' need the `sandbox` feature), with the rendered schema.
+fn schemas() -> impl Iterator<Item = (Kind, String)> {
+    Kind::ALL
+        .into_iter()
+        .filter_map(|kind| load::render_schema(kind).map(|text| (kind, text)))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -38,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!(
                 "schemas in {} are up to date ({} files)",
                 args.dir.display(),
-                FileKind::ALL.len()
+                schemas().count()
             );
             return Ok(ExitCode::SUCCESS);
         }
@@ -53,9 +57,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create schema directory {}", args.dir.display()))?;
-    for kind in FileKind::ALL {
-        let path = args.dir.join(kind.schema_file());
-        let text = kind.render_schema();
+    for (kind, text) in schemas() {
+        let path = args.dir.join(kind.file_name());
         if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
             continue;
         }

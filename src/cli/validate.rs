@@ -16,7 +16,8 @@ use anyhow::bail;
 
 use graph_connector::{
     diag::{self, Diagnostic},
-    load::{self, FileKind},
+    load::{self},
+    spec::schema::Kind,
 };
 
 /// The config read when `--config` is not given.
@@ -215,15 +216,15 @@ fn explicit_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         report.files.insert(path.clone());
         let doc = load::read_document(path);
         match load::classify(path, doc.as_ref().ok()) {
-            FileKind::Config => {
+            Kind::Connector => {
                 check_config(path, report);
             }
-            FileKind::MappingTests => report.add(load::check_test_file(path)),
-            kind @ (FileKind::Directory | FileKind::CrmSeed | FileKind::GraphSeed) => {
+            Kind::MappingTests => report.add(load::check_test_file(path)),
+            kind @ (Kind::Directory | Kind::CrmSeed | Kind::GraphSeed) => {
                 report.add(load::check_data_file(path, kind))
             }
-            FileKind::Overlay => overlays.push(path.clone()),
-            FileKind::Mapping => {
+            Kind::Overlay => overlays.push(path.clone()),
+            Kind::Mapping => {
                 let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
                 mapping_groups.entry(dir).or_default().push(path.clone());
             }
@@ -300,7 +301,7 @@ fn check_mapping_dir(dir: &Path, template: Option<&str>, only_template: bool, re
     };
     // A config kept next to the mappings is checked as a config, not as a mapping.
     let (configs, files): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|path| {
-        load::classify(path, load::read_document(path).ok().as_ref()) == FileKind::Config
+        load::classify(path, load::read_document(path).ok().as_ref()) == Kind::Connector
     });
     for config in configs {
         check_config(&config, report);

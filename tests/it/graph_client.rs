@@ -15,6 +15,7 @@ use graph_connector::{
     emulator::graph::{
         self as emu, EmulatorOptions, Faults, GraphEmulator, RetryAfter, SecretSeed, Seed,
     },
+    transport::clock::Clock,
     transport::graph::{
         CreateOptions, CreateTarget, DeltaChange, DeltaResource, DeltaScope, GraphClient,
         GraphClientConfig, GraphTransport, Item, ItemKind, ItemRef, MailboxState,
@@ -24,7 +25,7 @@ use graph_connector::{
         delta::{DeltaRound, RoundKind, ScopeSelection, mailbox_scopes},
         diagnose,
         http::Request,
-        throttle::{Clock, MailboxLimiter},
+        throttle::MailboxLimiter,
         types::EventType,
     },
 };
@@ -1071,8 +1072,8 @@ async fn admin_mistakes_produce_their_one_line_fix() {
 
     // No mailbox, and a mailbox outside the application access policy.
     let c = client(&emulator, Arc::default());
-    c.healthcheck(Some(ANA)).await.unwrap();
-    let health = diagnose(&c.healthcheck(Some(CHLOE)).await.unwrap_err());
+    c.health_check(Some(ANA)).await.unwrap();
+    let health = diagnose(&c.health_check(Some(CHLOE)).await.unwrap_err());
     assert!(health.contains("MailboxNotEnabledForRESTAPI"), "{health}");
     let chloe = DeltaScope {
         mailbox: CHLOE.into(),

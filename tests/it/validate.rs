@@ -489,7 +489,7 @@ fn seeds_and_directories_are_classified_by_content_then_name() {
         let doc = yaml::parse(name, text).ok();
         load::classify(Path::new(name), doc.as_ref())
     };
-    use load::FileKind::*;
+    use graph_connector::spec::schema::Kind::*;
     assert_eq!(classify("x.yaml", "tenant: {id: a}\n"), GraphSeed);
     assert_eq!(
         classify("x.yaml", "master: {user: OCSU}\nreps: []\n"),

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Actor, BatchCommand, BoxFuture, CatalogMode, Command, CrmError, CrmErrorKind, CrmTransport,
-    Fields, Health, Query, REP_TABLE, Reply, WireFormats, WriteAction, Written,
+    Actor, BatchCommand, CatalogMode, Command, CrmError, CrmErrorKind, CrmTransport, Fields,
+    Health, Query, REP_TABLE, Reply, WireFormats, WriteAction, Written,
     encode::{self, EncodeOptions, Login},
 };
 

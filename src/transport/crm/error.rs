@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::transport::Disposition;
+
 /// What kind of failure a CRM operation met. The wire codes behind each kind are listed in
 /// `docs/crm-interface-assumptions.md` (G4); [`CrmErrorKind::from_code`] is the one place mapping them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +129,29 @@ impl CrmError {
     pub fn is_retryable(&self) -> bool {
         self.kind == CrmErrorKind::Transient
     }
+
+    /// What the sync runner does about this error (see [`Disposition`]). An `Auth` failure is the master
+    /// user's login (every request logs in as the master user), so it parks every mailbox.
+    pub fn disposition(&self) -> Disposition {
+        match self.kind {
+            CrmErrorKind::Transient | CrmErrorKind::UnknownOutcome => Disposition::Retry,
+            CrmErrorKind::Auth | CrmErrorKind::PermissionDenied | CrmErrorKind::Config => {
+                Disposition::ParkMailbox
+            }
+            CrmErrorKind::UnknownTable
+            | CrmErrorKind::UnknownField
+            | CrmErrorKind::RequiredFieldMissing
+            | CrmErrorKind::NotFound
+            | CrmErrorKind::InvalidValue
+            | CrmErrorKind::ProtectedAttribute
+            | CrmErrorKind::AmbiguousMatch
+            | CrmErrorKind::Malformed
+            | CrmErrorKind::InvalidCharacter
+            | CrmErrorKind::InvalidName
+            | CrmErrorKind::Protocol
+            | CrmErrorKind::Other(_) => Disposition::FailItem,
+        }
+    }
 }
 
 impl fmt::Display for CrmError {
@@ -166,5 +191,51 @@ mod tests {
         );
         assert!(!err.is_retryable());
         assert!(CrmError::new(CrmErrorKind::from_code("511"), "x").is_retryable());
+    }
+
+    #[test]
+    fn every_kind_has_a_disposition() {
+        use CrmErrorKind::*;
+        use Disposition::*;
+        let cases = [
+            (Transient, Retry),
+            (UnknownOutcome, Retry),
+            (Auth, ParkMailbox),
+            (PermissionDenied, ParkMailbox),
+            (Config, ParkMailbox),
+            (UnknownTable, FailItem),
+            (UnknownField, FailItem),
+            (RequiredFieldMissing, FailItem),
+            (NotFound, FailItem),
+            (InvalidValue, FailItem),
+            (ProtectedAttribute, FailItem),
+            (AmbiguousMatch, FailItem),
+            (Malformed, FailItem),
+            (InvalidCharacter, FailItem),
+            (InvalidName, FailItem),
+            (Protocol, FailItem),
+            (Other("teapot".into()), FailItem),
+        ];
+        for (kind, expected) in cases {
+            let err = CrmError::new(kind.clone(), "x");
+            assert_eq!(err.disposition(), expected, "{kind:?}");
+            // Retry and `is_retryable` agree except for a lost answer, which only a later cycle may retry.
+            if kind != UnknownOutcome {
+                assert_eq!(err.is_retryable(), expected == Retry, "{kind:?}");
+            }
+        }
+        // The wire codes come out the same way.
+        assert_eq!(
+            CrmError::new(CrmErrorKind::from_code("500"), "x").disposition(),
+            Retry
+        );
+        assert_eq!(
+            CrmError::new(CrmErrorKind::from_code("auth"), "x").disposition(),
+            ParkMailbox
+        );
+        assert_eq!(
+            CrmError::new(CrmErrorKind::from_code("not-found"), "x").disposition(),
+            FailItem
+        );
     }
 }

@@ -12,15 +12,11 @@ pub mod error;
 pub mod ext_keys;
 mod types;
 
-use std::{future::Future, pin::Pin};
-
+use futures::future::BoxFuture;
 use indexmap::IndexMap;
 
 pub use error::{CrmError, CrmErrorKind};
 pub use types::*;
-
-/// A boxed, `Send` future: what the object-safe [`CrmTransport`] methods return.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The engine's view of the CRM.
 ///

@@ -10,9 +10,10 @@ use tokio::sync::Mutex;
 
 use super::{
     error::{GraphError, SecretShape, TokenError, TokenErrorKind},
-    throttle::{Clock, RetryPolicy, is_retryable, parse_retry_after},
+    throttle::{RetryPolicy, is_retryable, parse_retry_after},
     types::{TokenErrorBody, TokenResponse},
 };
+use crate::transport::clock::Clock;
 
 /// Renew this long before `expires_in` runs out (less for very short-lived tokens).
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);

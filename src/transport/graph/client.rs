@@ -20,9 +20,10 @@ use super::{
     encode,
     error::{DecodeError, GraphError, diagnose},
     http::{GraphClientConfig, GraphHttp, Request, StatsSnapshot, seg, with_query},
-    throttle::{Clock, MailboxLimiter, is_ambiguous},
+    throttle::{MailboxLimiter, is_ambiguous},
     types::{Collection, ContactFolder, MailboxSettings, TodoTask, TodoTaskList, User},
 };
+use crate::transport::clock::Clock;
 
 /// How many 412 conflicts an update resolves before giving up.
 const MAX_CONFLICT_RETRIES: u32 = 3;
@@ -488,7 +489,7 @@ fn in_domains(address: &str, domains: &[String]) -> bool {
 }
 
 impl GraphTransport for GraphClient {
-    fn healthcheck<'a>(
+    fn health_check<'a>(
         &'a self,
         mailbox: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), GraphError>> {

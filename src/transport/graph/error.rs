@@ -5,6 +5,9 @@
 
 use std::{fmt, time::Duration};
 
+use super::throttle::is_retryable;
+use crate::transport::Disposition;
+
 /// Every failure of the Graph transport.
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
@@ -52,6 +55,18 @@ impl GraphError {
     /// True for 404 `ErrorItemNotFound` / `itemNotFound` (and other 404s on an item).
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404) && self.code() != Some("MailboxNotEnabledForRESTAPI")
+    }
+
+    /// What the sync runner does about this error (see [`Disposition`]). A refused token parks every
+    /// mailbox (the app's credentials are wrong); a 404 naming the mailbox (`MailboxNotEnabledForRESTAPI`,
+    /// `ErrorInvalidUser`, `Request_ResourceNotFound`) parks it, any other 404 is the item's.
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            GraphError::Token(e) => e.disposition(),
+            GraphError::Api(e) => e.disposition(),
+            GraphError::Http(_) => Disposition::Retry,
+            GraphError::Decode(_) | GraphError::Invalid(_) => Disposition::FailItem,
+        }
     }
 }
 
@@ -108,6 +123,26 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// See [`GraphError::disposition`].
+    pub fn disposition(&self) -> Disposition {
+        if self.is_sync_state_lost() {
+            // The runner restarts the delta round; nothing for an admin or the item.
+            return Disposition::Retry;
+        }
+        match (self.status, self.code.as_str()) {
+            (
+                404,
+                "MailboxNotEnabledForRESTAPI" | "ErrorInvalidUser" | "Request_ResourceNotFound",
+            ) => Disposition::ParkMailbox,
+            (401 | 403, _) => Disposition::ParkMailbox,
+            // The configured calendar window is too long: every round of every mailbox fails alike.
+            (400, _) if self.message.contains("1825") => Disposition::ParkMailbox,
+            // Throttling, server failures, and conflicts a later re-read resolves (409, 412).
+            (408 | 409 | 412 | 429, _) | (500..=599, _) => Disposition::Retry,
+            _ => Disposition::FailItem,
+        }
+    }
+
     /// 410 `SyncStateNotFound` or a `resyncRequired` code: the delta state is gone.
     pub fn is_sync_state_lost(&self) -> bool {
         self.status == 410
@@ -371,6 +406,19 @@ impl TokenError {
     }
 }
 
+impl TokenError {
+    /// See [`GraphError::disposition`]: an unreachable or busy token endpoint is transient, any refusal
+    /// needs an admin (and parks every mailbox, since they all share the app's credentials).
+    pub fn disposition(&self) -> Disposition {
+        match self.kind {
+            TokenErrorKind::Other if self.status == 0 || is_retryable(self.status) => {
+                Disposition::Retry
+            }
+            _ => Disposition::ParkMailbox,
+        }
+    }
+}
+
 impl fmt::Display for TokenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Entra appends "Trace ID: … Correlation ID: … Timestamp: …" (on new lines or the same one);
@@ -483,5 +531,145 @@ mod tests {
             hint.contains("user a@b.c has no Exchange Online mailbox"),
             "{hint}"
         );
+    }
+
+    fn api(status: u16, code: &str, message: &str) -> GraphError {
+        GraphError::Api(Box::new(ApiError {
+            method: "GET".into(),
+            url: "/users/ana@contoso.com/events/AAMk".into(),
+            status,
+            code: code.into(),
+            message: message.into(),
+            request_id: None,
+            client_request_id: "c".into(),
+            retry_after: None,
+            attempts: 1,
+            hint: None,
+        }))
+    }
+
+    fn token(kind: TokenErrorKind, status: u16) -> GraphError {
+        GraphError::Token(Box::new(TokenError {
+            kind,
+            tenant_id: "ten".into(),
+            client_id: "cli".into(),
+            status,
+            error: "e".into(),
+            aadsts: None,
+            description: String::new(),
+            trace_id: None,
+            correlation_id: None,
+            hint: "h".into(),
+        }))
+    }
+
+    #[test]
+    fn every_kind_has_a_disposition() {
+        use Disposition::*;
+        use TokenErrorKind::*;
+        let no_response = reqwest::Client::new()
+            .get("not a url")
+            .build()
+            .expect_err("an invalid url");
+        let cases = [
+            // Token endpoint: refusals need an admin, an unreachable or busy endpoint does not.
+            (token(WrongSecret, 401), ParkMailbox),
+            (token(ExpiredSecret, 401), ParkMailbox),
+            (token(NoSecret, 401), ParkMailbox),
+            (token(UnknownClient, 400), ParkMailbox),
+            (token(UnknownTenant, 400), ParkMailbox),
+            (token(MalformedTenant, 400), ParkMailbox),
+            (token(BadScope, 400), ParkMailbox),
+            (token(BadResource, 400), ParkMailbox),
+            (token(AppDisabled, 401), ParkMailbox),
+            (token(Other, 400), ParkMailbox),
+            (token(Other, 0), Retry),
+            (token(Other, 503), Retry),
+            // Graph errors.
+            (api(401, "InvalidAuthenticationToken", ""), ParkMailbox),
+            (
+                api(403, "ErrorAccessDenied", "Access is denied."),
+                ParkMailbox,
+            ),
+            (
+                api(
+                    403,
+                    "ErrorAccessDenied",
+                    "Access to OData is disabled: [RAOP]",
+                ),
+                ParkMailbox,
+            ),
+            (
+                api(
+                    404,
+                    "MailboxNotEnabledForRESTAPI",
+                    "REST API is not yet supported",
+                ),
+                ParkMailbox,
+            ),
+            (
+                api(404, "ErrorInvalidUser", "The requested user is invalid"),
+                ParkMailbox,
+            ),
+            (
+                api(404, "Request_ResourceNotFound", "user not found"),
+                ParkMailbox,
+            ),
+            (
+                api(400, "ErrorInvalidRequest", "longer than 1825 days"),
+                ParkMailbox,
+            ),
+            (
+                api(
+                    404,
+                    "ErrorItemNotFound",
+                    "The specified object was not found",
+                ),
+                FailItem,
+            ),
+            (api(400, "ErrorInvalidProperty", "bad property"), FailItem),
+            (api(413, "ErrorRequestEntityTooLarge", ""), FailItem),
+            (api(422, "unprocessable", ""), FailItem),
+            (api(410, "SyncStateNotFound", ""), Retry),
+            (api(400, "resyncRequired", ""), Retry),
+            (api(408, "RequestTimeout", ""), Retry),
+            (api(409, "ErrorIrresolvableConflict", ""), Retry),
+            (api(412, "ErrorIrresolvableConflict", ""), Retry),
+            (api(429, "ApplicationThrottled", ""), Retry),
+            (api(429, "MailboxConcurrency", ""), Retry),
+            (api(500, "ErrorInternalServerError", ""), Retry),
+            (api(502, "", ""), Retry),
+            (api(503, "ServiceUnavailable", ""), Retry),
+            (api(504, "", ""), Retry),
+            // No response, an undocumented body, a bad request of the caller's.
+            (
+                GraphError::Http(Box::new(HttpError {
+                    method: "GET".into(),
+                    url: "/users".into(),
+                    client_request_id: "c".into(),
+                    source: no_response,
+                })),
+                Retry,
+            ),
+            (
+                GraphError::Decode(Box::new(DecodeError {
+                    method: "GET".into(),
+                    url: "/users/ana/events/AAMk".into(),
+                    expected: "an event",
+                    detail: "missing field `id`".into(),
+                    request_id: None,
+                    client_request_id: "c".into(),
+                })),
+                FailItem,
+            ),
+            (GraphError::Invalid("bad item reference".into()), FailItem),
+        ];
+        for (err, expected) in cases {
+            assert_eq!(err.disposition(), expected, "{err}");
+        }
+        // A mailbox without Exchange Online is never "item gone".
+        let no_mailbox = api(404, "MailboxNotEnabledForRESTAPI", "");
+        assert!(!no_mailbox.is_not_found());
+        assert_eq!(no_mailbox.disposition(), ParkMailbox);
     }
 }

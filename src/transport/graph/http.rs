@@ -22,12 +22,10 @@ use serde_json::Value;
 use super::{
     auth::{Credentials, TokenCache},
     error::{ApiError, DecodeError, GraphError, HttpError, hint_for},
-    throttle::{
-        Clock, MailboxLimiter, RetryPolicy, TokioClock, is_ambiguous, is_retryable,
-        parse_retry_after,
-    },
+    throttle::{MailboxLimiter, RetryPolicy, is_ambiguous, is_retryable, parse_retry_after},
     types::{BodyType, ErrorBody},
 };
+use crate::transport::clock::{Clock, TokioClock};
 
 /// Everything the HTTP client needs to know.
 #[derive(Debug, Clone)]

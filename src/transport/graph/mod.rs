@@ -310,8 +310,10 @@ pub struct StampScope {
 pub trait GraphTransport: Send + Sync {
     /// Cheap readiness probe: a token (credentials, tenant, consent) and, given a mailbox, its inbox
     /// (mailbox exists, permission granted, not excluded by an access policy).
-    fn healthcheck<'a>(&'a self, mailbox: Option<&'a str>)
-    -> BoxFuture<'a, Result<(), GraphError>>;
+    fn health_check<'a>(
+        &'a self,
+        mailbox: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), GraphError>>;
 
     /// Users whose mail or UPN is in one of `domains`, each with a mailbox probe and its time zone. When
     /// mailboxSettings is refused (403) the inbox is probed instead and the configured default time zone

@@ -1,9 +1,9 @@
-//! Staying within Graph's limits: the process-wide per-mailbox concurrency cap, the retry policy, and time.
+//! Staying within Graph's limits: the process-wide per-mailbox concurrency cap and the retry policy.
 //!
 //! Outlook allows 4 concurrent requests per app and mailbox; more gives 429 `MailboxConcurrency`. Every
 //! request for a mailbox holds a permit of one semaphore shared by every client in the process that talks to
-//! the same Graph endpoint, so parallel workers cannot exceed the cap together. Waits go through `Clock` so
-//! tests can run on tokio's paused time.
+//! the same Graph endpoint, so parallel workers cannot exceed the cap together. Waits go through
+//! [`Clock`](crate::transport::clock::Clock) so tests can run on tokio's paused time.
 
 use std::{
     collections::HashMap,
@@ -13,34 +13,7 @@ use std::{
 };
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use futures::future::BoxFuture;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-/// Time as the transport sees it. The default uses tokio's clock, which `tokio::time::pause` controls.
-pub trait Clock: Send + Sync + fmt::Debug {
-    /// Monotonic now (token expiry).
-    fn now(&self) -> tokio::time::Instant;
-    /// Wall-clock now (only to read `Retry-After` HTTP dates).
-    fn wall(&self) -> SystemTime;
-    /// Waits `d`.
-    fn sleep(&self, d: Duration) -> BoxFuture<'static, ()>;
-}
-
-/// `Clock` on tokio time (honours `tokio::time::pause`).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TokioClock;
-
-impl Clock for TokioClock {
-    fn now(&self) -> tokio::time::Instant {
-        tokio::time::Instant::now()
-    }
-    fn wall(&self) -> SystemTime {
-        SystemTime::now()
-    }
-    fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(d))
-    }
-}
 
 /// How the client retries throttled and transient failures.
 #[derive(Debug, Clone, PartialEq)]
