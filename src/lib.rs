@@ -12,4 +12,5 @@ pub mod engine;
 pub mod load;
 pub mod model;
 pub mod spec;
+pub mod state;
 pub mod transport;
