@@ -14,5 +14,6 @@ mod mapping_check;
 mod mapping_engine;
 mod mapping_tests;
 mod schema;
+mod state_contract;
 mod tidy;
 mod validate;
