@@ -20,10 +20,11 @@ pub enum StateLocation {
 }
 
 impl StateLocation {
-    /// Parses `sqlite:PATH`, `sqlite://PATH`, `postgres://…`, `postgresql://…` or `memory`.
+    /// Parses `sqlite:PATH`, `sqlite://PATH`, `postgres://…`, `postgresql://…` or `memory` (also
+    /// written `sqlite::memory:`, as sqlx spells it).
     pub fn parse(text: &str) -> Result<StateLocation, String> {
         let text = text.trim();
-        if text == "memory" {
+        if text == "memory" || text == "sqlite::memory:" {
             return Ok(StateLocation::Memory);
         }
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
@@ -109,6 +110,10 @@ mod tests {
             Ok(StateLocation::Postgres("postgresql://u@h/db".into()))
         );
         assert_eq!(StateLocation::parse("memory"), Ok(StateLocation::Memory));
+        assert_eq!(
+            StateLocation::parse("sqlite::memory:"),
+            Ok(StateLocation::Memory)
+        );
         for bad in ["sqlite:", "postgres://", "mysql://h/db", "state.db", ""] {
             let err = StateLocation::parse(bad).unwrap_err();
             assert!(err.contains("expected"), "{bad}: {err}");
