@@ -6,6 +6,7 @@ mod location;
 mod postgres;
 mod sql;
 mod sqlite;
+mod store_impl;
 
 use std::fmt;
 

@@ -11,8 +11,8 @@ use sqlx::{
 };
 
 use super::{
-    StateError, StateErrorKind, StateLocation,
-    sql::{self, impl_state_store, impl_write_helpers},
+    StateError, StateErrorKind, StateLocation, sql,
+    store_impl::{impl_state_store, impl_write_helpers},
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("src/state/migrations/postgres");
