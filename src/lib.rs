@@ -16,4 +16,5 @@ pub mod mapping_tests;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod secrets;
+pub mod state;
 pub mod transport;

@@ -16,5 +16,6 @@ mod mapping_engine;
 mod mapping_tests;
 mod plan;
 mod schema;
+mod state_contract;
 mod tidy;
 mod validate;

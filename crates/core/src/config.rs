@@ -267,44 +267,70 @@ pub enum StateLocation {
     Memory,
 }
 
+impl StateLocation {
+    /// Parses `sqlite:PATH`, `sqlite://PATH`, `postgres://…`, `postgresql://…` or `memory` (also
+    /// written `sqlite::memory:`, as sqlx spells it).
+    pub fn parse(text: &str) -> Result<StateLocation, String> {
+        let text = text.trim();
+        if text == "memory" || text == "sqlite::memory:" {
+            return Ok(StateLocation::Memory);
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            let rest = text.split_once("://").map_or("", |(_, rest)| rest);
+            if rest.is_empty() {
+                return Err(format!(
+                    "state location `{text}` names no PostgreSQL server: expected `postgres://USER@HOST:PORT/DATABASE`"
+                ));
+            }
+            return Ok(StateLocation::Postgres(text.to_owned()));
+        }
+        if let Some(rest) = text.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(format!(
+                    "state location `{text}` has no file path: expected `sqlite:PATH`, e.g. `sqlite:state/connector.db`"
+                ));
+            }
+            return Ok(StateLocation::Sqlite(PathBuf::from(path)));
+        }
+        Err(format!(
+            "state location `{text}` is not understood: expected `sqlite:PATH`, `postgres://USER@HOST:PORT/DATABASE` or `memory`"
+        ))
+    }
+}
+
 impl FromStr for StateLocation {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        if text == "memory" {
-            Ok(Self::Memory)
-        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            Ok(Self::Postgres(text.to_string()))
-        } else if let Some(path) = text.strip_prefix("sqlite:") {
-            let path = path.strip_prefix("//").unwrap_or(path);
-            if path.is_empty() {
-                Err("`sqlite:` names no file: expected `sqlite:PATH`".to_string())
-            } else {
-                Ok(Self::Sqlite(PathBuf::from(path)))
-            }
-        } else {
-            Err(format!(
-                "unknown state location `{text}`: expected `sqlite:PATH`, `postgres://…` or `memory`"
-            ))
-        }
+        Self::parse(text)
     }
 }
 
+/// The location as it may appear in messages and logs: a PostgreSQL password is masked.
 impl fmt::Display for StateLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
-            // A URL may carry a password: show it without one.
-            Self::Postgres(url) => match url::Url::parse(url) {
-                Ok(mut parsed) if parsed.password().is_some() => {
-                    let _ = parsed.set_password(Some("***"));
-                    write!(f, "{parsed}")
-                }
-                _ => f.write_str(url),
-            },
+            Self::Postgres(url) => f.write_str(&mask_password(url)),
             Self::Memory => f.write_str("memory"),
         }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`; anything else unchanged.
+fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+        None => url.to_owned(),
     }
 }
 
@@ -790,5 +816,46 @@ mod tests {
             config.state.location,
             StateLocation::Sqlite(PathBuf::from("/etc/gc/graph-connector.db"))
         );
+    }
+
+    #[test]
+    fn parses_every_form() {
+        assert_eq!(
+            StateLocation::parse("sqlite:state/c.db"),
+            Ok(StateLocation::Sqlite("state/c.db".into()))
+        );
+        assert_eq!(
+            StateLocation::parse("sqlite://state/c.db"),
+            Ok(StateLocation::Sqlite("state/c.db".into()))
+        );
+        assert_eq!(
+            StateLocation::parse("sqlite:///var/lib/c.db"),
+            Ok(StateLocation::Sqlite("/var/lib/c.db".into()))
+        );
+        assert_eq!(
+            StateLocation::parse("postgresql://u@h/db"),
+            Ok(StateLocation::Postgres("postgresql://u@h/db".into()))
+        );
+        assert_eq!(StateLocation::parse("memory"), Ok(StateLocation::Memory));
+        assert_eq!(
+            StateLocation::parse("sqlite::memory:"),
+            Ok(StateLocation::Memory)
+        );
+        for bad in ["sqlite:", "postgres://", "mysql://h/db", "state.db", ""] {
+            let err = StateLocation::parse(bad).unwrap_err();
+            assert!(err.contains("expected"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn display_masks_the_password() {
+        let loc =
+            StateLocation::Postgres("postgres://gc:s3cret@db:5432/state?sslmode=require".into());
+        assert_eq!(
+            loc.to_string(),
+            "postgres://gc:***@db:5432/state?sslmode=require"
+        );
+        let loc = StateLocation::Postgres("postgres://gc@db/state".into());
+        assert_eq!(loc.to_string(), "postgres://gc@db/state");
     }
 }
