@@ -13,7 +13,6 @@ use std::{
     process::ExitCode,
 };
 
-use anyhow::Context as _;
 use jiff::{SignedDuration, Timestamp};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -23,9 +22,8 @@ use graph_connector::{
     config::{self, ConnectorConfig, CrmTransport as CrmKind, SecretRef},
     connect::{self, CrmConnection, Patience},
     diag::Diagnostic,
-    emulator, load,
+    load,
     mapping::mailboxes::{self, MailboxEntry, Status},
-    sandbox::{self, Sandbox},
     transport::{
         crm::{self, Actor, CrmErrorKind, Rep},
         graph::{
@@ -136,7 +134,21 @@ async fn run_config(path: &Path, report: &mut Report) -> anyhow::Result<bool> {
 }
 
 /// Starts both emulators (optionally with a mistake), builds a config from them and checks it.
+#[cfg(not(feature = "sandbox"))]
+async fn run_sandbox(_mistake: Option<Mistake>, _report: &mut Report) -> anyhow::Result<bool> {
+    anyhow::bail!(
+        "this graph-connector was built without the `sandbox` feature, so it has no emulators to check; \
+         rebuild with the default features or check a real setup with --config FILE"
+    )
+}
+
+#[cfg(feature = "sandbox")]
 async fn run_sandbox(mistake: Option<Mistake>, report: &mut Report) -> anyhow::Result<bool> {
+    use anyhow::Context as _;
+    use graph_connector::{
+        emulator,
+        sandbox::{self, Sandbox},
+    };
     let mut seed = emulator::graph::Seed::sandbox();
     if mistake == Some(Mistake::ExpiredSecret) {
         for secret in seed.apps.iter_mut().flat_map(|a| a.secrets.iter_mut()) {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod doctor;
+#[cfg(feature = "sandbox")]
 pub mod emulate;
 pub mod map;
 pub mod schema;
@@ -36,6 +37,7 @@ pub enum Command {
     /// Run the mapping test cases (`*.test.yaml`) next to the mapping specs.
     Test(test::Args),
     /// Run an emulator of Microsoft Graph or Aurea CRM.interface on loopback.
+    #[cfg(feature = "sandbox")]
     #[command(subcommand)]
     Emulate(emulate::Which),
     /// Check a setup end to end (config, secrets, Graph token, CRM login, mailboxes); each problem with its fix.
@@ -49,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema(args) => schema::run(args),
         Command::Map(args) => map::run(args),
         Command::Test(args) => test::run(args),
+        #[cfg(feature = "sandbox")]
         Command::Emulate(which) => emulate::run(which),
         Command::Doctor(args) => doctor::run(args),
     }
