@@ -100,7 +100,7 @@ pub async fn crm(
                 .clone()
                 .ok_or_else(|| crm::CrmError::new(CrmErrorKind::Config, "crm.url is not set"))?;
             let password = password.unwrap_or_else(|| SecretString::from(String::new()));
-            let client = crm_client(config, url, c.user.clone(), password, patience)?;
+            let client = crm_client(config, url, &c.user, &c.client, password, patience)?;
             Ok(CrmConnection {
                 transport: Arc::new(client),
                 #[cfg(feature = "sandbox")]
@@ -113,13 +113,14 @@ pub async fn crm(
 fn crm_client(
     config: &ConnectorConfig,
     url: String,
-    user: String,
+    user: &str,
+    client: &str,
     password: SecretString,
     patience: Patience,
 ) -> Result<CrmClient, crm::CrmError> {
     let c = &config.crm;
     let mut cc = CrmClientConfig::new(url, user, password);
-    cc.client_name = c.client.clone();
+    cc.client_name = client.to_owned();
     cc.language = c.language.clone();
     cc.timeout = c.timeout.get();
     if patience == Patience::Interactive {
@@ -145,13 +146,12 @@ async fn memory_crm(
             )
         })?;
     let master = emulator.master();
-    let mut config = config.clone();
-    config.crm.client = master.client.clone();
     let client = crm_client(
-        &config,
+        config,
         emulator.url().to_owned(),
-        master.user.clone(),
-        SecretString::from(master.password.clone()),
+        &master.user,
+        &master.client,
+        SecretString::from(master.password),
         patience,
     )?;
     Ok(CrmConnection {

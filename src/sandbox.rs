@@ -9,18 +9,6 @@ use crate::{
     emulator::{crm, graph},
 };
 
-/// The application roles the sandbox app holds (the Graph emulator's default seed): the setup guide's
-/// six application permissions plus MailboxSettings.Read.
-pub const APP_ROLES: &[&str] = &[
-    "Calendars.ReadWrite",
-    "Contacts.ReadWrite",
-    "Directory.Read.All",
-    "Mail.ReadWrite",
-    "Tasks.ReadWrite.All",
-    "User.ReadWrite.All",
-    "MailboxSettings.Read",
-];
-
 /// Both emulators, running on loopback until [`Sandbox::shutdown`].
 pub struct Sandbox {
     pub graph: graph::GraphEmulator,

@@ -144,39 +144,29 @@ async fn run_sandbox(_mistake: Option<Mistake>, _report: &mut Report) -> anyhow:
 
 #[cfg(feature = "sandbox")]
 async fn run_sandbox(mistake: Option<Mistake>, report: &mut Report) -> anyhow::Result<bool> {
-    use anyhow::Context as _;
-    use graph_connector::{
-        emulator,
-        sandbox::{self, Sandbox},
-    };
+    use graph_connector::{emulator, sandbox::Sandbox};
+    // Each mistake is made in the seed, so the emulator starts as the misconfigured tenant would be.
     let mut seed = emulator::graph::Seed::sandbox();
-    if mistake == Some(Mistake::ExpiredSecret) {
-        for secret in seed.apps.iter_mut().flat_map(|a| a.secrets.iter_mut()) {
-            secret.expires = Some("2024-06-30T00:00:00Z".to_owned());
-        }
-    }
-    let sandbox = Sandbox::start_with(seed, emulator::crm::EmulatorOptions::default()).await?;
-    let (graph, crm) = (&sandbox.graph, &sandbox.crm);
     let dropped_role = match mistake {
         Some(Mistake::MissingPermission) => Some("Calendars.ReadWrite"),
         Some(Mistake::MailboxSettings) => Some("MailboxSettings.Read"),
         _ => None,
     };
-    if let Some(dropped) = dropped_role {
-        let roles: Vec<&str> = sandbox::APP_ROLES
-            .iter()
-            .copied()
-            .filter(|r| *r != dropped)
-            .collect();
-        graph
-            .set_app_roles(graph.client_id(), &roles)
-            .with_context(|| format!("removing {dropped} from the sandbox app"))?;
+    for app in &mut seed.apps {
+        if mistake == Some(Mistake::ExpiredSecret) {
+            for secret in &mut app.secrets {
+                secret.expires = Some("2024-06-30T00:00:00Z".to_owned());
+            }
+        }
+        if let Some(dropped) = dropped_role {
+            app.roles.retain(|role| role != dropped);
+        }
+        if mistake == Some(Mistake::AccessPolicy) {
+            app.access_policy_allow = Some(vec!["ana@contoso.com".to_owned()]);
+        }
     }
-    if mistake == Some(Mistake::AccessPolicy) {
-        graph
-            .set_access_policy(graph.client_id(), Some(&["ana@contoso.com"]))
-            .context("restricting the sandbox app to ana@contoso.com")?;
-    }
+    let sandbox = Sandbox::start_with(seed, emulator::crm::EmulatorOptions::default()).await?;
+    let graph = &sandbox.graph;
     let mut credentials = sandbox.credentials();
     match mistake {
         Some(Mistake::SecretId) => credentials.client_secret = graph.secret_id().to_owned(),
@@ -213,7 +203,7 @@ async fn run_sandbox(mistake: Option<Mistake>, report: &mut Report) -> anyhow::R
         Ok(format!(
             "Graph emulator at {}, CRM emulator at {}{what}",
             graph.base_url(),
-            crm.url()
+            sandbox.crm.url()
         )),
     );
     let ok = check_setup(&config, Path::new("."), Some("the sandbox"), report).await;

@@ -15,9 +15,8 @@
 //! the previous content of the same item); it is not a defence against forged content.
 
 use indexmap::IndexMap;
-use serde_json::Value;
 
-use crate::mapping::FieldValue;
+use crate::mapping::{FieldValue, time::format_time};
 
 const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -45,10 +44,8 @@ pub fn canonical(value: &FieldValue) -> String {
         FieldValue::Bool(b) => b.to_string(),
         FieldValue::Int(i) => i.to_string(),
         FieldValue::Number(n) => number(*n),
-        FieldValue::Date(_) | FieldValue::Time(_) => match value.to_json() {
-            Value::String(s) => s,
-            other => other.to_string(),
-        },
+        FieldValue::Date(d) => d.to_string(),
+        FieldValue::Time(t) => format_time(*t),
     }
 }
 
