@@ -123,6 +123,10 @@ fn crm_client(
     cc.client_name = client.to_owned();
     cc.language = c.language.clone();
     cc.timeout = c.timeout.get();
+    cc.formats = crm::WireFormats {
+        date: crate::config::strftime_pattern(&c.date_format),
+        time: crate::config::strftime_pattern(&c.time_format),
+    };
     if patience == Patience::Interactive {
         cc.retry = crm::client::RetryPolicy {
             max_retries: 2,

@@ -17,4 +17,5 @@ pub mod mapping_tests;
 pub mod sandbox;
 pub mod secrets;
 pub mod state;
+pub mod sync;
 pub mod transport;

@@ -11,7 +11,10 @@ pub mod doctor;
 #[cfg(feature = "sandbox")]
 pub mod emulate;
 pub mod map;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod schema;
+pub mod sync;
 pub mod test;
 pub mod validate;
 
@@ -42,6 +45,15 @@ pub enum Command {
     Emulate(emulate::Which),
     /// Check a setup end to end (config, secrets, Graph token, CRM login, mailboxes); each problem with its fix.
     Doctor(doctor::Args),
+    /// Sync mailboxes and the CRM: one cycle with --once, else a cycle every --every until Ctrl-C.
+    Sync(sync::SyncArgs),
+    /// Dry run: the actions a cycle would take; writes nothing anywhere (not even cursors).
+    Plan(sync::PlanArgs),
+    /// Forget one mailbox's cursors and replay it (links stay, so nothing is duplicated).
+    Resync(sync::ResyncArgs),
+    /// The whole product on emulated services: a world around today, cycles and their reports.
+    #[cfg(feature = "sandbox")]
+    Sandbox(sandbox::Args),
 }
 
 /// Dispatches a parsed command line.
@@ -54,6 +66,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "sandbox")]
         Command::Emulate(which) => emulate::run(which),
         Command::Doctor(args) => doctor::run(args),
+        Command::Sync(args) => sync::run_sync(args),
+        Command::Plan(args) => sync::run_plan(args),
+        Command::Resync(args) => sync::run_resync(args),
+        #[cfg(feature = "sandbox")]
+        Command::Sandbox(args) => sandbox::run(args),
     }
 }
 

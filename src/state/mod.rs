@@ -226,6 +226,14 @@ pub struct Link {
     /// Version of the mapping that produced the hashes.
     pub mapping_version: String,
     pub updated_at: Timestamp,
+    /// This copy writes the record's fields; `false`: it only adds its rep as participant (one meeting
+    /// seen in several mailboxes).
+    pub authoritative: bool,
+    /// The record is ConnectorPublished (the organizer is not a synced rep): Graph → CRM only.
+    pub published: bool,
+    /// `graph`: the record came from (or was adopted for) the Graph item; `crm`: the connector created the
+    /// Graph item from the record.
+    pub origin: String,
 }
 
 impl Link {

@@ -12,23 +12,24 @@ use super::{
     StateErrorKind, WriteId,
 };
 
-pub const GET_LINK: &str = "SELECT mailbox, resource, graph_id, correlation_key, change_key, crm_table, crm_id, graph_hash, crm_hash, mapping_version, updated_at \
+pub const GET_LINK: &str = "SELECT mailbox, resource, graph_id, correlation_key, change_key, crm_table, crm_id, graph_hash, crm_hash, mapping_version, updated_at, authoritative, published, origin \
      FROM links WHERE mailbox = $1 AND resource = $2 AND graph_id = $3";
-pub const LINK_BY_CRM: &str = "SELECT mailbox, resource, graph_id, correlation_key, change_key, crm_table, crm_id, graph_hash, crm_hash, mapping_version, updated_at \
+pub const LINK_BY_CRM: &str = "SELECT mailbox, resource, graph_id, correlation_key, change_key, crm_table, crm_id, graph_hash, crm_hash, mapping_version, updated_at, authoritative, published, origin \
      FROM links WHERE mailbox = $1 AND resource = $2 AND crm_table = $3 AND crm_id = $4";
-pub const LINKS_BY_CRM: &str = "SELECT mailbox, resource, graph_id, correlation_key, change_key, crm_table, crm_id, graph_hash, crm_hash, mapping_version, updated_at \
+pub const LINKS_BY_CRM: &str = "SELECT mailbox, resource, graph_id, correlation_key, change_key, crm_table, crm_id, graph_hash, crm_hash, mapping_version, updated_at, authoritative, published, origin \
      FROM links WHERE crm_table = $1 AND crm_id = $2 ORDER BY mailbox, resource, graph_id";
-pub const LINKS_BY_CORRELATION: &str = "SELECT mailbox, resource, graph_id, correlation_key, change_key, crm_table, crm_id, graph_hash, crm_hash, mapping_version, updated_at \
+pub const LINKS_BY_CORRELATION: &str = "SELECT mailbox, resource, graph_id, correlation_key, change_key, crm_table, crm_id, graph_hash, crm_hash, mapping_version, updated_at, authoritative, published, origin \
      FROM links WHERE resource = $1 AND correlation_key = $2 ORDER BY mailbox, graph_id";
-pub const LIST_LINKS: &str = "SELECT mailbox, resource, graph_id, correlation_key, change_key, crm_table, crm_id, graph_hash, crm_hash, mapping_version, updated_at \
+pub const LIST_LINKS: &str = "SELECT mailbox, resource, graph_id, correlation_key, change_key, crm_table, crm_id, graph_hash, crm_hash, mapping_version, updated_at, authoritative, published, origin \
      FROM links WHERE mailbox = $1 AND resource = $2 ORDER BY graph_id";
 pub const COUNT_LINKS: &str = "SELECT COUNT(*) FROM links WHERE mailbox = $1 AND resource = $2";
-pub const UPSERT_LINK: &str = "INSERT INTO links (mailbox, resource, graph_id, correlation_key, change_key, crm_table, crm_id, graph_hash, crm_hash, mapping_version, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+pub const UPSERT_LINK: &str = "INSERT INTO links (mailbox, resource, graph_id, correlation_key, change_key, crm_table, crm_id, graph_hash, crm_hash, mapping_version, updated_at, authoritative, published, origin) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
      ON CONFLICT (mailbox, resource, graph_id) DO UPDATE SET correlation_key = excluded.correlation_key, \
      change_key = excluded.change_key, crm_table = excluded.crm_table, crm_id = excluded.crm_id, \
      graph_hash = excluded.graph_hash, crm_hash = excluded.crm_hash, \
-     mapping_version = excluded.mapping_version, updated_at = excluded.updated_at";
+     mapping_version = excluded.mapping_version, updated_at = excluded.updated_at, \
+     authoritative = excluded.authoritative, published = excluded.published, origin = excluded.origin";
 pub const DELETE_LINK: &str =
     "DELETE FROM links WHERE mailbox = $1 AND resource = $2 AND graph_id = $3";
 
@@ -205,6 +206,17 @@ fn opt_time(
     ms.map(|ms| time(ms, column, location, table)).transpose()
 }
 
+/// A 0/1 column of `links` (INTEGER in SQLite, BIGINT in PostgreSQL).
+fn flag<R>(row: &R, column: &str, location: &str) -> Result<bool, StateError>
+where
+    R: Row,
+    for<'s> &'s str: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let value: i64 = get(row, column, location, "links")?;
+    Ok(value != 0)
+}
+
 pub fn link_from_row<R>(row: &R, location: &str) -> Result<Link, StateError>
 where
     R: Row,
@@ -230,6 +242,9 @@ where
             location,
             t,
         )?,
+        authoritative: flag(row, "authoritative", location)?,
+        published: flag(row, "published", location)?,
+        origin: get(row, "origin", location, t)?,
     })
 }
 

@@ -573,6 +573,9 @@ macro_rules! impl_write_helpers {
                     .bind(&link.crm_hash)
                     .bind(&link.mapping_version)
                     .bind(sql::millis(link.updated_at))
+                    .bind(i64::from(link.authoritative))
+                    .bind(i64::from(link.published))
+                    .bind(&link.origin)
                     .execute(&mut *conn)
                     .await
                     .map_err(|e| {

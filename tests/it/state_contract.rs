@@ -189,6 +189,9 @@ fn link(mailbox: &str, graph_id: &str, crm_id: &str) -> Link {
         crm_hash: "bb02".into(),
         mapping_version: "isi@1".into(),
         updated_at: at(1),
+        authoritative: true,
+        published: false,
+        origin: "graph".into(),
     }
 }
 
@@ -315,6 +318,9 @@ async fn links_are_unique_and_found_every_way(fx: &Fixture) {
         graph_hash: "ffff".into(),
         change_key: None,
         updated_at: at(2),
+        authoritative: false,
+        published: true,
+        origin: "crm".into(),
         ..a.clone()
     };
     store.put_link(&a2).await.unwrap();
@@ -672,7 +678,7 @@ async fn a_newer_schema_is_a_clear_error(fx: &Fixture) {
     assert_eq!(err.kind(), StateErrorKind::SchemaTooNew, "{err}");
     let text = err.to_string();
     assert!(
-        text.contains("has schema version 9999, newer than this graph-connector knows (1): upgrade graph-connector"),
+        text.contains("has schema version 9999, newer than this graph-connector knows (2): upgrade graph-connector"),
         "{text}"
     );
     assert!(text.contains(&fx.location().to_string()), "{text}");

@@ -126,6 +126,11 @@ pub struct CrmConfig {
     /// Timeout of one CRM request.
     #[serde(default = "default_crm_timeout")]
     pub timeout: Duration,
+    /// The time zone CRM dates and times are kept in (Windows or IANA name); every mailbox's items are
+    /// converted to it, so copies of one meeting in mailboxes of different zones map alike. Default:
+    /// `graph.default_time_zone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 impl Default for CrmConfig {
@@ -140,6 +145,7 @@ impl Default for CrmConfig {
             date_format: default_date_format(),
             time_format: default_time_format(),
             timeout: default_crm_timeout(),
+            time_zone: None,
         }
     }
 }
@@ -377,12 +383,21 @@ pub struct ServiceConfig {
     /// `HOST:PORT` to listen on; keep it on loopback unless a proxy in front guards it.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// How many mailboxes are read at once (each mailbox also keeps Graph's limit of 4 requests in
+    /// flight).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_concurrency() -> usize {
+    4
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            concurrency: default_concurrency(),
         }
     }
 }
@@ -423,6 +438,43 @@ fn default_crm_client() -> String {
 fn default_language() -> String {
     "en".into()
 }
+/// A wire format as configured (`YYYY-MM-DD`, `DD.MM.YYYY`, `HH:MM`, or a strftime pattern with `%`) as
+/// a strftime pattern: `YYYY` → `%Y`, `MM` after an hour field → minutes (`%M`), otherwise month (`%m`),
+/// `DD` → `%d`, `HH` → `%H`, `SS` → `%S`.
+pub fn strftime_pattern(text: &str) -> String {
+    if text.contains('%') {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut rest = text;
+    let mut after_hour = false;
+    while !rest.is_empty() {
+        let (token, len) = if rest.starts_with("YYYY") {
+            ("%Y", 4)
+        } else if rest.starts_with("DD") {
+            ("%d", 2)
+        } else if rest.starts_with("HH") {
+            after_hour = true;
+            ("%H", 2)
+        } else if rest.starts_with("MM") {
+            (if after_hour { "%M" } else { "%m" }, 2)
+        } else if rest.starts_with("SS") {
+            ("%S", 2)
+        } else {
+            let c = rest.chars().next().unwrap_or(' ');
+            if c == '%' {
+                out.push('%');
+            }
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        };
+        out.push_str(token);
+        rest = &rest[len..];
+    }
+    out
+}
+
 fn default_date_format() -> String {
     "YYYY-MM-DD".into()
 }
@@ -816,6 +868,15 @@ mod tests {
             config.state.location,
             StateLocation::Sqlite(PathBuf::from("/etc/gc/graph-connector.db"))
         );
+    }
+
+    #[test]
+    fn wire_formats_become_strftime_patterns() {
+        assert_eq!(strftime_pattern("YYYY-MM-DD"), "%Y-%m-%d");
+        assert_eq!(strftime_pattern("DD.MM.YYYY"), "%d.%m.%Y");
+        assert_eq!(strftime_pattern("HH:MM"), "%H:%M");
+        assert_eq!(strftime_pattern("HH:MM:SS"), "%H:%M:%S");
+        assert_eq!(strftime_pattern("%d/%m/%Y"), "%d/%m/%Y");
     }
 
     #[test]

@@ -29,6 +29,20 @@ pub mod field {
 pub const GRAPH_API: &str = "GraphApi";
 /// Ext. Systems of earlier connectors whose keys are adopted, never written.
 pub const LEGACY_SYSTEMS: &[&str] = &["SyncML", "marketing.manager"];
+/// The info-area code an XK row names for a table's XML name (`Contact` → `MA`); a table this list does
+/// not know is named by its XML name.
+pub fn info_area(table: &str) -> &str {
+    match table {
+        "Contact" => "MA",
+        "Tasks" => "A1",
+        "Person" => "KP",
+        "PersonPE" => "PE",
+        "Absences" => "A3",
+        "Company" => "FI",
+        other => other,
+    }
+}
+
 /// Keys per query: keeps one request's condition tree small.
 const KEYS_PER_QUERY: usize = 50;
 
@@ -170,6 +184,31 @@ pub async fn for_record(
         .iter()
         .map(ExtKey::from_record)
         .collect())
+}
+
+/// The XK rows (of any system) that point at any of the records `rec_ids` of info area `rec_table`, a few
+/// dozen records per query.
+pub async fn for_records(
+    crm: &dyn CrmTransport,
+    actor: &Actor,
+    rec_table: &str,
+    rec_ids: &[RecordId],
+) -> Result<Vec<ExtKey>, CrmError> {
+    let mut out = Vec::new();
+    for chunk in rec_ids.chunks(KEYS_PER_QUERY) {
+        let ids: Vec<&str> = chunk.iter().map(RecordId::as_str).collect();
+        let query = Query::table(TABLE)
+            .fields(FIELDS)
+            .filter(Condition::eq(TABLE, field::REC_TABLE, rec_table))
+            .filter(any_of(field::REC_ID, &ids));
+        out.extend(
+            crm.query(actor, &query)
+                .await?
+                .iter()
+                .map(ExtKey::from_record),
+        );
+    }
+    Ok(out)
 }
 
 /// Writes `xk`, keyed by (Ext. System, Ext. Key): a second write of the same key updates the one row, so a

@@ -13,6 +13,7 @@ pub mod context;
 pub mod convert;
 pub mod filter;
 pub mod forward;
+pub mod kinds;
 pub mod mailboxes;
 pub mod participants;
 pub mod reverse;
@@ -21,5 +22,6 @@ pub mod value;
 
 pub use context::{Context, ContextError, Directory, DirectoryEntry};
 pub use forward::{selected, to_crm};
+pub use kinds::{FieldKind, field_kinds};
 pub use reverse::{GraphBody, to_graph};
 pub use value::{CrmRecord, FieldValue};

@@ -96,6 +96,24 @@ impl Correlation {
             .unwrap_or_default();
         format!("{}|{sent}|{sender}", self.id)
     }
+
+    /// Reads back what [`Correlation::key`] wrote (the state store keeps the key); `None` for text that
+    /// is not a key.
+    pub fn from_key(key: &str) -> Option<Correlation> {
+        let mut parts = key.rsplitn(3, '|');
+        let sender = parts.next()?;
+        let sent = parts.next()?;
+        let id = parts.next()?;
+        let sent = match sent {
+            "" => None,
+            s => Some(Timestamp::from_second(s.parse().ok()?).ok()?),
+        };
+        Some(Correlation {
+            id: id.to_owned(),
+            sent,
+            sender: (!sender.is_empty()).then(|| sender.to_owned()),
+        })
+    }
 }
 
 /// The organizer of a meeting as seen from one copy.

@@ -1,0 +1,116 @@
+//! The mapping context of one mailbox: the CRM's time zone (one zone for every copy of a meeting), the
+//! rep's language, the cycle's "now", the owner, and the directory of known participants — reps from the
+//! roster, persons resolved by address in one CRM round trip per mailbox and resource.
+
+use indexmap::IndexMap;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::{
+    mapping::{Context, Directory, DirectoryEntry, participants},
+    transport::crm::Actor,
+};
+
+use super::{
+    Engine, ResourceSpec, SyncError, graph_side::GraphRead, roster::Roster, roster::RosterEntry,
+};
+
+/// The context without the directory.
+pub fn base(engine: &Engine, entry: &RosterEntry, now: Timestamp) -> Result<Context, SyncError> {
+    let mut ctx = Context::new(&engine.settings.crm_time_zone).map_err(|e| {
+        SyncError::new(
+            format!("crm.time_zone: {e}"),
+            "set crm.time_zone (or graph.default_time_zone) to a Windows or IANA zone name",
+        )
+    })?;
+    ctx.now = now;
+    ctx.lang = entry
+        .language
+        .clone()
+        .unwrap_or_else(|| engine.settings.language.clone());
+    ctx.mailbox = entry.email.clone();
+    Ok(ctx)
+}
+
+/// Reps of the roster plus the persons the items' participants resolve to.
+pub async fn directory(
+    engine: &Engine,
+    spec: &ResourceSpec,
+    entry: &RosterEntry,
+    roster: &Roster,
+    graph: &GraphRead,
+) -> Result<Directory, SyncError> {
+    let mut directory = Directory {
+        reps: roster
+            .entries
+            .iter()
+            .filter_map(|e| {
+                Some(DirectoryEntry {
+                    email: e.email.clone()?,
+                    id: e.rep.rep_id.clone(),
+                    name: e.rep.name.clone(),
+                    fields: IndexMap::new(),
+                })
+            })
+            .collect(),
+        persons: Vec::new(),
+    };
+    let Some(p) = &spec.mapping.participants else {
+        return Ok(directory);
+    };
+    if p.sources.is_empty() {
+        return Ok(directory);
+    }
+    let probe = Context {
+        mailbox: entry.email.clone(),
+        ..Context::new("UTC").map_err(|e| SyncError::new(e.to_string(), ""))?
+    };
+    let mut addresses: Vec<String> = Vec::new();
+    for item in graph.items.values() {
+        for participant in participants::collect(p, item, &probe) {
+            if directory.lookup(&participant.address).is_none()
+                && !addresses
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(&participant.address))
+            {
+                addresses.push(participant.address);
+            }
+        }
+    }
+    if addresses.is_empty() {
+        return Ok(directory);
+    }
+    let found = engine
+        .crm
+        .resolve_emails(&Actor::Master, &addresses)
+        .await
+        .map_err(SyncError::crm)?;
+    for (address, matches) in found {
+        // An address shared by several persons is ambiguous: it stays unresolved (missing attendee).
+        let [person] = matches.persons.as_slice() else {
+            continue;
+        };
+        let text = |f: &str| person.text(f).map(str::trim).unwrap_or("").to_owned();
+        let mut fields = IndexMap::new();
+        for key in ["CoGrp", "CoNo", "PeGrp", "PeNo"] {
+            let value = text(key);
+            if let Ok(n) = value.parse::<i64>() {
+                fields.insert(key.to_owned(), Value::from(n));
+            } else if !value.is_empty() {
+                fields.insert(key.to_owned(), Value::from(value));
+            }
+        }
+        let name = [text("FirstName"), text("LastName")]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        directory.persons.push(DirectoryEntry {
+            email: address,
+            id: person.id.to_string(),
+            name,
+            fields,
+        });
+    }
+    Ok(directory)
+}

@@ -1,0 +1,290 @@
+//! The links the planner sees and the adoption candidates it may use: this mailbox's links, other
+//! mailboxes' links of the same meeting or e-mail, and XK rows (ours, and earlier connectors') found for
+//! unlinked items and records.
+
+use serde_json::Value as Json;
+
+use crate::{
+    mapping::FieldValue,
+    plan::{
+        self, Candidates, Changes, Correlation, CrmCandidate, CrmKind, CrmRef, FoundBy,
+        GraphCandidate, GraphKind, Origin,
+    },
+    state,
+    transport::{
+        crm::{Actor, RecordId, ext_keys},
+        graph::ItemKind,
+    },
+};
+
+use super::{Engine, ResourceSpec, SyncError, graph_side::GraphRead, roster::RosterEntry};
+
+pub fn correlation_xk(spec: &ResourceSpec, correlation: &Correlation) -> String {
+    match spec.name.as_str() {
+        "event" => format!("ical:{}", correlation.id),
+        _ => format!("msg:{}", correlation.key()),
+    }
+}
+
+/// The stamp put on Graph items the connector creates: `TABLE:ID` of the CRM record.
+pub fn stamp(record: &CrmRef) -> String {
+    format!("{}:{}", record.table, record.id)
+}
+
+/// The planner's links: this mailbox's, and other mailboxes' links sharing a correlation key with a change.
+pub async fn plan_links(
+    engine: &Engine,
+    spec: &ResourceSpec,
+    entry: &RosterEntry,
+    own: &[state::Link],
+    changes: &Changes,
+) -> Result<Vec<plan::Link>, SyncError> {
+    let mut out: Vec<plan::Link> = own.iter().map(to_plan_link).collect();
+    if !spec.correlated {
+        return Ok(out);
+    }
+    let mut keys: Vec<String> = changes
+        .graph
+        .iter()
+        .filter(|c| !own.iter().any(|l| l.graph_id == c.graph_id))
+        .filter_map(|c| c.correlation.as_ref().map(Correlation::key))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        for link in engine
+            .state
+            .links_by_correlation(&spec.name, &key)
+            .await
+            .map_err(SyncError::state)?
+        {
+            if link.mailbox != entry.mailbox_id() {
+                out.push(to_plan_link(&link));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn to_plan_link(link: &state::Link) -> plan::Link {
+    plan::Link {
+        mailbox: link.mailbox.clone(),
+        graph_id: link.graph_id.clone(),
+        correlation: link
+            .correlation_key
+            .as_deref()
+            .and_then(Correlation::from_key),
+        record: CrmRef {
+            table: link.crm_table.clone(),
+            id: link.crm_id.clone(),
+        },
+        graph_hash: link.graph_hash.clone(),
+        crm_hash: link.crm_hash.clone(),
+        authoritative: link.authoritative,
+        published: link.published,
+        origin: if link.origin == "crm" {
+            Origin::Crm
+        } else {
+            Origin::Graph
+        },
+    }
+}
+
+/// Adoption candidates: for unlinked Graph items, XK rows — ours (`GraphApi`, by immutable id, then by
+/// correlation key) and those earlier connectors left (`SyncML`, `marketing.manager`); for unlinked CRM
+/// records, our XK rows naming an item of this rep (a create whose link was lost) and, for contacts, an
+/// Outlook contact with the record's e-mail address.
+pub async fn candidates(
+    engine: &Engine,
+    spec: &ResourceSpec,
+    entry: &RosterEntry,
+    changes: &Changes,
+    links: &[plan::Link],
+    graph: &GraphRead,
+) -> Result<Candidates, SyncError> {
+    let mut out = Candidates::default();
+    crm_candidates(engine, spec, changes, links, &mut out).await?;
+    graph_candidates(engine, spec, entry, changes, links, graph, &mut out).await?;
+    Ok(out)
+}
+
+async fn crm_candidates(
+    engine: &Engine,
+    spec: &ResourceSpec,
+    changes: &Changes,
+    links: &[plan::Link],
+    out: &mut Candidates,
+) -> Result<(), SyncError> {
+    let unlinked: Vec<&plan::GraphChange> = changes
+        .graph
+        .iter()
+        .filter(|c| matches!(c.kind, GraphKind::Upserted(_)))
+        .filter(|c| {
+            !links
+                .iter()
+                .any(|l| l.mailbox == changes.mailbox && l.graph_id == c.graph_id)
+        })
+        .collect();
+    if unlinked.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<String> = Vec::new();
+    for c in &unlinked {
+        keys.push(c.graph_id.clone());
+        if let Some(corr) = &c.correlation {
+            keys.push(correlation_xk(spec, corr));
+            keys.push(corr.id.clone());
+        }
+    }
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut systems = vec![ext_keys::GRAPH_API];
+    systems.extend_from_slice(ext_keys::LEGACY_SYSTEMS);
+    let rows = ext_keys::find(engine.crm.as_ref(), &Actor::Master, &systems, &key_refs)
+        .await
+        .map_err(SyncError::crm)?;
+    let table = &spec.mapping.table;
+    let area = ext_keys::info_area(table);
+    let usable = |r: &&ext_keys::ExtKey| {
+        r.rec_id.is_some() && (r.rec_table == area || r.rec_table == *table)
+    };
+    for c in unlinked {
+        let ours = |key: &str| {
+            rows.iter()
+                .filter(usable)
+                .find(|r| r.key == key && r.system == ext_keys::GRAPH_API)
+        };
+        let hit = ours(&c.graph_id)
+            .map(|r| (r, FoundBy::Stamp))
+            .or_else(|| {
+                let corr = c.correlation.as_ref()?;
+                ours(&correlation_xk(spec, corr)).map(|r| (r, FoundBy::Correlation))
+            })
+            .or_else(|| {
+                let mut keys = vec![c.graph_id.clone()];
+                keys.extend(c.correlation.as_ref().map(|corr| corr.id.clone()));
+                keys.iter().find_map(|k| {
+                    rows.iter()
+                        .filter(usable)
+                        .find(|r| {
+                            r.key == *k && ext_keys::LEGACY_SYSTEMS.contains(&r.system.as_str())
+                        })
+                        .map(|r| (r, FoundBy::LegacyKey(r.system.clone())))
+                })
+            });
+        if let Some((row, found_by)) = hit {
+            let record = CrmRef {
+                table: table.clone(),
+                id: row
+                    .rec_id
+                    .as_ref()
+                    .map(|r| r.to_string())
+                    .unwrap_or_default(),
+            };
+            let by_id = found_by == FoundBy::Stamp;
+            out.crm.push(CrmCandidate {
+                graph_id: by_id.then(|| c.graph_id.clone()),
+                correlation: if by_id { None } else { c.correlation.clone() },
+                record,
+                found_by,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn graph_candidates(
+    engine: &Engine,
+    spec: &ResourceSpec,
+    entry: &RosterEntry,
+    changes: &Changes,
+    links: &[plan::Link],
+    graph: &GraphRead,
+    out: &mut Candidates,
+) -> Result<(), SyncError> {
+    let unlinked: Vec<&plan::CrmChange> = changes
+        .crm
+        .iter()
+        .filter(|c| matches!(c.kind, CrmKind::Upserted(_)))
+        .filter(|c| {
+            !links
+                .iter()
+                .any(|l| l.mailbox == changes.mailbox && l.record == c.record)
+        })
+        .collect();
+    if unlinked.is_empty() {
+        return Ok(());
+    }
+    let table = &spec.mapping.table;
+    let ids: Vec<RecordId> = unlinked
+        .iter()
+        .map(|c| RecordId::new(&c.record.id))
+        .collect();
+    let rows = ext_keys::for_records(
+        engine.crm.as_ref(),
+        &Actor::Master,
+        ext_keys::info_area(table),
+        &ids,
+    )
+    .await
+    .map_err(SyncError::crm)?;
+    for c in &unlinked {
+        let by_stamp = rows.iter().find(|r| {
+            r.system == ext_keys::GRAPH_API
+                && r.rec_id
+                    .as_ref()
+                    .is_some_and(|id| id.as_str() == c.record.id)
+                && r.rep_id
+                    .as_deref()
+                    .is_none_or(|rep| rep.eq_ignore_ascii_case(&entry.rep.rep_id))
+                && !r.key.starts_with("ical:")
+                && !r.key.starts_with("msg:")
+        });
+        if let Some(row) = by_stamp {
+            out.graph.push(GraphCandidate {
+                record: c.record.clone(),
+                graph_id: row.key.clone(),
+                found_by: FoundBy::Stamp,
+            });
+            continue;
+        }
+        if spec.kind == ItemKind::Contact
+            && let CrmKind::Upserted(content) = &c.kind
+        {
+            let address =
+                ["E-mail1", "E-mail2"]
+                    .iter()
+                    .find_map(|f| match content.fields.get(*f) {
+                        Some(FieldValue::Text(a)) if !a.trim().is_empty() => {
+                            Some(a.trim().to_owned())
+                        }
+                        _ => None,
+                    });
+            let Some(address) = address else { continue };
+            let found = graph.items.iter().find(|(id, item)| {
+                !links
+                    .iter()
+                    .any(|l| l.mailbox == changes.mailbox && l.graph_id == **id)
+                    && item
+                        .get("emailAddresses")
+                        .and_then(Json::as_array)
+                        .is_some_and(|list| {
+                            list.iter().any(|e| {
+                                e.get("address")
+                                    .and_then(Json::as_str)
+                                    .is_some_and(|a| a.trim().eq_ignore_ascii_case(&address))
+                            })
+                        })
+            });
+            if let Some((id, _)) = found
+                && !out.graph.iter().any(|g| g.graph_id == *id)
+            {
+                out.graph.push(GraphCandidate {
+                    record: c.record.clone(),
+                    graph_id: id.clone(),
+                    found_by: FoundBy::Address,
+                });
+            }
+        }
+    }
+    Ok(())
+}

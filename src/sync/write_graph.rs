@@ -1,0 +1,322 @@
+//! CRM → Graph writes of a plan: create (stamped, idempotent by `transactionId`, then its XK row), update,
+//! adopt (an existing item found for the record), delete and unlink.
+
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+
+use crate::{
+    mapping::{FieldValue, to_graph},
+    plan::{Action, ActionKind, Flow, content_hash},
+    transport::{
+        crm::{Actor, RecordId, ext_keys},
+        graph::{CreateOptions, CreateTarget, ItemRef},
+    },
+};
+
+use super::{
+    apply::{Failure, Run},
+    links::stamp,
+};
+
+impl Run<'_> {
+    pub(super) async fn write_graph(&mut self, action: &Action) -> Result<(), Failure> {
+        let Some(record) = action.crm.clone() else {
+            return Ok(());
+        };
+        let mailbox = self.entry.graph_user().to_owned();
+        let graph_id = action.graph_id.clone().or_else(|| {
+            self.by_record
+                .get(&(record.table.clone(), record.id.clone()))
+                .cloned()
+        });
+        match &action.kind {
+            ActionKind::Create { .. } => {
+                let fields = self
+                    .prepared
+                    .crm
+                    .records
+                    .get(&record)
+                    .cloned()
+                    .unwrap_or_default();
+                let body = to_graph(
+                    &self.engine.settings.mappings,
+                    &self.spec.mapping,
+                    &fields,
+                    self.ctx,
+                );
+                let key = stamp(&record);
+                let write = self
+                    .begin(
+                        Flow::CrmToGraph,
+                        "create",
+                        None,
+                        &key,
+                        &self.crm_hash_of(&record),
+                    )
+                    .await?;
+                let target = CreateTarget {
+                    mailbox: mailbox.clone(),
+                    kind: self.spec.kind,
+                    container: self.prepared.graph.list_id.clone(),
+                };
+                let options = CreateOptions {
+                    crm_stamp: Some(key.clone()),
+                    transaction_id: Some(transaction_id(self.entry.mailbox_id(), &key)),
+                };
+                let item = match self
+                    .engine
+                    .graph
+                    .create_item(&target, &body.body, &options)
+                    .await
+                {
+                    Ok(item) => item,
+                    Err(e) => {
+                        self.resolve(write, Err(&e.to_string())).await?;
+                        return Err(e.into());
+                    }
+                };
+                let new_id = item.id().to_owned();
+                let mut xk = ext_keys::ExtKey::graph(
+                    &new_id,
+                    &self.spec.mapping.content_type,
+                    ext_keys::info_area(&record.table),
+                    Some(RecordId::new(&record.id)),
+                );
+                xk.rep_id = Some(self.entry.rep.rep_id.clone());
+                if let Err(e) = ext_keys::put(self.engine.crm.as_ref(), &Actor::Master, &xk).await {
+                    self.resolve(write, Err(&e.to_string())).await?;
+                    return Err(e.into());
+                }
+                self.resolve(write, Ok(Some(new_id.clone()))).await?;
+                let mut link = self.new_link(&new_id, &record, "crm");
+                link.change_key = etag_change_key(item.etag());
+                link.graph_hash = self.graph_hash_of_item(&item.to_json());
+                link.crm_hash = self.crm_hash_of(&record);
+                let after = link.graph_hash.clone();
+                self.keep_link(link);
+                self.audit(
+                    Flow::CrmToGraph,
+                    "create",
+                    Some(&new_id),
+                    Some(&record),
+                    None,
+                    Some(after),
+                );
+            }
+            ActionKind::Update { fields } => {
+                let Some(graph_id) = graph_id else {
+                    return Ok(());
+                };
+                let json: IndexMap<String, Json> = match self.prepared.crm.records.get(&record) {
+                    Some(all) => {
+                        // The plan's fields win; the rest of the record fills templates.
+                        let mut all = all.clone();
+                        for (k, v) in fields.iter() {
+                            all.insert(k.clone(), v.to_json());
+                        }
+                        all
+                    }
+                    None => fields
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.to_json()))
+                        .collect(),
+                };
+                let body = to_graph(
+                    &self.engine.settings.mappings,
+                    &self.spec.mapping,
+                    &json,
+                    self.ctx,
+                );
+                let write = self
+                    .begin(
+                        Flow::CrmToGraph,
+                        "update",
+                        Some(graph_id.clone()),
+                        &stamp(&record),
+                        &content_hash(fields),
+                    )
+                    .await?;
+                let item = ItemRef {
+                    mailbox: mailbox.clone(),
+                    kind: self.spec.kind,
+                    id: graph_id.clone(),
+                    list_id: self.prepared.graph.list_id.clone(),
+                };
+                let outcome = match self.engine.graph.update_item(&item, &body.body, None).await {
+                    Ok(o) => o,
+                    Err(e) => {
+                        self.resolve(write, Err(&e.to_string())).await?;
+                        return Err(e.into());
+                    }
+                };
+                self.resolve(write, Ok(Some(graph_id.clone()))).await?;
+                let mut link = match self.links.get(&graph_id) {
+                    Some(l) => l.clone(),
+                    None => self.new_link(&graph_id, &record, "crm"),
+                };
+                let before = link.graph_hash.clone();
+                link.graph_hash = self.graph_hash_of_item(&outcome.item.to_json());
+                link.change_key = etag_change_key(outcome.item.etag());
+                let crm_hash = self.crm_hash_of(&record);
+                if !crm_hash.is_empty() {
+                    link.crm_hash = crm_hash;
+                }
+                link.updated_at = self.options.now;
+                let after = link.graph_hash.clone();
+                self.keep_link(link);
+                self.audit(
+                    Flow::CrmToGraph,
+                    "update",
+                    Some(&graph_id),
+                    Some(&record),
+                    Some(before),
+                    Some(after),
+                );
+            }
+            ActionKind::Delete => {
+                let Some(graph_id) = graph_id else {
+                    return Ok(());
+                };
+                let write = self
+                    .begin(
+                        Flow::CrmToGraph,
+                        "delete",
+                        Some(graph_id.clone()),
+                        &stamp(&record),
+                        "",
+                    )
+                    .await?;
+                let item = ItemRef {
+                    mailbox: mailbox.clone(),
+                    kind: self.spec.kind,
+                    id: graph_id.clone(),
+                    list_id: self.prepared.graph.list_id.clone(),
+                };
+                if let Err(e) = self.engine.graph.delete_item(&item, None).await {
+                    self.resolve(write, Err(&e.to_string())).await?;
+                    return Err(e.into());
+                }
+                self.resolve(write, Ok(None)).await?;
+                self.remove_xk(&graph_id).await?;
+                let before = self.links.get(&graph_id).map(|l| l.graph_hash.clone());
+                self.drop_link(&graph_id);
+                self.audit(
+                    Flow::CrmToGraph,
+                    "delete",
+                    Some(&graph_id),
+                    Some(&record),
+                    before,
+                    None,
+                );
+            }
+            ActionKind::Unlink => {
+                if let Some(graph_id) = graph_id {
+                    self.remove_xk(&graph_id).await?;
+                    self.drop_link(&graph_id);
+                    self.audit(
+                        Flow::CrmToGraph,
+                        "unlink",
+                        Some(&graph_id),
+                        Some(&record),
+                        None,
+                        None,
+                    );
+                }
+            }
+            ActionKind::Adopt { .. } => {
+                // An existing Graph item found for the record (an Outlook contact by address, or an item
+                // whose link was lost): link it, give it its XK row, and write the record's fields to it.
+                let Some(graph_id) = graph_id else {
+                    return Ok(());
+                };
+                let fields = self
+                    .prepared
+                    .crm
+                    .records
+                    .get(&record)
+                    .cloned()
+                    .unwrap_or_default();
+                let body = to_graph(
+                    &self.engine.settings.mappings,
+                    &self.spec.mapping,
+                    &fields,
+                    self.ctx,
+                );
+                let write = self
+                    .begin(
+                        Flow::CrmToGraph,
+                        "adopt",
+                        Some(graph_id.clone()),
+                        &stamp(&record),
+                        &self.crm_hash_of(&record),
+                    )
+                    .await?;
+                let item = ItemRef {
+                    mailbox: mailbox.clone(),
+                    kind: self.spec.kind,
+                    id: graph_id.clone(),
+                    list_id: self.prepared.graph.list_id.clone(),
+                };
+                let updated = async {
+                    let outcome = self
+                        .engine
+                        .graph
+                        .update_item(&item, &body.body, None)
+                        .await?;
+                    self.engine.graph.stamp(&item, &stamp(&record)).await?;
+                    Ok::<_, crate::transport::graph::GraphError>(outcome)
+                }
+                .await;
+                let outcome = match updated {
+                    Ok(o) => o,
+                    Err(e) => {
+                        self.resolve(write, Err(&e.to_string())).await?;
+                        return Err(e.into());
+                    }
+                };
+                let mut xk = ext_keys::ExtKey::graph(
+                    &graph_id,
+                    &self.spec.mapping.content_type,
+                    ext_keys::info_area(&record.table),
+                    Some(RecordId::new(&record.id)),
+                );
+                xk.rep_id = Some(self.entry.rep.rep_id.clone());
+                if let Err(e) = ext_keys::put(self.engine.crm.as_ref(), &Actor::Master, &xk).await {
+                    self.resolve(write, Err(&e.to_string())).await?;
+                    return Err(e.into());
+                }
+                self.resolve(write, Ok(Some(graph_id.clone()))).await?;
+                let mut link = self.new_link(&graph_id, &record, "graph");
+                link.crm_hash = self.crm_hash_of(&record);
+                link.graph_hash = self.graph_hash_of_item(&outcome.item.to_json());
+                link.change_key = etag_change_key(outcome.item.etag());
+                let after = link.graph_hash.clone();
+                self.keep_link(link);
+                self.audit(
+                    Flow::CrmToGraph,
+                    "adopt",
+                    Some(&graph_id),
+                    Some(&record),
+                    None,
+                    Some(after),
+                );
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// An event create's `transactionId`: the same for the same mailbox and record, so a retried create
+/// (even after a restart) returns the first event.
+fn transaction_id(mailbox: &str, stamp: &str) -> String {
+    let mut fields = IndexMap::new();
+    fields.insert("m".to_owned(), FieldValue::Text(mailbox.to_owned()));
+    fields.insert("s".to_owned(), FieldValue::Text(stamp.to_owned()));
+    let hash = content_hash(&fields);
+    format!("gc-{}", hash.trim_start_matches("fnv1a64:"))
+}
+
+fn etag_change_key(etag: Option<&str>) -> Option<String> {
+    etag.map(|e| e.trim_start_matches("W/").trim_matches('"').to_owned())
+}
