@@ -93,6 +93,7 @@ impl Sandbox {
                 "user": master.user,
                 "password": credentials.crm_password,
                 "client": master.client,
+                "time_zone": "W. Europe Standard Time",
             },
         }))
         .context("building the sandbox configuration")

@@ -37,7 +37,7 @@ pub struct Args {
     /// Mapping directory.
     #[arg(long, default_value = "mappings")]
     pub mappings: PathBuf,
-    /// Template overlay (the sandbox CRM has the ISI template's fields).
+    /// Template overlay (the sandbox CRM has the ISI template's fields); `base` for none.
     #[arg(long, default_value = "isi")]
     pub template: String,
 }
@@ -62,7 +62,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn sandbox(args: &Args) -> anyhow::Result<ExitCode> {
-    let mappings = match load::load_mappings(&args.mappings, Some(&args.template)) {
+    let template = Some(args.template.as_str()).filter(|t| *t != "base");
+    let mappings = match load::load_mappings(&args.mappings, template) {
         Ok(loaded) => loaded.model,
         Err(failure) => {
             for d in &failure.diagnostics {
@@ -91,7 +92,7 @@ async fn sandbox(args: &Args) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::start_world(&world).await?;
     let mut config = sandbox.config(&sandbox.credentials())?;
     config.state.location = StateLocation::Sqlite(db.clone());
-    config.mappings.template = Some(args.template.clone());
+    config.mappings.template = template.map(str::to_owned);
     eprintln!(
         "sandbox: Graph emulator at {}, CRM emulator at {}, state in {}",
         sandbox.graph.graph_url(),

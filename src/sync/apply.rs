@@ -340,7 +340,11 @@ impl Run<'_> {
         });
     }
 
-    pub(super) fn keep_link(&mut self, link: state::Link) {
+    pub(super) fn keep_link(&mut self, mut link: state::Link) {
+        // A link recovered after a crash lacks what only the item tells: take it from this cycle's read.
+        if let Some(corr) = self.correlation_of(&link.graph_id) {
+            link.correlation_key = Some(corr.key());
+        }
         self.by_record.insert(
             (link.crm_table.clone(), link.crm_id.clone()),
             link.graph_id.clone(),

@@ -309,7 +309,7 @@ async fn fill_occurrences(
             continue;
         };
         if item.get("type").and_then(Value::as_str) != Some("occurrence")
-            || item.get("subject").is_some()
+            || item.get("subject").is_some_and(|s| !s.is_null())
         {
             continue;
         }
@@ -346,7 +346,9 @@ async fn fill_occurrences(
                 m.remove(key);
             }
             for (k, v) in own {
-                m.insert(k.clone(), v.clone());
+                if !v.is_null() {
+                    m.insert(k.clone(), v.clone());
+                }
             }
         }
         read.items.insert(id, merged);

@@ -35,7 +35,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use futures::{StreamExt, stream};
 use jiff::Timestamp;
 
-pub use report::{Counts, CycleReport, MailboxReport, PlannedAction, ResourceCounts};
+pub use report::{Counts, CycleReport, MailboxReport, PlannedAction, ResourceCounts, Status};
 pub use resources::ResourceSpec;
 pub use roster::{Roster, RosterEntry};
 

@@ -17,5 +17,6 @@ mod mapping_tests;
 mod plan;
 mod schema;
 mod state_contract;
+mod sync;
 mod tidy;
 mod validate;

@@ -80,6 +80,12 @@ use store::Store;
 use throttle::Throttle;
 use wire::Shared;
 
+/// A mailbox whose licence [`GraphEmulator::remove_license`] took away.
+pub struct ParkedMailbox {
+    user: usize,
+    mailbox: store::Mailbox,
+}
+
 /// How to start an emulator.
 #[derive(Debug, Clone)]
 pub struct EmulatorOptions {
@@ -394,6 +400,28 @@ impl GraphEmulator {
                     .map(|l| l.id.clone())
             })
             .ok_or_else(|| Error::Helper(format!("no folder or list `{name}` in {mailbox}")))
+    }
+
+    /// Takes the user's Exchange Online licence away: every call on the mailbox answers 404
+    /// `MailboxNotEnabledForRESTAPI` until [`GraphEmulator::restore_license`] gives the mailbox back.
+    pub fn remove_license(&self, mailbox: &str) -> Result<ParkedMailbox, Error> {
+        let ui = self.user(mailbox)?;
+        let mut store = self.store();
+        let parked = store.mailboxes[ui]
+            .take()
+            .ok_or_else(|| Error::Helper(format!("user `{mailbox}` has no mailbox")))?;
+        store.users[ui].has_mailbox = false;
+        Ok(ParkedMailbox {
+            user: ui,
+            mailbox: parked,
+        })
+    }
+
+    /// Gives back a mailbox taken by [`GraphEmulator::remove_license`], with its items.
+    pub fn restore_license(&self, parked: ParkedMailbox) {
+        let mut store = self.store();
+        store.users[parked.user].has_mailbox = true;
+        store.mailboxes[parked.user] = Some(parked.mailbox);
     }
 
     /// Adds an item as a user would in Outlook (Graph JSON). `container` is a folder or list

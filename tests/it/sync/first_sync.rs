@@ -1,0 +1,170 @@
+//! The first cycle brings every resource across once; the second finds nothing to do; what is outside the
+//! window or the scope stays where it is.
+
+use std::collections::BTreeMap;
+
+use graph_connector::{emulator::graph::ItemKind, sync::Status};
+
+use super::{ANA, BEN, Fixture, assert_ok, totals};
+
+#[tokio::test]
+async fn first_cycle_syncs_every_resource_and_the_second_writes_nothing() {
+    let fx = Fixture::start().await;
+    let first = fx.cycle().await;
+    assert_ok(&first);
+    let event = totals(&first, "event");
+    assert!(event.graph_to_crm.created >= 2, "{first}");
+    assert_eq!(
+        event.crm_to_graph.created, 1,
+        "the CRM appointment: {first}"
+    );
+    assert_eq!(totals(&first, "absence").crm_to_graph.created, 1, "{first}");
+    let task = totals(&first, "task");
+    assert!(
+        task.graph_to_crm.created >= 2 && task.crm_to_graph.created == 1,
+        "{first}"
+    );
+    assert!(
+        totals(&first, "contact").crm_to_graph.created >= 2,
+        "{first}"
+    );
+    assert!(
+        totals(&first, "message").graph_to_crm.created >= 2,
+        "{first}"
+    );
+    assert!(first.requests.graph > 0 && first.requests.crm > 0);
+
+    let second = fx.cycle().await;
+    assert_ok(&second);
+    assert_eq!(second.writes(), 0, "the second cycle wrote:\n{second}");
+    let third = fx.cycle().await;
+    assert_eq!(third.writes(), 0, "{third}");
+    fx.close().await;
+}
+
+#[tokio::test]
+async fn skipped_reps_are_reported_with_reason_and_fix() {
+    let fx = Fixture::start().await;
+    let report = fx.cycle().await;
+    let by_rep: BTreeMap<&str, _> = report
+        .mailboxes
+        .iter()
+        .map(|m| (m.rep.as_str(), m))
+        .collect();
+    assert_eq!(by_rep["ANA"].status, Status::Synced);
+    assert_eq!(by_rep["BEN"].status, Status::Synced);
+    for rep in ["CHL", "DIE", "EVA"] {
+        let m = by_rep[rep];
+        assert_eq!(m.status, Status::Skipped, "{rep}");
+        assert!(m.reason.as_deref().is_some_and(|r| !r.is_empty()), "{rep}");
+        assert!(m.fix.as_deref().is_some_and(|f| !f.is_empty()), "{rep}");
+    }
+    let json = serde_json::to_value(&report).unwrap();
+    for key in ["ok", "duration_ms", "requests", "mailboxes", "totals"] {
+        assert!(json.get(key).is_some(), "report JSON lacks `{key}`: {json}");
+    }
+    let counts = &json["totals"]["event"]["graph_to_crm"];
+    for key in [
+        "created",
+        "updated",
+        "deleted",
+        "unchanged",
+        "skipped",
+        "conflicts",
+        "failed",
+    ] {
+        assert!(counts.get(key).is_some(), "counts lack `{key}`: {counts}");
+    }
+    fx.close().await;
+}
+
+#[tokio::test]
+async fn every_synced_item_has_one_record_and_one_xk_row() {
+    let fx = Fixture::start().await;
+    assert_ok(&fx.cycle().await);
+    let xk = fx.records("ExtKey");
+    // One XK row per key (upserted by Ext. System + key), every pointed row names a live record.
+    let mut keys: Vec<&String> = xk.iter().filter_map(|r| r.get("ExtKey")).collect();
+    let total = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), total, "an XK key appears twice");
+    let live: Vec<String> = ["Contact", "Tasks", "Absences", "Person"]
+        .iter()
+        .flat_map(|t| fx.records(t).into_iter().map(|r| r["id"].clone()))
+        .collect();
+    for row in &xk {
+        if let Some(id) = row.get("RecId").filter(|id| !id.is_empty()) {
+            assert!(live.contains(id), "XK row {row:?} points at no record");
+        }
+    }
+    // Each CRM record made from Graph is named by at least one XK row.
+    let named: Vec<&String> = xk.iter().filter_map(|r| r.get("RecId")).collect();
+    for r in fx.records("Contact") {
+        assert!(named.contains(&&r["id"]), "record without XK row: {r:?}");
+    }
+    fx.close().await;
+}
+
+#[tokio::test]
+async fn absence_events_are_private_neutral_and_never_read_back_as_appointments() {
+    let fx = Fixture::start().await;
+    assert_ok(&fx.cycle().await);
+    assert_ok(&fx.cycle().await);
+    let absence_subjects: Vec<String> = fx
+        .items(ANA, ItemKind::Event)
+        .iter()
+        .filter(|e| e["showAs"] == "oof")
+        .filter_map(|e| e["subject"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        !absence_subjects.is_empty(),
+        "no absence event in Ana's calendar"
+    );
+    for subject in &absence_subjects {
+        assert!(
+            fx.records_where("Contact", "Subject", subject).is_empty(),
+            "the absence `{subject}` came back as an appointment"
+        );
+    }
+    fx.close().await;
+}
+
+#[tokio::test]
+async fn the_crm_appointment_lands_in_the_reps_calendar_once() {
+    let fx = Fixture::start().await;
+    assert_ok(&fx.cycle().await);
+    assert_ok(&fx.cycle().await);
+    let event = fx.item_by(
+        ANA,
+        ItemKind::Event,
+        "subject",
+        "Call Fabrikam about the offer",
+    );
+    assert_eq!(event["isAllDay"], false);
+    assert!(
+        fx.items(BEN, ItemKind::Event)
+            .iter()
+            .all(|e| e["subject"] != "Call Fabrikam about the offer"),
+        "Ben got Ana's CRM appointment"
+    );
+    // Still one record: the item the connector created is an echo, not a new appointment.
+    assert_eq!(
+        fx.records_where("Contact", "Subject", "Call Fabrikam about the offer")
+            .len(),
+        1
+    );
+    fx.close().await;
+}
+
+#[tokio::test]
+async fn a_rep_with_a_switch_off_gets_none_of_that_resource() {
+    let fx = Fixture::start().await;
+    let before = fx.items(BEN, ItemKind::Contact).len();
+    let report = fx.cycle().await;
+    let ben = report.mailboxes.iter().find(|m| m.rep == "BEN").unwrap();
+    // BEN has SyncContacts off in the seed: no contact is read or written in his mailbox.
+    assert!(!ben.resources.contains_key("contact"), "{report}");
+    assert_eq!(fx.items(BEN, ItemKind::Contact).len(), before);
+    fx.close().await;
+}
