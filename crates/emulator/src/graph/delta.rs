@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::{
     calendar,
     http::{Req, Resp, err},
-    odata,
+    ids, odata,
     recurrence::instances,
     render::{self, View},
     sealed,
@@ -279,7 +279,12 @@ pub fn delta(
                 .live(id)
                 .is_some_and(|i| &i.container == folder);
             if from == folder && *seq > tok.since && *seq <= tok.until && !back {
-                values.push(removed(&scope, id));
+                // Without immutable ids the client knows it by its regular id in this folder.
+                let shown = match prefer.immutable_id {
+                    true => None,
+                    false => ids::regular(id, from),
+                };
+                values.push(removed(&scope, shown.as_deref().unwrap_or(id)));
             }
         }
     }

@@ -14,8 +14,8 @@
 // Module graph (acyclic; each layer uses only the layers above it in this list, checked with
 // `grep -n 'use super::\|super::[a-z_]*::' src/graph/*.rs`):
 //
-//   leaves     error, clock, calendar, html, percent, odata, sealed, throttle; seed (-> calendar, error)
-//   store      store (-> seed, calendar, html, percent): the tenant, items, `Subscription`, `Change`;
+//   leaves     error, clock, calendar, html, ids, percent, odata, sealed, throttle; seed (-> calendar, error)
+//   store      store (-> seed, calendar, html, ids, percent): the tenant, items, `Subscription`, `Change`;
 //              no HTTP
 //   views      recurrence (-> store, calendar): series expansion;
 //              render (-> store, recurrence, calendar, odata, html): items as Graph JSON
@@ -36,6 +36,7 @@ mod delta;
 mod error;
 mod html;
 mod http;
+mod ids;
 mod items;
 mod odata;
 mod percent;
@@ -473,6 +474,14 @@ impl GraphEmulator {
         let store = self.store();
         let item = store.mailbox(ui).live(id)?;
         Some(render::stored_view(item))
+    }
+
+    /// The regular id (what a client without `Prefer: IdType="ImmutableId"` sees) of the item or
+    /// occurrence whose immutable id is `id`, in the folder it is in now; `None` for unknown ids
+    /// and for items with one id form (To Do tasks).
+    pub fn regular_id(&self, mailbox: &str, id: &str) -> Option<String> {
+        let ui = self.user(mailbox).ok()?;
+        self.store().regular_id(ui, id)
     }
 
     /// All live items of one kind in a mailbox (stored view, series masters unexpanded).

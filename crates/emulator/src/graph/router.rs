@@ -92,6 +92,12 @@ pub fn graph(
         {
             let mut t = lock(&shared.throttle);
             t.counters.requests += 1;
+            if takes_item_ids(&req) && !req.prefer().immutable_id {
+                *t.counters
+                    .without_immutable_id
+                    .entry(label.clone())
+                    .or_insert(0) += 1;
+            }
             *t.counters.per_endpoint.entry(label).or_insert(0) += 1;
         }
         let token = {
@@ -306,6 +312,16 @@ pub(super) fn handle(
         }
     }
     let prefer = req.prefer();
+    // Ids are taken in either form; a regular id stands for its item while the item stays in
+    // the folder it was issued for.
+    let two_forms = matches!(family, Family::Mail | Family::Calendar | Family::Contacts);
+    let segs: Vec<String> = if two_forms {
+        segs.iter()
+            .map(|s| store.resolve_regular_id(ui, s).unwrap_or_else(|| s.clone()))
+            .collect()
+    } else {
+        segs.clone()
+    };
     let expand = match render::parse_expand(req.param("$expand")) {
         Ok(e) => e,
         Err(msg) => return err::bad_request(msg),
@@ -324,6 +340,12 @@ pub(super) fn handle(
         },
     };
     let mut resp = route(store, &ctx, ui, &segs[2..], &low[2..]);
+    if two_forms
+        && !prefer.immutable_id
+        && let Some(body) = resp.body.as_mut()
+    {
+        regularize(store, ui, body);
+    }
     if resp.status < 300 {
         if let Some(tz) = &prefer.timezone
             && matches!(family, Family::Calendar | Family::Tasks)
@@ -345,6 +367,50 @@ pub(super) fn handle(
     resp
 }
 
+/// Gives a client that did not send `Prefer: IdType="ImmutableId"` the regular ids of the items in
+/// a response (`id`, `seriesMasterId`), as Exchange does: ids that change when an item moves.
+fn regularize(store: &Store, ui: usize, v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                match (k.as_str(), &*x) {
+                    ("id" | "seriesMasterId", Value::String(id)) => {
+                        if let Some(regular) = store.regular_id(ui, id) {
+                            *x = Value::String(regular);
+                        }
+                    }
+                    _ => regularize(store, ui, x),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| regularize(store, ui, x)),
+        _ => {}
+    }
+}
+
+/// Whether a request reads or writes Outlook items, whose ids have a regular and an immutable form
+/// (messages, events, contacts), or creates a subscription (its notifications carry item ids).
+fn takes_item_ids(req: &Req) -> bool {
+    let low = |i: usize| req.segments.get(i).map(|s| s.to_ascii_lowercase());
+    match low(0).as_deref() {
+        Some("users") => matches!(
+            low(2).as_deref(),
+            Some(
+                "mailfolders"
+                    | "messages"
+                    | "events"
+                    | "calendar"
+                    | "calendars"
+                    | "calendarview"
+                    | "contacts"
+                    | "contactfolders"
+            )
+        ),
+        Some("subscriptions") => req.method == "POST" && req.segments.len() == 1,
+        _ => false,
+    }
+}
+
 pub(super) fn route(
     store: &mut Store,
     ctx: &Ctx,
@@ -355,7 +421,7 @@ pub(super) fn route(
     let m = ctx.req.method.as_str();
     let l: Vec<&str> = low.iter().map(String::as_str).collect();
     match l.as_slice() {
-        ["translateexchangeids"] if m == "POST" => translate_ids(ctx),
+        ["translateexchangeids"] if m == "POST" => translate_ids(store, ctx, ui),
         ["mailboxsettings"] if m == "PATCH" => update_mailbox_settings(store, ctx, ui),
         ["mailboxsettings", rest @ ..] => {
             if m != "GET" {
@@ -657,8 +723,10 @@ pub(super) fn route(
 }
 
 /// `POST /users/{id}/translateExchangeIds`: EWS ids use standard base64 (`+`, `/`), REST ids
-/// URL-safe base64 (`-`, `_`); the emulator's REST ids are already immutable.
-pub(super) fn translate_ids(ctx: &Ctx) -> Resp {
+/// URL-safe base64 (`-`, `_`); `restId` (and `ewsId`) is the regular id of the item's folder now,
+/// `restImmutableEntryId` the immutable id. An id that does not name an item of the mailbox gets
+/// `errorDetails` instead of a `targetId`.
+pub(super) fn translate_ids(store: &Store, ctx: &Ctx, ui: usize) -> Resp {
     let body = ctx.req.body.clone().unwrap_or(Value::Null);
     let Some(ids) = body.get("inputIds").and_then(Value::as_array) else {
         return err::bad_request("inputIds is required.");
@@ -673,8 +741,8 @@ pub(super) fn translate_ids(ctx: &Ctx) -> Resp {
             .to_ascii_lowercase()
     };
     let (from, to) = (kind("sourceIdType"), kind("targetIdType"));
-    let rest_like = |t: &str| matches!(t, "restid" | "restimmutableentryid");
-    if !(from == "ewsid" || rest_like(&from)) || !(to == "ewsid" || rest_like(&to)) {
+    let known = |t: &str| matches!(t, "ewsid" | "restid" | "restimmutableentryid");
+    if !known(&from) || !known(&to) {
         return err::bad_request(
             "sourceIdType and targetIdType must be ewsId, restId or restImmutableEntryId in the emulator.",
         );
@@ -683,12 +751,26 @@ pub(super) fn translate_ids(ctx: &Ctx) -> Resp {
         .iter()
         .filter_map(Value::as_str)
         .map(|id| {
-            let target = match (from == "ewsid", to == "ewsid") {
-                (true, false) => id.replace('+', "-").replace('/', "_"),
-                (false, true) => id.replace('-', "+").replace('_', "/"),
+            let rest = match from.as_str() {
+                "ewsid" => id.replace('+', "-").replace('/', "_"),
                 _ => id.to_owned(),
             };
-            json!({"sourceId": id, "targetId": target})
+            let immutable = store
+                .resolve_regular_id(ui, &rest)
+                .or_else(|| store.regular_id(ui, &rest).map(|_| rest.clone()));
+            let target = immutable.and_then(|imm| match to.as_str() {
+                "restimmutableentryid" => Some(imm),
+                "restid" => store.regular_id(ui, &imm),
+                _ => store
+                    .regular_id(ui, &imm)
+                    .map(|r| r.replace('-', "+").replace('_', "/")),
+            });
+            match target {
+                Some(t) => json!({"sourceId": id, "targetId": t}),
+                None => {
+                    json!({"sourceId": id, "errorDetails": {"code": "ErrorItemNotFound", "message": "The specified object was not found in the store."}})
+                }
+            }
         })
         .collect();
     Resp::ok(

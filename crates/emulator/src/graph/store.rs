@@ -12,7 +12,9 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 use serde_json::{Map, Value, json};
 
 use super::{
-    calendar, html, percent,
+    calendar, html,
+    ids::{self, ID_PREFIX},
+    percent,
     seed::{Seed, UserSeed},
 };
 
@@ -37,7 +39,6 @@ impl ItemKind {
     }
 }
 
-const ID_PREFIX: [u8; 3] = [0x00, 0x03, 0x24]; // base64 "AAMk", like Exchange ids
 const OCCURRENCE_TAG: u8 = 5;
 
 #[derive(Debug, Clone)]
@@ -262,6 +263,9 @@ pub struct Subscription {
     pub client_state: Option<String>,
     pub expires: Timestamp,
     pub tls: String,
+    /// Created with `Prefer: IdType="ImmutableId"`: notifications carry immutable ids, else
+    /// regular ones.
+    pub immutable_ids: bool,
 }
 
 /// One item change, for change notifications.
@@ -507,6 +511,29 @@ impl Store {
     pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
+    }
+
+    /// The regular id of an item or occurrence (stored under its immutable id, tombstones
+    /// included) in the folder it is in now; `None` for ids with one form (tasks, folders).
+    pub fn regular_id(&self, ui: usize, id: &str) -> Option<String> {
+        let master = Store::occurrence_parts(id).map(|(m, _)| m);
+        let item = self
+            .mailbox(ui)
+            .items
+            .get(master.as_deref().unwrap_or(id))?;
+        ids::regular(id, &item.container)
+    }
+
+    /// The immutable id a regular id stands for, if the item is still in the folder the regular id
+    /// was issued for (a regular id goes stale when its item moves, as in Exchange).
+    pub fn resolve_regular_id(&self, ui: usize, id: &str) -> Option<String> {
+        let (immutable, folder) = ids::immutable(id)?;
+        let master = Store::occurrence_parts(&immutable).map(|(m, _)| m);
+        let item = self
+            .mailbox(ui)
+            .items
+            .get(master.as_deref().unwrap_or(&immutable))?;
+        (ids::folder_fingerprint(&item.container) == folder).then_some(immutable)
     }
 
     /// Finds a user by id or UPN (case-insensitive), as `/users/{uid}` does.

@@ -12,7 +12,7 @@ use crate::lock;
 use super::{
     calendar,
     http::{self, Req, Resp, err},
-    percent,
+    ids, percent,
     store::{Change, ItemKind, Store, Subscription, TokenInfo},
     wire::Shared,
 };
@@ -336,19 +336,20 @@ async fn create(shared: &Arc<Shared>, req: &Req, token: &TokenInfo, now: Timesta
             .and_then(Value::as_str)
             .unwrap_or("v1_2")
             .to_owned(),
+        immutable_ids: req.prefer().immutable_id,
     };
     let out = sub_json(shared, &store, &sub);
     store.subscriptions.push(sub);
     Resp::json(201, out)
 }
 
-fn resource_path(store: &Store, c: &Change) -> String {
+fn resource_path(store: &Store, c: &Change, id: &str) -> String {
     let uid = &store.users[c.ui].id;
     match c.kind {
-        ItemKind::Message => format!("Users/{uid}/Messages/{}", c.id),
-        ItemKind::Event => format!("Users/{uid}/Events/{}", c.id),
-        ItemKind::Contact => format!("Users/{uid}/Contacts/{}", c.id),
-        ItemKind::Task => format!("Users/{uid}/todo/lists/{}/tasks/{}", c.container, c.id),
+        ItemKind::Message => format!("Users/{uid}/Messages/{id}"),
+        ItemKind::Event => format!("Users/{uid}/Events/{id}"),
+        ItemKind::Contact => format!("Users/{uid}/Contacts/{id}"),
+        ItemKind::Task => format!("Users/{uid}/todo/lists/{}/tasks/{id}", c.container),
     }
 }
 
@@ -371,13 +372,18 @@ fn pending(store: &mut Store, now: Timestamp) -> Vec<(String, Value)> {
             .filter(|c| c.ui == s.ui && c.kind == s.kind && s.container.as_ref().is_none_or(|f| f == &c.container))
             .filter(|c| s.change_types.iter().any(|t| t == c.change_type))
             .map(|c| {
-                let path = resource_path(store, c);
+                // The id form the subscription was created for, in the folder of the change.
+                let regular = (!s.immutable_ids)
+                    .then(|| ids::regular(&c.id, &c.container))
+                    .flatten();
+                let id = regular.as_deref().unwrap_or(&c.id);
+                let path = resource_path(store, c, id);
                 json!({
                     "subscriptionId": s.id,
                     "subscriptionExpirationDateTime": calendar::fmt_instant_7(s.expires),
                     "changeType": c.change_type,
                     "resource": path,
-                    "resourceData": {"@odata.type": odata_type(c.kind), "@odata.id": path, "@odata.etag": c.etag, "id": c.id},
+                    "resourceData": {"@odata.type": odata_type(c.kind), "@odata.id": path, "@odata.etag": c.etag, "id": id},
                     "clientState": s.client_state,
                     "tenantId": store.tenant_id,
                 })

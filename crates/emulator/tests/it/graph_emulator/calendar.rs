@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 
 use super::{ANA, Call, assert_graph_error, call, delta_round, get, start, token};
 
+/// Immutable ids (the emulator helpers' ids), fifty items a page.
+const IMMUTABLE_50: &str = "IdType=\"ImmutableId\", odata.maxpagesize=50";
+
 #[tokio::test]
 async fn calendar_view_delta_freezes_the_window_and_sends_sparse_occurrences() {
     let emu = start().await;
@@ -19,7 +22,7 @@ async fn calendar_view_delta_freezes_the_window_and_sends_sparse_occurrences() {
     );
 
     let start = "/users/ana@contoso.com/calendarView/delta?startDateTime=2026-11-01T00:00:00Z&endDateTime=2026-12-01T00:00:00Z";
-    let (items, link, _) = delta_round(&emu, &tok, start, "odata.maxpagesize=50").await;
+    let (items, link, _) = delta_round(&emu, &tok, start, IMMUTABLE_50).await;
     let occurrences: Vec<&Value> = items.iter().filter(|i| i["type"] == "occurrence").collect();
     // Weekly on Mondays 2, 9, 16 (exception), 23 (cancelled), 30.
     assert_eq!(occurrences.len(), 3, "{items:#?}");
@@ -60,14 +63,14 @@ async fn calendar_view_delta_freezes_the_window_and_sends_sparse_occurrences() {
         .unwrap()
         .to_owned();
     let single = emu.add_item(ANA, ItemKind::Event, None, json!({"subject": "Short call", "start": {"dateTime": "2026-11-20T09:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2026-11-20T09:30:00", "timeZone": "UTC"}})).unwrap();
-    let (round2, link2, _) = delta_round(&emu, &tok, &link, "odata.maxpagesize=50").await;
+    let (round2, link2, _) = delta_round(&emu, &tok, &link, IMMUTABLE_50).await;
     assert!(
         round2
             .iter()
             .any(|i| i["id"] == single.as_str() && i["subject"] == "Short call")
     );
     emu.update_item(ANA, &single, json!({"start": {"dateTime": "2027-02-01T09:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2027-02-01T09:30:00", "timeZone": "UTC"}})).unwrap();
-    let (round3, _, _) = delta_round(&emu, &tok, &link2, "odata.maxpagesize=50").await;
+    let (round3, _, _) = delta_round(&emu, &tok, &link2, IMMUTABLE_50).await;
     assert!(
         round3
             .iter()
@@ -353,7 +356,8 @@ async fn patching_or_deleting_an_occurrence_makes_an_exception_or_a_gap() {
             one.body["type"].as_str(),
             one.body["seriesMasterId"].as_str()
         ),
-        (Some("occurrence"), Some(series.as_str()))
+        (Some("occurrence"), emu.regular_id(ANA, &series).as_deref()),
+        "read without immutable ids: the master's regular id"
     );
     let patched = call(
         &emu,

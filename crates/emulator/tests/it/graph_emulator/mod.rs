@@ -25,6 +25,12 @@ use serde_json::Value;
 
 pub(crate) const ANA: &str = "ana@contoso.com";
 
+/// The header a client that keeps ids sends: immutable ids, which survive moves (the emulator's
+/// helpers such as `add_item` and `items` name items by them).
+pub(crate) const IMMUTABLE: (&str, &str) = ("Prefer", "IdType=\"ImmutableId\"");
+/// `Prefer` of a delta round with immutable ids, ten items a page.
+pub(crate) const IMMUTABLE_PAGES: &str = "IdType=\"ImmutableId\", odata.maxpagesize=10";
+
 /// An emulator with the sandbox seed on a free loopback port.
 pub(crate) async fn start() -> GraphEmulator {
     spawn(EmulatorOptions::default())

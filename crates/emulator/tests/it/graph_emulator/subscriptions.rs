@@ -3,7 +3,7 @@
 use graph_connector_emulator::graph::ItemKind;
 use serde_json::{Value, json};
 
-use super::{ANA, call, start, token, wait_until, webhook};
+use super::{ANA, IMMUTABLE, call, start, token, wait_until, webhook};
 
 #[tokio::test]
 async fn subscriptions_validate_the_endpoint_and_deliver_notifications() {
@@ -50,7 +50,7 @@ async fn subscriptions_validate_the_endpoint_and_deliver_notifications() {
         &tok,
         "POST",
         "/subscriptions",
-        &[],
+        &[IMMUTABLE],
         Some(sub(&format!("{base}/hook"), &expires)),
     )
     .await;
