@@ -283,9 +283,10 @@ pub fn instance_json(
     m.insert("type".into(), json!(kind));
     m.insert("seriesMasterId".into(), json!(master.id));
     m.insert("recurrence".into(), Value::Null);
+    // The start the series gave this instance (an exception's start before it was moved), in UTC.
     m.insert(
         "originalStart".into(),
-        json!(calendar::fmt_instant(inst.start)),
+        json!(calendar::fmt_instant(inst.original_start)),
     );
     m.insert("start".into(), start);
     m.insert("end".into(), end);

@@ -417,3 +417,62 @@ async fn patching_or_deleting_an_occurrence_makes_an_exception_or_a_gap() {
         404
     );
 }
+
+/// Issue 9: an exception's `originalStart` is where the series put it before it was moved, in UTC,
+/// for a seeded exception and for one made by a PATCH.
+#[tokio::test]
+async fn regression_issue_9_an_exceptions_original_start_is_its_start_before_the_move() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let view = |from: &'static str, to: &'static str| {
+        let (emu, tok) = (&emu, &tok);
+        async move {
+            let c = call(
+                emu,
+                tok,
+                "GET",
+                &format!(
+                    "/users/ana@contoso.com/calendarView?startDateTime={from}&endDateTime={to}"
+                ),
+                &[super::IMMUTABLE],
+                None,
+            )
+            .await;
+            c.body["value"].as_array().unwrap().clone()
+        }
+    };
+    // The weekly series starts at 10:00 W. Europe (09:00 UTC); the seed moved Nov 16 to 11:00.
+    let week = view("2026-11-16T00:00:00Z", "2026-11-17T00:00:00Z").await;
+    let moved = week.iter().find(|e| e["type"] == "exception").unwrap();
+    assert_eq!(moved["start"]["dateTime"], "2026-11-16T10:00:00.0000000");
+    assert_eq!(moved["originalStart"], "2026-11-16T09:00:00Z");
+
+    let next = view("2026-11-30T00:00:00Z", "2026-12-01T00:00:00Z").await;
+    let occurrence = next.iter().find(|e| e["type"] == "occurrence").unwrap();
+    assert_eq!(occurrence["originalStart"], "2026-11-30T09:00:00Z");
+    let id = occurrence["id"].as_str().unwrap();
+    let patched = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &format!("/users/ana@contoso.com/events/{id}"),
+        &[super::IMMUTABLE],
+        Some(
+            json!({"start": {"dateTime": "2026-11-30T15:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-11-30T15:30:00", "timeZone": "UTC"}}),
+        ),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(
+        (
+            patched.body["type"].as_str(),
+            patched.body["originalStart"].as_str()
+        ),
+        (Some("exception"), Some("2026-11-30T09:00:00Z"))
+    );
+    let again = view("2026-11-30T00:00:00Z", "2026-12-01T00:00:00Z").await;
+    let moved = again.iter().find(|e| e["id"] == id).unwrap();
+    assert_eq!(moved["start"]["dateTime"], "2026-11-30T15:00:00.0000000");
+    assert_eq!(moved["originalStart"], "2026-11-30T09:00:00Z");
+}
