@@ -194,6 +194,9 @@ pub(super) fn calendar_view(store: &Store, ctx: &Ctx, ui: usize) -> Resp {
         Ok(w) => w,
         Err(r) => return r,
     };
+    if let Err(r) = delta::check_window_days(from, to) {
+        return r;
+    }
     let mut rows: Vec<(Timestamp, Value)> = Vec::new();
     for item in store
         .mailbox(ui)

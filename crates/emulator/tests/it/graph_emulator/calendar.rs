@@ -476,3 +476,33 @@ async fn regression_issue_9_an_exceptions_original_start_is_its_start_before_the
     assert_eq!(moved["start"]["dateTime"], "2026-11-30T15:00:00.0000000");
     assert_eq!(moved["originalStart"], "2026-11-30T09:00:00Z");
 }
+
+/// Issue 9: the 1,825-day cap on a calendar view window applies to plain `/calendarView` too.
+#[tokio::test]
+async fn regression_issue_9_plain_calendar_view_windows_are_capped_at_1825_days() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let view = |end: &str| {
+        format!(
+            "/users/ana@contoso.com/calendarView?startDateTime=2026-01-01T00:00:00Z&endDateTime={end}"
+        )
+    };
+    // 2026-01-01 + 1,825 days = 2030-12-31
+    let ok = get(&emu, &tok, &view("2030-12-31T00:00:00Z")).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let too_long = get(&emu, &tok, &view("2030-12-31T00:00:01Z")).await;
+    assert_graph_error(&too_long, 400, "ErrorInvalidRequest");
+    assert!(
+        too_long.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Maximum number of days: 1825")
+    );
+    let delta = get(
+        &emu,
+        &tok,
+        "/users/ana@contoso.com/calendarView/delta?startDateTime=2026-01-01T00:00:00Z&endDateTime=2030-12-31T00:00:01Z",
+    )
+    .await;
+    assert_graph_error(&delta, 400, "ErrorInvalidRequest");
+}
