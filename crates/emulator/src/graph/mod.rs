@@ -15,7 +15,7 @@
 // `grep -n 'use super::\|super::[a-z_]*::' src/graph/*.rs`):
 //
 //   leaves     error, clock, calendar, html, ids, percent, odata, sealed, throttle; seed (-> calendar, error)
-//   store      store (-> seed, calendar, html, ids, percent): the tenant, items, `Subscription`, `Change`;
+//   store      store (-> seed, calendar, html, ids, odata, percent): the tenant, items, `Subscription`, `Change`;
 //              no HTTP
 //   views      recurrence (-> store, calendar): series expansion;
 //              render (-> store, recurrence, calendar, odata, html): items as Graph JSON

@@ -195,7 +195,7 @@ fn finish(m: &mut Map<String, Value>, item: &Item, view: &View) {
     if let Some(ext) = view.expand.ext_props.as_ref().filter(|_| !view.basic) {
         let matching: Vec<Value> = ext_json(item)
             .into_iter()
-            .filter(|p| ext.as_ref().is_none_or(|f| f.eval(p)))
+            .filter(|p| ext.as_ref().is_none_or(|f| f.eval_ext_property(p)))
             .collect();
         if !matching.is_empty() {
             m.insert(

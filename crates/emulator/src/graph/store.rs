@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::{
     calendar, html,
     ids::{self, ID_PREFIX},
-    percent,
+    odata, percent,
     seed::{Seed, UserSeed},
 };
 
@@ -1405,7 +1405,8 @@ pub fn take_ext(data: &mut Map<String, Value>) -> Vec<(String, String)> {
     out
 }
 
-/// Graph matches extended property ids case-insensitively and returns GUIDs in lower case.
+/// Graph returns the GUIDs of extended property ids in lower case (ids are compared by
+/// `odata::ext_id_key`: the name case-sensitively, the rest not).
 pub fn normalize_ext_id(id: &str) -> String {
     let mut out = String::new();
     let mut in_guid = false;
@@ -1429,7 +1430,8 @@ pub fn normalize_ext_id(id: &str) -> String {
 /// Merges extended properties from a PATCH body.
 pub fn merge_ext(ext: &mut Vec<(String, String)>, new: Vec<(String, String)>) {
     for (id, v) in new {
-        match ext.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&id)) {
+        let key = odata::ext_id_key(&id);
+        match ext.iter_mut().find(|(k, _)| odata::ext_id_key(k) == key) {
             Some(slot) => slot.1 = v,
             None => ext.push((id, v)),
         }
