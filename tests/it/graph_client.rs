@@ -1023,6 +1023,30 @@ async fn batch_matches_responses_by_id_and_retries_only_throttled_items() {
     assert_eq!(results[2].as_ref().unwrap_err().status, 424);
 }
 
+/// Issue 9: Graph runs four items of a batch at a time, so 20 reads of one mailbox go in one `$batch`
+/// call without a 429 (the client holds four of the mailbox's permits meanwhile).
+#[tokio::test]
+async fn regression_issue_9_twenty_items_for_one_mailbox_make_one_batch() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let c = client(&emulator, Arc::default());
+    let contacts: Vec<String> = truth(&emulator, ANA, emu::ItemKind::Contact)
+        .into_iter()
+        .collect();
+    let requests: Vec<Request> = (0..20)
+        .map(|i| {
+            let id = &contacts[i % contacts.len()];
+            Request::get(format!("/users/{ANA}/contacts/{id}"), Some(ANA))
+        })
+        .collect();
+    let results = c.batch(&requests, BatchMode::Parallel).await.unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let counters = emulator.counters();
+    assert_eq!(counters.per_endpoint.get("POST /$batch"), Some(&1));
+    assert_eq!(counters.throttled_429, 0);
+    assert!(counters.max_in_flight[ANA] <= 4);
+    assert_eq!(c.stats().retries, 0);
+}
+
 #[tokio::test]
 async fn token_is_renewed_five_minutes_before_expiry() {
     let emulator = start(EmulatorOptions::default()).await;

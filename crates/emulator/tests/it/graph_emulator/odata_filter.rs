@@ -239,11 +239,7 @@ async fn regression_issue_9_property_names_are_case_sensitive_and_string_operato
 async fn regression_issue_10_a_deeply_nested_filter_is_refused_with_a_graph_error() {
     let emu = start().await;
     let tok = token(&emu).await;
-    let nested = format!(
-        "{}givenName eq 'x'{}",
-        "(".repeat(2_000),
-        ")".repeat(2_000)
-    );
+    let nested = format!("{}givenName eq 'x'{}", "(".repeat(2_000), ")".repeat(2_000));
     let chain = vec!["givenName eq 'x'"; 500].join(" and ");
     for filter in [&nested, &chain] {
         let contacts = get(
