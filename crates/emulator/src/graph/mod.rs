@@ -94,6 +94,11 @@ pub struct EmulatorOptions {
     pub rng_seed: u64,
     /// Access token lifetime (`expires_in`), Graph: 3599 s.
     pub token_lifetime: Duration,
+    /// Emulator-only: accept `http://` notification and lifecycle URLs whose host is loopback
+    /// (`127.0.0.0/8`, `::1`, `localhost`), for tests and the sandbox, whose receivers have no
+    /// certificate. Graph itself, and the emulator by default, refuse any URL that is not HTTPS
+    /// (400 `InvalidRequest` "NotificationUrl scheme='http' is not supported.").
+    pub allow_http_loopback_webhooks: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -106,6 +111,7 @@ impl Default for EmulatorOptions {
             delta: DeltaSettings::default(),
             rng_seed: 42,
             token_lifetime: Duration::from_secs(3599),
+            allow_http_loopback_webhooks: false,
         }
     }
 }
@@ -160,6 +166,7 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
         changed: tokio::sync::Notify::new(),
         delta: options.delta,
         token_lifetime: options.token_lifetime,
+        allow_http_loopback_webhooks: options.allow_http_loopback_webhooks,
         base: format!("http://{addr}"),
     });
     let app = axum::Router::new()
@@ -192,7 +199,8 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
 /// `graph-connector emulate graph`: serves until Ctrl-C after printing one JSON line with URLs and credentials.
 ///
 /// Fault injection for demos comes from the environment: `GRAPH_EMULATOR_FAULT_RATE` (0–1),
-/// `GRAPH_EMULATOR_LATENCY_MS`, `GRAPH_EMULATOR_RNG_SEED`.
+/// `GRAPH_EMULATOR_LATENCY_MS`, `GRAPH_EMULATOR_RNG_SEED`; `GRAPH_EMULATOR_ALLOW_HTTP_WEBHOOKS=true`
+/// accepts `http://` webhook URLs on loopback.
 pub async fn run_from_cli(listen: SocketAddr, seed: Option<&Path>) -> anyhow::Result<()> {
     let seed = match seed {
         Some(path) => Seed::from_file(path)?,
@@ -225,6 +233,9 @@ pub async fn run_from_cli(listen: SocketAddr, seed: Option<&Path>) -> anyhow::Re
     }
     if let Some(seed) = env::<u64>("GRAPH_EMULATOR_RNG_SEED", "an unsigned integer")? {
         options.rng_seed = seed;
+    }
+    if let Some(allow) = env::<bool>("GRAPH_EMULATOR_ALLOW_HTTP_WEBHOOKS", "true or false")? {
+        options.allow_http_loopback_webhooks = allow;
     }
     let emulator = spawn(options).await?;
     println!("{}", emulator.connection_json());

@@ -110,6 +110,41 @@ fn parse_resource(
     })
 }
 
+/// Graph's rule for `notificationUrl` and `lifecycleNotificationUrl` (`field`): an absolute HTTPS URL.
+/// With `allow_http_loopback` (emulator only) `http://` to a loopback host is accepted too.
+fn check_webhook_url(field: &str, raw: &str, allow_http_loopback: bool) -> Result<(), Resp> {
+    let url = url::Url::parse(raw).map_err(|e| {
+        Resp::error(
+            400,
+            "InvalidRequest",
+            format!("{field} '{raw}' is not a valid absolute URL: {e}."),
+        )
+    })?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http_loopback && loopback => Ok(()),
+        scheme => {
+            let hint = match (scheme, loopback) {
+                ("http", true) => {
+                    " (emulator: EmulatorOptions::allow_http_loopback_webhooks or GRAPH_EMULATOR_ALLOW_HTTP_WEBHOOKS=true accept http:// on loopback)"
+                }
+                _ => "",
+            };
+            Err(Resp::error(
+                400,
+                "InvalidRequest",
+                format!("{field} scheme='{scheme}' is not supported.{hint}"),
+            ))
+        }
+    }
+}
+
 /// Posts the validation token and checks the endpoint echoes it (200, within 10 s).
 async fn validate(url: &str) -> Result<(), String> {
     let token = format!(
@@ -313,6 +348,17 @@ async fn create(shared: &Arc<Shared>, req: &Req, token: &TokenInfo, now: Timesta
         Ok(e) => e,
         Err(r) => return r,
     };
+    let urls = [
+        ("NotificationUrl", Some(&url)),
+        ("LifecycleNotificationUrl", lifecycle.as_ref()),
+    ];
+    for (field, u) in urls {
+        if let Some(u) = u
+            && let Err(r) = check_webhook_url(field, u, shared.allow_http_loopback_webhooks)
+        {
+            return r;
+        }
+    }
     for u in std::iter::once(&url).chain(lifecycle.iter()) {
         if let Err(m) = validate(u).await {
             return err::bad_request(m);

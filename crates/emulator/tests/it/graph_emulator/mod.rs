@@ -38,6 +38,17 @@ pub(crate) async fn start() -> GraphEmulator {
         .expect("emulator starts")
 }
 
+/// An emulator with the sandbox seed that accepts `http://` webhook URLs on loopback (the test
+/// receivers have no certificate; Graph takes HTTPS only).
+pub(crate) async fn start_with_loopback_webhooks() -> GraphEmulator {
+    spawn(EmulatorOptions {
+        allow_http_loopback_webhooks: true,
+        ..EmulatorOptions::default()
+    })
+    .await
+    .expect("emulator starts")
+}
+
 /// Posts a token request form, to the seed tenant's endpoint or to `tenant`'s.
 pub(crate) async fn token_with(
     emu: &GraphEmulator,
