@@ -21,7 +21,8 @@
 //              render (-> store, recurrence, calendar, odata, html): items as Graph JSON
 //   wire       http: `Req`, `Resp`, error envelopes;
 //              wire (-> http, store, render, clock, throttle): `Shared`, `Ctx`, role checks, faults
-//   handlers   auth, users, delta, items (-> delta), subscriptions (webhook delivery; -> store),
+//   handlers   auth, users, delta, items (-> delta), id_forms (response ids, translateExchangeIds),
+//              subscriptions (webhook delivery; -> store),
 //              batch (runs items through a pipeline it is handed, not through `router`)
 //   router     router (-> handlers, wire): the pipeline and the routes
 //   mod        this file: options, `spawn`, the axum entry, test helpers
@@ -36,6 +37,7 @@ mod delta;
 mod error;
 mod html;
 mod http;
+mod id_forms;
 mod ids;
 mod items;
 mod odata;
