@@ -114,6 +114,7 @@ contract!(
     too_long_values_are_rejected_naming_the_field,
     exotic_text_survives_insert_and_query,
     links_to_missing_parents_are_not_found,
+    regression_issue_9_match_keys_compare_like_queries,
 );
 
 /// The error of a master insert of `fields` into `Contact`, which must be rejected.
@@ -402,6 +403,39 @@ async fn upsert_by_match_key_never_duplicates(b: &dyn Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(record.text("Subject"), Some("v2"));
+}
+
+/// Issue 9: the CRM compares an upsert's match key as its queries compare text (ignoring case), so the
+/// record a query by key finds is the one an upsert by that key updates.
+async fn regression_issue_9_match_keys_compare_like_queries(b: &dyn Backend) {
+    let crm = b.master();
+    let first = crm
+        .upsert(
+            &Actor::Master,
+            "Contact",
+            &["GraphId"],
+            contact("Case-Key", "v1"),
+        )
+        .await
+        .unwrap();
+    let query = Query::table("Contact")
+        .fields(["GraphId"])
+        .filter(Condition::eq("Contact", "GraphId", "CASE-KEY"));
+    let found = crm.query(&Actor::Master, &query).await.unwrap();
+    assert_eq!(
+        found.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        vec![first.id.clone()]
+    );
+    let second = crm
+        .upsert(
+            &Actor::Master,
+            "Contact",
+            &["GraphId"],
+            contact("case-key", "v2"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((second.action, second.id), (WriteAction::Update, first.id));
 }
 
 async fn ambiguous_match_key_writes_nothing(b: &dyn Backend) {

@@ -841,6 +841,123 @@ async fn event_creates_are_deduplicated_by_transaction_id_and_found_by_stamp() {
     assert!(!c.delete_item(&task_ref, None).await.unwrap());
 }
 
+/// Issue 9: Exchange items have a regular id (changes when the item moves) and an immutable id; the
+/// emulator gives each only to callers that ask for it, and counts every item call made without
+/// `Prefer: IdType="ImmutableId"`. Every client call that returns or takes an id asks for immutable
+/// ids: lists, delta rounds, reads, creates, updates, stamps, lookups, deletes and `$batch` items.
+#[tokio::test]
+async fn regression_issue_9_every_id_call_asks_for_immutable_ids() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let c = client(&emulator, Arc::default());
+    c.list_mailbox_users(&["contoso.com".to_owned()])
+        .await
+        .unwrap();
+    let all = scopes(&c, ANA).await;
+    let mut mirrors = HashMap::new();
+    sync_all(&c, &all, &mut mirrors).await;
+    assert_mirrors_match(&emulator, &mirrors, ANA);
+
+    let options = |stamp: &str| CreateOptions {
+        crm_stamp: Some(stamp.to_owned()),
+        transaction_id: None,
+    };
+    let list = c.todo_lists(ANA).await.unwrap().remove(0).id;
+    let creates = [
+        (
+            ItemKind::Event,
+            None,
+            json!({"subject": "Ids", "start": {"dateTime": "2026-12-14T10:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2026-12-14T11:00:00", "timeZone": "UTC"}}),
+        ),
+        (
+            ItemKind::Contact,
+            None,
+            json!({"givenName": "Ida", "surname": "Ids"}),
+        ),
+        (
+            ItemKind::Message,
+            Some("drafts".to_owned()),
+            json!({"subject": "Ids"}),
+        ),
+        (ItemKind::Task, Some(list.clone()), json!({"title": "Ids"})),
+    ];
+    for (n, (kind, container, body)) in creates.into_iter().enumerate() {
+        let target = CreateTarget {
+            mailbox: ANA.into(),
+            kind,
+            container: container.clone(),
+        };
+        let stamp = format!("MA-9-{n}");
+        let created = c
+            .create_item(&target, &body, &options(&stamp))
+            .await
+            .unwrap();
+        assert!(
+            emulator.item(ANA, created.id()).is_some(),
+            "{kind:?}: a create answers the immutable id, found {}",
+            created.id()
+        );
+        let item = ItemRef {
+            mailbox: ANA.into(),
+            kind,
+            id: created.id().to_owned(),
+            list_id: (kind == ItemKind::Task).then(|| list.clone()),
+        };
+        let read = c.get_item(&item).await.unwrap().expect("created");
+        assert_eq!(read.id(), created.id());
+        let patch = match kind {
+            ItemKind::Task => json!({"title": "Ids 2"}),
+            ItemKind::Contact => json!({"jobTitle": "Ids 2"}),
+            _ => json!({"subject": "Ids 2"}),
+        };
+        c.update_item(&item, &patch, None).await.unwrap();
+        c.stamp(&item, &stamp).await.unwrap();
+        let scope = StampScope {
+            mailbox: ANA.into(),
+            kind,
+            list_id: item.list_id.clone(),
+        };
+        let found = c.find_by_stamp(&scope, &stamp).await.unwrap();
+        assert_eq!(
+            found.iter().map(Item::id).collect::<Vec<_>>(),
+            vec![created.id()]
+        );
+        assert!(c.delete_item(&item, None).await.unwrap());
+    }
+    let contact = truth(&emulator, ANA, emu::ItemKind::Contact)
+        .into_iter()
+        .next()
+        .unwrap();
+    let batch = [Request::get(
+        format!("/users/{ANA}/contacts/{contact}"),
+        Some(ANA),
+    )];
+    let replies = c.batch(&batch, BatchMode::Parallel).await.unwrap();
+    let reply = replies[0].as_ref().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        reply.body.as_ref().unwrap()["id"].as_str(),
+        Some(contact.as_str())
+    );
+
+    let counters = emulator.counters();
+    for called in [
+        "GET /users/{id}/calendarView/delta",
+        "POST /users/{id}/events",
+        "POST /$batch",
+        "GET /users/{id}/contacts/{id}",
+    ] {
+        assert!(
+            counters.per_endpoint.contains_key(called),
+            "the test covers {called}: {:?}",
+            counters.per_endpoint.keys()
+        );
+    }
+    assert_eq!(
+        counters.without_immutable_id,
+        BTreeMap::new(),
+        "item calls sent without Prefer: IdType=\"ImmutableId\""
+    );
+}
+
 #[tokio::test]
 async fn batch_matches_responses_by_id_and_retries_only_throttled_items() {
     let emulator = start(EmulatorOptions {
@@ -904,6 +1021,30 @@ async fn batch_matches_responses_by_id_and_retries_only_throttled_items() {
     let err = results[1].as_ref().unwrap_err();
     assert!(matches!(err.status, 400 | 404), "{err}");
     assert_eq!(results[2].as_ref().unwrap_err().status, 424);
+}
+
+/// Issue 9: Graph runs four items of a batch at a time, so 20 reads of one mailbox go in one `$batch`
+/// call without a 429 (the client holds four of the mailbox's permits meanwhile).
+#[tokio::test]
+async fn regression_issue_9_twenty_items_for_one_mailbox_make_one_batch() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let c = client(&emulator, Arc::default());
+    let contacts: Vec<String> = truth(&emulator, ANA, emu::ItemKind::Contact)
+        .into_iter()
+        .collect();
+    let requests: Vec<Request> = (0..20)
+        .map(|i| {
+            let id = &contacts[i % contacts.len()];
+            Request::get(format!("/users/{ANA}/contacts/{id}"), Some(ANA))
+        })
+        .collect();
+    let results = c.batch(&requests, BatchMode::Parallel).await.unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let counters = emulator.counters();
+    assert_eq!(counters.per_endpoint.get("POST /$batch"), Some(&1));
+    assert_eq!(counters.throttled_429, 0);
+    assert!(counters.max_in_flight[ANA] <= 4);
+    assert_eq!(c.stats().retries, 0);
 }
 
 #[tokio::test]

@@ -1,11 +1,13 @@
 //! JSON batching (`POST /$batch`): up to 20 sub-requests a call, answers matched by id, per-item status,
 //! only throttled items re-sent.
 //!
-//! Graph runs a batch's sub-requests in parallel unless `dependsOn` chains them, and each counts against
-//! the mailbox limits on its own. So a parallel batch carries at most 4 sub-requests per mailbox (and holds
-//! that many permits), a sequential batch chains every item to the previous one (and holds one permit per
-//! mailbox). Throttled items (429, and in a sequential batch the 424s behind them) are re-sent after the
-//! largest `Retry-After` of the round.
+//! Graph runs a batch's sub-requests in parallel unless `dependsOn` chains them, but hands the Outlook
+//! service at most four of them at a time, whatever their mailboxes (*Microsoft Graph throttling limits*),
+//! and each counts against the mailbox limits with the app's other requests. So a parallel batch carries up
+//! to 20 sub-requests and holds, per mailbox, as many permits as it has items there (at most 4); a
+//! sequential batch chains every item to the previous one (and holds one permit per mailbox). Throttled
+//! items (429, and in a sequential batch the 424s behind them) are re-sent after the largest `Retry-After`
+//! of the round.
 
 use std::collections::BTreeMap;
 
@@ -51,7 +53,7 @@ impl GraphHttp {
     ) -> Result<BatchResults, GraphError> {
         let mut results: Vec<Option<Result<BatchReply, Box<ApiError>>>> =
             vec![None; requests.len()];
-        for chunk in chunks(requests, mode, self.limiter().per_mailbox()) {
+        for chunk in chunks(requests) {
             self.run_chunk(requests, &chunk, mode, &mut results).await?;
         }
         Ok(results
@@ -214,36 +216,13 @@ impl GraphHttp {
     }
 }
 
-/// Splits request indexes into batches of at most 20, with at most `per_mailbox` items per mailbox when the
-/// batch runs in parallel.
-pub fn chunks(requests: &[Request], mode: BatchMode, per_mailbox: usize) -> Vec<Vec<usize>> {
-    let mut out: Vec<Vec<usize>> = Vec::new();
-    let mut counts: Vec<BTreeMap<String, usize>> = Vec::new();
-    for (i, r) in requests.iter().enumerate() {
-        let key = r.mailbox.as_deref().unwrap_or("").to_ascii_lowercase();
-        let fits = |chunk: &Vec<usize>, count: &BTreeMap<String, usize>| {
-            chunk.len() < MAX_BATCH
-                && (mode == BatchMode::Sequential
-                    || key.is_empty()
-                    || count.get(&key).copied().unwrap_or(0) < per_mailbox)
-        };
-        // Sequential batches keep their order: only the last chunk may take the next request.
-        let slot = match mode {
-            BatchMode::Sequential => out
-                .len()
-                .checked_sub(1)
-                .filter(|&c| fits(&out[c], &counts[c])),
-            BatchMode::Parallel => (0..out.len()).find(|&c| fits(&out[c], &counts[c])),
-        };
-        let c = slot.unwrap_or_else(|| {
-            out.push(Vec::new());
-            counts.push(BTreeMap::new());
-            out.len() - 1
-        });
-        out[c].push(i);
-        *counts[c].entry(key).or_default() += 1;
-    }
-    out
+/// Splits request indexes into batches of at most 20, in order (a sequential batch's order matters).
+pub fn chunks(requests: &[Request]) -> Vec<Vec<usize>> {
+    (0..requests.len())
+        .collect::<Vec<_>>()
+        .chunks(MAX_BATCH)
+        .map(<[usize]>::to_vec)
+        .collect()
 }
 
 fn header(headers: &Map<String, Value>, name: &str) -> Option<String> {
@@ -297,7 +276,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parallel_chunks_cap_each_mailbox() {
+    fn batches_carry_twenty_requests_whatever_their_mailboxes() {
         let reqs: Vec<Request> = (0..30)
             .map(|i| {
                 Request::get(
@@ -306,15 +285,11 @@ mod tests {
                 )
             })
             .collect();
-        let chunks = chunks(&reqs, BatchMode::Parallel, 4);
-        assert!(chunks.iter().all(|c| c.len() <= 12), "{chunks:?}");
-        for c in &chunks {
-            for m in 0..3 {
-                assert!(c.iter().filter(|&&i| i % 3 == m).count() <= 4);
-            }
-        }
-        assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), 30);
-        let seq = super::chunks(&reqs, BatchMode::Sequential, 4);
-        assert_eq!(seq.iter().map(Vec::len).collect::<Vec<_>>(), vec![20, 10]);
+        let chunks = chunks(&reqs);
+        assert_eq!(
+            chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![20, 10]
+        );
+        assert_eq!(chunks.concat(), (0..30).collect::<Vec<_>>());
     }
 }

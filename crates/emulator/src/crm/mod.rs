@@ -193,7 +193,7 @@ pub async fn spawn(options: EmulatorOptions) -> Result<CrmEmulator, Error> {
                     .flat_map(|(t, d)| d.records.keys().map(move |id| (t, *id)))
                     .collect();
                 store
-                    .write(persist::Job::from_db(&db, &all))
+                    .write(persist::Job::from_db(&db, &all, &[]))
                     .await
                     .map_err(|message| Error::Store {
                         path: path.clone(),
@@ -404,9 +404,13 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             )),
         };
         if let Some(tx) = shared.persist.lock().expect("persist lock").as_ref()
-            && !outcome.touched.is_empty()
+            && !(outcome.touched.is_empty() && outcome.advanced.is_empty())
         {
-            let _ = tx.send(persist::Job::from_db(&engine.db, &outcome.touched));
+            let _ = tx.send(persist::Job::from_db(
+                &engine.db,
+                &outcome.touched,
+                &outcome.advanced,
+            ));
         }
         outcome
     };

@@ -22,9 +22,15 @@ pub struct Job {
 }
 
 impl Job {
-    pub fn from_db(db: &Db, touched: &[(usize, u64)]) -> Job {
+    /// The written records, and the serials of the tables written or whose sequence moved (a failed
+    /// command's ids are never reused, also after a restart).
+    pub fn from_db(db: &Db, touched: &[(usize, u64)], advanced: &[usize]) -> Job {
         let mut rows = Vec::new();
         let mut serials: Vec<(String, u32)> = Vec::new();
+        let tables = touched
+            .iter()
+            .map(|&(t, _)| t)
+            .chain(advanced.iter().copied());
         for &(t, id) in touched {
             let name = &db.schema.tables[t].name;
             if name == CATALOG_TABLE {
@@ -33,7 +39,10 @@ impl Job {
             if let Some(rec) = db.data[t].records.get(&id) {
                 rows.push((name.clone(), rec.clone()));
             }
-            if !serials.iter().any(|(n, _)| n == name) {
+        }
+        for t in tables {
+            let name = &db.schema.tables[t].name;
+            if name != CATALOG_TABLE && !serials.iter().any(|(n, _)| n == name) {
                 serials.push((name.clone(), db.data[t].next_serial));
             }
         }

@@ -13,7 +13,9 @@ use jiff::Timestamp;
 
 use super::{
     seed::{Login, Master, WritePolicy},
-    store::{CATALOG_TABLE, CatMode, CrmError, Db, Field, Kind, Record, ValueCtx, is_unset},
+    store::{
+        CATALOG_TABLE, CatMode, CrmError, Db, Field, Kind, Record, ValueCtx, is_unset, text_eq,
+    },
     xml::{Element, parse},
     xpath,
 };
@@ -77,6 +79,8 @@ pub struct Outcome {
     pub errors: usize,
     /// (table, id) of every record written.
     pub touched: Vec<(usize, u64)>,
+    /// Tables whose id sequence moved (also by commands that failed), for persistence.
+    pub advanced: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -119,7 +123,7 @@ fn error_element(e: &CrmError, index: Option<usize>, echo: &[(String, String)]) 
 }
 
 /// Custom attributes of an element (echoed), after rejecting protected names.
-fn custom_attrs(el: &Element, also_processed: &[&str]) -> Result<Vec<(String, String)>, CrmError> {
+fn custom_attrs(el: &Element, also_processed: &[&str]) -> Result<Attrs, CrmError> {
     let mut out = Vec::new();
     for (k, v) in &el.attrs {
         if PROTECTED.contains(&k.as_str()) {
@@ -261,6 +265,8 @@ impl Engine {
                 &mut out,
                 now,
             ) {
+                // A failed command wrote nothing: its answer is the error alone, no record ids.
+                result.children.clear();
                 result.push(error_element(&e.error, e.index, &e.echo));
             }
             response.push(result);
@@ -536,6 +542,7 @@ impl Engine {
             Ok(()) => out.touched.extend(self.db.commit()),
             Err(_) => self.db.rollback(),
         }
+        out.advanced.extend(self.db.take_advanced());
         res
     }
 
@@ -753,7 +760,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Ids of live records whose fields equal all `keys` exactly (G9: case-sensitive; no value = unset).
+    /// Ids of live records whose fields equal all `keys`, compared as query conditions compare text
+    /// (G9: ignoring case; no value = unset).
     fn find_matching(&self, table: usize, keys: &[(String, Option<String>)]) -> Vec<u64> {
         self.db.data[table]
             .records
@@ -767,7 +775,7 @@ impl Engine {
                     };
                     match v {
                         None => is_unset(&stored),
-                        Some(v) => *stored == **v,
+                        Some(v) => text_eq(&stored, v),
                     }
                 })
             })
@@ -824,12 +832,13 @@ impl Engine {
         Ok(())
     }
 
+    /// One record's answer element: `fields` are (field, custom attributes to echo on its element).
     fn record_element(
         &self,
         table: usize,
         name: &str,
         rec: &Record,
-        fields: &[String],
+        fields: &[(String, Attrs)],
         ctx: &ValueCtx,
     ) -> Element {
         let t = &self.db.schema.tables[table];
@@ -839,16 +848,16 @@ impl Engine {
         if rec.deleted {
             el.set_attr("deleted", "true");
         }
-        for f in fields {
+        for (f, echo) in fields {
             let Some(def) = t.field(f) else { continue };
             if t.name == CATALOG_TABLE && f == "Text" {
                 for lang in &self.db.schema.languages {
                     let text = rec.get(&format!("Text:{lang}"));
-                    el.push(
-                        Element::new("Text")
-                            .with_attr("lang", lang.clone())
-                            .with_text(text),
-                    );
+                    let mut text_el = Element::new("Text")
+                        .with_attr("lang", lang.clone())
+                        .with_text(text);
+                    text_el.attrs.extend(echo.iter().cloned());
+                    el.push(text_el);
                 }
                 continue;
             }
@@ -857,14 +866,22 @@ impl Engine {
                 Kind::Timestamp => super::store::format_ts(rec.upd),
                 _ => self.db.format(def, rec.get(f), ctx),
             };
-            el.push(Element::new(f.clone()).with_text(value));
+            let mut field_el = Element::new(f.clone()).with_text(value);
+            field_el.attrs = echo.clone();
+            el.push(field_el);
         }
         el
     }
 }
 
-fn all_fields(fields: &[Field]) -> Vec<String> {
-    fields.iter().map(|f| f.name.clone()).collect()
+/// Custom attributes to echo, as (name, value) pairs.
+type Attrs = Vec<(String, String)>;
+
+fn all_fields(fields: &[Field]) -> Vec<(String, Attrs)> {
+    fields
+        .iter()
+        .map(|f| (f.name.clone(), Vec::new()))
+        .collect()
 }
 
 /// The stored text of a field including the system fields (for match-up on them).

@@ -475,8 +475,11 @@ pub struct Db {
     pub schema: std::sync::Arc<Schema>,
     pub data: Vec<TableData>,
     last_ts: Option<Timestamp>,
-    undo: Vec<(usize, u64, Option<Record>, u32)>,
+    /// (table, id, the record before the command) per write of the running command.
+    undo: Vec<(usize, u64, Option<Record>)>,
     touched: Vec<(usize, u64)>,
+    /// Tables whose serial the running command advanced (kept even when it fails).
+    advanced: Vec<usize>,
 }
 
 impl Db {
@@ -487,6 +490,7 @@ impl Db {
             last_ts: None,
             undo: Vec::new(),
             touched: Vec::new(),
+            advanced: Vec::new(),
         };
         db.fill_catalog_table();
         db
@@ -750,13 +754,14 @@ impl Db {
     pub fn begin(&mut self) {
         self.undo.clear();
         self.touched.clear();
+        self.advanced.clear();
     }
 
-    /// Undoes every write since `begin`.
+    /// Undoes every write since `begin`. Serials are not given back: ids come from a sequence that
+    /// only moves forward, so an id a failed command used is never given to another record.
     pub fn rollback(&mut self) {
-        while let Some((table, id, previous, serial)) = self.undo.pop() {
+        while let Some((table, id, previous)) = self.undo.pop() {
             let data = &mut self.data[table];
-            data.next_serial = serial;
             match previous {
                 Some(rec) => {
                     data.records.insert(id, rec);
@@ -775,10 +780,15 @@ impl Db {
         std::mem::take(&mut self.touched)
     }
 
+    /// The tables whose serial the last command advanced, committed or not (to persist them).
+    pub fn take_advanced(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.advanced)
+    }
+
     fn save(&mut self, table: usize, rec: Record) {
         let data = &mut self.data[table];
         let previous = data.records.insert(rec.id, rec.clone());
-        self.undo.push((table, rec.id, previous, data.next_serial));
+        self.undo.push((table, rec.id, previous));
         self.touched.push((table, rec.id));
     }
 
@@ -808,7 +818,13 @@ impl Db {
                     .at(&t.name, None)
                 })?,
             None => {
-                let serial = self.data[table].next_serial + 1;
+                // The serial is taken now, whatever happens to the write: a failed insert's id is
+                // never handed to a later record.
+                self.data[table].next_serial += 1;
+                if !self.advanced.contains(&table) {
+                    self.advanced.push(table);
+                }
+                let serial = self.data[table].next_serial;
                 let id = u64::from(self.schema.station) << 32 | u64::from(serial);
                 let mut values = BTreeMap::new();
                 if let [stat, seq] = t.key.as_slice() {
@@ -890,7 +906,7 @@ impl Db {
                 continue;
             }
             if let Some(other) = self.data[table].records.values().find(|o| {
-                o.id != rec.id && !o.deleted && set.iter().all(|f| o.get(f) == rec.get(f))
+                o.id != rec.id && !o.deleted && set.iter().all(|f| text_eq(o.get(f), rec.get(f)))
             }) {
                 let values = set
                     .iter()
@@ -922,16 +938,7 @@ impl Db {
             .at(&t.name, Some(&missing.name)));
         }
         let id = rec.id;
-        if existing.is_none() {
-            self.data[table].next_serial += 1;
-            // the undo entry must restore the serial from before this insert
-            let data = &mut self.data[table];
-            let previous = data.records.insert(id, rec);
-            self.undo.push((table, id, previous, data.next_serial - 1));
-            self.touched.push((table, id));
-        } else {
-            self.save(table, rec);
-        }
+        self.save(table, rec);
         Ok(id)
     }
 
@@ -959,6 +966,17 @@ impl Db {
 }
 
 /// Empty or zero: a link field that points nowhere.
+/// The CRM's one rule for comparing stored text (query conditions, match-up keys, unique field
+/// sets): equal ignoring case, like SQL Server's default collation (G9 in
+/// docs/crm-interface-assumptions.md).
+pub fn text_eq(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
+}
+
 pub fn is_unset(v: &str) -> bool {
     v.is_empty() || v == "0"
 }
@@ -987,7 +1005,7 @@ mod tests {
     }
 
     #[test]
-    fn rollback_undoes_inserts_updates_deletes_and_serials() {
+    fn rollback_undoes_inserts_updates_deletes_but_never_gives_back_a_serial() {
         let (mut db, t) = db();
         let now = Timestamp::UNIX_EPOCH;
         db.begin();
@@ -1003,9 +1021,10 @@ mod tests {
         assert_eq!(gone, 1 << 32 | 2);
         db.rollback();
         assert_eq!(db.data[t].records, before.records);
-        assert_eq!(db.data[t].next_serial, 1);
+        assert_eq!(db.data[t].next_serial, 2, "a serial is never given back");
+        assert_eq!(db.take_advanced(), vec![t]);
         db.begin();
-        assert_eq!(db.write(t, None, name("Next"), now).unwrap(), 1 << 32 | 2);
+        assert_eq!(db.write(t, None, name("Next"), now).unwrap(), 1 << 32 | 3);
     }
 
     #[test]

@@ -222,6 +222,14 @@ fn start_element(start: &quick_xml::events::BytesStart<'_>, pos: u64) -> Result<
     let mut el = Element::new(start.name().0);
     for attr in start.attributes() {
         let attr = attr.map_err(|e| format!("bad attribute near byte {pos}: {e}"))?;
+        // XML 1.0 forbids a raw `<` in an attribute value (the reference: write `&lt;`); a real
+        // parser refuses the document.
+        if attr.value.contains('<') {
+            return Err(format!(
+                "XML not well-formed near byte {pos}: attribute {} holds a raw `<`; expected `&lt;`",
+                attr.key.0
+            ));
+        }
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|e| format!("bad attribute value near byte {pos}: {e}"))?;
@@ -249,6 +257,14 @@ mod tests {
         assert!(err.contains("U+0007"), "{err}");
         assert!(parse("<request a=\"&#xFFFF;\"/>").is_err());
         assert!(parse("<request>tab&#9;ok</request>").is_ok());
+    }
+
+    #[test]
+    fn rejects_a_raw_less_than_in_an_attribute_value() {
+        let err = parse(r#"<request><cond op="<" value="3"/></request>"#).unwrap_err();
+        assert!(err.contains("attribute op holds a raw `<`"), "{err}");
+        let ok = parse(r#"<request><cond op="&lt;=" value="a>b"/></request>"#).unwrap();
+        assert_eq!(ok.children[0].attr("op"), Some("<="));
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! JSON batching (`POST /v1.0/$batch`): up to 20 sub-requests, `dependsOn` ordering with 424 for
 //! dependents of a failed request, per-item status (429s included) and responses out of order.
+//!
+//! Graph hands the Outlook service at most four requests of one batch at a time, whatever their
+//! mailboxes (*Microsoft Graph throttling limits*, Outlook service), so a batch alone stays within a
+//! mailbox's concurrency limit; its items still count against that limit with the app's other
+//! requests to the mailbox.
 
 use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc};
 
@@ -125,8 +130,12 @@ fn parse(body: Option<&Value>) -> Result<Vec<Item>, String> {
     Ok(out)
 }
 
+/// How many mailbox requests of one batch Graph runs at a time.
+pub const OUTLOOK_PARALLELISM: usize = 4;
+
 /// Runs a `$batch` envelope.
 pub async fn run(shared: Arc<Shared>, outer: &Req, pipeline: Pipeline) -> Resp {
+    let outlook = Arc::new(tokio::sync::Semaphore::new(OUTLOOK_PARALLELISM));
     if outer.method != "POST" {
         return err::method_not_allowed();
     }
@@ -185,7 +194,17 @@ pub async fn run(shared: Arc<Shared>, outer: &Req, pipeline: Pipeline) -> Resp {
             };
             let id = item.id.clone();
             let shared2 = shared.clone();
-            runs.push(async move { (id, pipeline(shared2, sub, true).await) });
+            // Mailbox calls (`/users/{id}/…`) wait for one of the batch's four slots.
+            let mailbox_call =
+                sub.segments.len() >= 3 && sub.segments[0].eq_ignore_ascii_case("users");
+            let slots = outlook.clone();
+            runs.push(async move {
+                let _slot = match mailbox_call {
+                    true => slots.acquire_owned().await.ok(),
+                    false => None,
+                };
+                (id, pipeline(shared2, sub, true).await)
+            });
         }
         for (id, r) in futures::future::join_all(runs).await {
             let r = r.finish(

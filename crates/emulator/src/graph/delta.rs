@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::{
     calendar,
     http::{Req, Resp, err},
-    odata,
+    ids, odata,
     recurrence::instances,
     render::{self, View},
     sealed,
@@ -279,7 +279,12 @@ pub fn delta(
                 .live(id)
                 .is_some_and(|i| &i.container == folder);
             if from == folder && *seq > tok.since && *seq <= tok.until && !back {
-                values.push(removed(&scope, id));
+                // Without immutable ids the client knows it by its regular id in this folder.
+                let shown = match prefer.immutable_id {
+                    true => None,
+                    false => ids::regular(id, from),
+                };
+                values.push(removed(&scope, shown.as_deref().unwrap_or(id)));
             }
         }
     }
@@ -429,11 +434,7 @@ fn fresh(store: &mut Store, ui: usize, req: &Req, scope: &Scope, key: &str) -> R
                     "EndDateTime must be after StartDateTime.",
                 ));
             }
-            if e.duration_since(s).as_secs() > 1825 * 86_400 {
-                return Err(err::invalid_request(
-                    "The number of days between StartDateTime and EndDateTime exceeds the maximum. Maximum number of days: 1825",
-                ));
-            }
+            check_window_days(s, e)?;
             o.start = Some(s.as_second());
             o.end = Some(e.as_second());
             key = format!("{key}:{}:{}", s.as_second(), e.as_second());
@@ -514,6 +515,16 @@ fn fresh(store: &mut Store, ui: usize, req: &Req, scope: &Scope, key: &str) -> R
 }
 
 const MESSAGE_FILTER_CAP: usize = 5000;
+
+/// Graph's cap on a calendar view window (plain `/calendarView` and its delta): 1,825 days.
+pub fn check_window_days(start: Timestamp, end: Timestamp) -> Result<(), Resp> {
+    if end.duration_since(start).as_secs() > 1825 * 86_400 {
+        return Err(err::invalid_request(
+            "The number of days between StartDateTime and EndDateTime exceeds the maximum. Maximum number of days: 1825",
+        ));
+    }
+    Ok(())
+}
 
 fn removed(scope: &Scope, id: &str) -> Value {
     json!({"@odata.type": scope.odata_type(), "id": id, "@removed": {"reason": "deleted"}})

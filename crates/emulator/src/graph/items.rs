@@ -194,6 +194,9 @@ pub(super) fn calendar_view(store: &Store, ctx: &Ctx, ui: usize) -> Resp {
         Ok(w) => w,
         Err(r) => return r,
     };
+    if let Err(r) = delta::check_window_days(from, to) {
+        return r;
+    }
     let mut rows: Vec<(Timestamp, Value)> = Vec::new();
     for item in store
         .mailbox(ui)
@@ -579,8 +582,9 @@ fn record_response(
     }
 }
 
-/// `POST /messages/{id}/move`: a new id in the destination unless the client asked for immutable
-/// ids (then the id stays and the source folder's delta reports it removed).
+/// `POST /messages/{id}/move`: the item keeps its immutable id and gets the regular id of its new
+/// folder (so a client without `Prefer: IdType="ImmutableId"` sees a new id); the source folder's
+/// delta reports it removed.
 pub(super) fn move_message(store: &mut Store, ctx: &Ctx, ui: usize, id: &str) -> Resp {
     let item = match find_item(store, ui, ItemKind::Message, id) {
         Ok(i) => i.clone(),
@@ -598,38 +602,19 @@ pub(super) fn move_message(store: &mut Store, ctx: &Ctx, ui: usize, id: &str) ->
     let Some(dest) = store.mailbox(ui).mail_folder(dest).map(|f| f.id.clone()) else {
         return err::not_found_item();
     };
-    let new_id = if ctx.req.prefer().immutable_id {
-        let seq = store.next_seq();
-        let mb = store.mailbox_mut(ui);
-        mb.departures
-            .push((id.to_owned(), item.container.clone(), seq));
-        let slot = mb.items.get_mut(id).expect("found");
-        slot.container = dest.clone();
-        slot.data.insert("parentFolderId".into(), json!(dest));
-        store.touch(ui, id, ctx.now);
-        id.to_owned()
-    } else {
-        let fresh = store.new_id(1);
-        let mut moved = item.clone();
-        moved.id = fresh.clone();
-        moved.container = dest.clone();
-        moved.data.insert("id".into(), json!(fresh));
-        moved.data.insert("parentFolderId".into(), json!(dest));
-        store
-            .mailbox_mut(ui)
-            .items
-            .get_mut(id)
-            .expect("found")
-            .deleted = true;
-        store.touch(ui, id, ctx.now);
-        let seq = store.next_seq();
-        moved.created_seq = seq;
-        moved.seq = seq;
-        store.mailbox_mut(ui).items.insert(fresh.clone(), moved);
-        store.touch(ui, &fresh, ctx.now);
-        fresh
+    let seq = store.next_seq();
+    let mb = store.mailbox_mut(ui);
+    mb.departures
+        .push((item.id.clone(), item.container.clone(), seq));
+    let Some(slot) = mb.items.get_mut(&item.id) else {
+        return err::not_found_item();
     };
-    let item = store.mailbox(ui).live(&new_id).expect("moved");
+    slot.container = dest.clone();
+    slot.data.insert("parentFolderId".into(), json!(dest));
+    store.touch(ui, &item.id, ctx.now);
+    let Some(item) = store.mailbox(ui).live(&item.id) else {
+        return err::not_found_item();
+    };
     let body = render::item_json(item, &ctx.view);
     Resp::json(
         201,

@@ -14,14 +14,15 @@
 // Module graph (acyclic; each layer uses only the layers above it in this list, checked with
 // `grep -n 'use super::\|super::[a-z_]*::' src/graph/*.rs`):
 //
-//   leaves     error, clock, calendar, html, percent, odata, sealed, throttle; seed (-> calendar, error)
-//   store      store (-> seed, calendar, html, percent): the tenant, items, `Subscription`, `Change`;
+//   leaves     error, clock, calendar, html, ids, percent, odata, sealed, throttle; seed (-> calendar, error)
+//   store      store (-> seed, calendar, html, ids, odata, percent): the tenant, items, `Subscription`, `Change`;
 //              no HTTP
 //   views      recurrence (-> store, calendar): series expansion;
 //              render (-> store, recurrence, calendar, odata, html): items as Graph JSON
 //   wire       http: `Req`, `Resp`, error envelopes;
 //              wire (-> http, store, render, clock, throttle): `Shared`, `Ctx`, role checks, faults
-//   handlers   auth, users, delta, items (-> delta), subscriptions (webhook delivery; -> store),
+//   handlers   auth, users, delta, items (-> delta), id_forms (response ids, translateExchangeIds),
+//              subscriptions (webhook delivery; -> store),
 //              batch (runs items through a pipeline it is handed, not through `router`)
 //   router     router (-> handlers, wire): the pipeline and the routes
 //   mod        this file: options, `spawn`, the axum entry, test helpers
@@ -36,6 +37,8 @@ mod delta;
 mod error;
 mod html;
 mod http;
+mod id_forms;
+mod ids;
 mod items;
 mod odata;
 mod percent;
@@ -99,6 +102,11 @@ pub struct EmulatorOptions {
     pub rng_seed: u64,
     /// Access token lifetime (`expires_in`), Graph: 3599 s.
     pub token_lifetime: Duration,
+    /// Emulator-only: accept `http://` notification and lifecycle URLs whose host is loopback
+    /// (`127.0.0.0/8`, `::1`, `localhost`), for tests and the sandbox, whose receivers have no
+    /// certificate. Graph itself, and the emulator by default, refuse any URL that is not HTTPS
+    /// (400 `InvalidRequest` "NotificationUrl scheme='http' is not supported.").
+    pub allow_http_loopback_webhooks: bool,
 }
 
 impl Default for EmulatorOptions {
@@ -111,6 +119,7 @@ impl Default for EmulatorOptions {
             delta: DeltaSettings::default(),
             rng_seed: 42,
             token_lifetime: Duration::from_secs(3599),
+            allow_http_loopback_webhooks: false,
         }
     }
 }
@@ -165,6 +174,7 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
         changed: tokio::sync::Notify::new(),
         delta: options.delta,
         token_lifetime: options.token_lifetime,
+        allow_http_loopback_webhooks: options.allow_http_loopback_webhooks,
         base: format!("http://{addr}"),
     });
     let app = axum::Router::new()
@@ -197,7 +207,8 @@ pub async fn spawn(options: EmulatorOptions) -> Result<GraphEmulator, Error> {
 /// `graph-connector emulate graph`: serves until Ctrl-C after printing one JSON line with URLs and credentials.
 ///
 /// Fault injection for demos comes from the environment: `GRAPH_EMULATOR_FAULT_RATE` (0–1),
-/// `GRAPH_EMULATOR_LATENCY_MS`, `GRAPH_EMULATOR_RNG_SEED`.
+/// `GRAPH_EMULATOR_LATENCY_MS`, `GRAPH_EMULATOR_RNG_SEED`; `GRAPH_EMULATOR_ALLOW_HTTP_WEBHOOKS=true`
+/// accepts `http://` webhook URLs on loopback.
 pub async fn run_from_cli(listen: SocketAddr, seed: Option<&Path>) -> anyhow::Result<()> {
     let seed = match seed {
         Some(path) => Seed::from_file(path)?,
@@ -230,6 +241,9 @@ pub async fn run_from_cli(listen: SocketAddr, seed: Option<&Path>) -> anyhow::Re
     }
     if let Some(seed) = env::<u64>("GRAPH_EMULATOR_RNG_SEED", "an unsigned integer")? {
         options.rng_seed = seed;
+    }
+    if let Some(allow) = env::<bool>("GRAPH_EMULATOR_ALLOW_HTTP_WEBHOOKS", "true or false")? {
+        options.allow_http_loopback_webhooks = allow;
     }
     let emulator = spawn(options).await?;
     println!("{}", emulator.connection_json());
@@ -501,6 +515,14 @@ impl GraphEmulator {
         let store = self.store();
         let item = store.mailbox(ui).live(id)?;
         Some(render::stored_view(item))
+    }
+
+    /// The regular id (what a client without `Prefer: IdType="ImmutableId"` sees) of the item or
+    /// occurrence whose immutable id is `id`, in the folder it is in now; `None` for unknown ids
+    /// and for items with one id form (To Do tasks).
+    pub fn regular_id(&self, mailbox: &str, id: &str) -> Option<String> {
+        let ui = self.user(mailbox).ok()?;
+        self.store().regular_id(ui, id)
     }
 
     /// All live items of one kind in a mailbox (stored view, series masters unexpanded).

@@ -16,6 +16,9 @@ pub struct Instance {
     pub id: String,
     pub original: Date,
     pub exception: bool,
+    /// Where the series put this instance: an exception's start before it was moved (Graph's
+    /// `originalStart`).
+    pub original_start: Timestamp,
     pub start: Timestamp,
     pub end: Timestamp,
 }
@@ -97,6 +100,7 @@ fn instance_at(master: &Item, d: Date, c: &SeriesClock) -> Option<Instance> {
         id: Store::occurrence_id(&master.id, d),
         original: d,
         exception,
+        original_start: base.unwrap_or(start),
         start,
         end,
     })

@@ -195,7 +195,7 @@ fn finish(m: &mut Map<String, Value>, item: &Item, view: &View) {
     if let Some(ext) = view.expand.ext_props.as_ref().filter(|_| !view.basic) {
         let matching: Vec<Value> = ext_json(item)
             .into_iter()
-            .filter(|p| ext.as_ref().is_none_or(|f| f.eval(p)))
+            .filter(|p| ext.as_ref().is_none_or(|f| f.eval_ext_property(p)))
             .collect();
         if !matching.is_empty() {
             m.insert(
@@ -283,9 +283,10 @@ pub fn instance_json(
     m.insert("type".into(), json!(kind));
     m.insert("seriesMasterId".into(), json!(master.id));
     m.insert("recurrence".into(), Value::Null);
+    // The start the series gave this instance (an exception's start before it was moved), in UTC.
     m.insert(
         "originalStart".into(),
-        json!(calendar::fmt_instant(inst.start)),
+        json!(calendar::fmt_instant(inst.original_start)),
     );
     m.insert("start".into(), start);
     m.insert("end".into(), end);

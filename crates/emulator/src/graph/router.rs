@@ -15,6 +15,7 @@ use super::{
     auth, batch,
     delta::{self, Scope},
     http::{Req, Resp, err, with_context},
+    id_forms::{regularize, takes_item_ids, translate_ids},
     items::{
         ListScope, calendar_view, create, instances_route, item_route, linked_resources,
         list_items, send_mail,
@@ -92,6 +93,12 @@ pub fn graph(
         {
             let mut t = lock(&shared.throttle);
             t.counters.requests += 1;
+            if takes_item_ids(&req) && !req.prefer().immutable_id {
+                *t.counters
+                    .without_immutable_id
+                    .entry(label.clone())
+                    .or_insert(0) += 1;
+            }
             *t.counters.per_endpoint.entry(label).or_insert(0) += 1;
         }
         let token = {
@@ -306,6 +313,16 @@ pub(super) fn handle(
         }
     }
     let prefer = req.prefer();
+    // Ids are taken in either form; a regular id stands for its item while the item stays in
+    // the folder it was issued for.
+    let two_forms = matches!(family, Family::Mail | Family::Calendar | Family::Contacts);
+    let segs: Vec<String> = if two_forms {
+        segs.iter()
+            .map(|s| store.resolve_regular_id(ui, s).unwrap_or_else(|| s.clone()))
+            .collect()
+    } else {
+        segs.clone()
+    };
     let expand = match render::parse_expand(req.param("$expand")) {
         Ok(e) => e,
         Err(msg) => return err::bad_request(msg),
@@ -324,6 +341,12 @@ pub(super) fn handle(
         },
     };
     let mut resp = route(store, &ctx, ui, &segs[2..], &low[2..]);
+    if two_forms
+        && !prefer.immutable_id
+        && let Some(body) = resp.body.as_mut()
+    {
+        regularize(store, ui, body);
+    }
     if resp.status < 300 {
         if let Some(tz) = &prefer.timezone
             && matches!(family, Family::Calendar | Family::Tasks)
@@ -355,7 +378,7 @@ pub(super) fn route(
     let m = ctx.req.method.as_str();
     let l: Vec<&str> = low.iter().map(String::as_str).collect();
     match l.as_slice() {
-        ["translateexchangeids"] if m == "POST" => translate_ids(ctx),
+        ["translateexchangeids"] if m == "POST" => translate_ids(store, ctx, ui),
         ["mailboxsettings"] if m == "PATCH" => update_mailbox_settings(store, ctx, ui),
         ["mailboxsettings", rest @ ..] => {
             if m != "GET" {
@@ -654,46 +677,6 @@ pub(super) fn route(
         }
         _ => err::no_route(m, &ctx.req.raw_path),
     }
-}
-
-/// `POST /users/{id}/translateExchangeIds`: EWS ids use standard base64 (`+`, `/`), REST ids
-/// URL-safe base64 (`-`, `_`); the emulator's REST ids are already immutable.
-pub(super) fn translate_ids(ctx: &Ctx) -> Resp {
-    let body = ctx.req.body.clone().unwrap_or(Value::Null);
-    let Some(ids) = body.get("inputIds").and_then(Value::as_array) else {
-        return err::bad_request("inputIds is required.");
-    };
-    if ids.len() > 1000 {
-        return err::bad_request("At most 1000 inputIds are allowed.");
-    }
-    let kind = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_ascii_lowercase()
-    };
-    let (from, to) = (kind("sourceIdType"), kind("targetIdType"));
-    let rest_like = |t: &str| matches!(t, "restid" | "restimmutableentryid");
-    if !(from == "ewsid" || rest_like(&from)) || !(to == "ewsid" || rest_like(&to)) {
-        return err::bad_request(
-            "sourceIdType and targetIdType must be ewsId, restId or restImmutableEntryId in the emulator.",
-        );
-    }
-    let value: Vec<Value> = ids
-        .iter()
-        .filter_map(Value::as_str)
-        .map(|id| {
-            let target = match (from == "ewsid", to == "ewsid") {
-                (true, false) => id.replace('+', "-").replace('/', "_"),
-                (false, true) => id.replace('-', "+").replace('_', "/"),
-                _ => id.to_owned(),
-            };
-            json!({"sourceId": id, "targetId": target})
-        })
-        .collect();
-    Resp::ok(
-        json!({"@odata.context": format!("{}/$metadata#Collection(microsoft.graph.convertIdResult)", ctx.shared.graph_base()), "value": value}),
-    )
 }
 
 pub(super) fn list_json(l: &store::TodoList) -> Value {

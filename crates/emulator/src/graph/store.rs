@@ -12,7 +12,9 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 use serde_json::{Map, Value, json};
 
 use super::{
-    calendar, html, percent,
+    calendar, html,
+    ids::{self, ID_PREFIX},
+    odata, percent,
     seed::{Seed, UserSeed},
 };
 
@@ -37,7 +39,6 @@ impl ItemKind {
     }
 }
 
-const ID_PREFIX: [u8; 3] = [0x00, 0x03, 0x24]; // base64 "AAMk", like Exchange ids
 const OCCURRENCE_TAG: u8 = 5;
 
 #[derive(Debug, Clone)]
@@ -262,6 +263,9 @@ pub struct Subscription {
     pub client_state: Option<String>,
     pub expires: Timestamp,
     pub tls: String,
+    /// Created with `Prefer: IdType="ImmutableId"`: notifications carry immutable ids, else
+    /// regular ones.
+    pub immutable_ids: bool,
 }
 
 /// One item change, for change notifications.
@@ -507,6 +511,29 @@ impl Store {
     pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
+    }
+
+    /// The regular id of an item or occurrence (stored under its immutable id, tombstones
+    /// included) in the folder it is in now; `None` for ids with one form (tasks, folders).
+    pub fn regular_id(&self, ui: usize, id: &str) -> Option<String> {
+        let master = Store::occurrence_parts(id).map(|(m, _)| m);
+        let item = self
+            .mailbox(ui)
+            .items
+            .get(master.as_deref().unwrap_or(id))?;
+        ids::regular(id, &item.container)
+    }
+
+    /// The immutable id a regular id stands for, if the item is still in the folder the regular id
+    /// was issued for (a regular id goes stale when its item moves, as in Exchange).
+    pub fn resolve_regular_id(&self, ui: usize, id: &str) -> Option<String> {
+        let (immutable, folder) = ids::immutable(id)?;
+        let master = Store::occurrence_parts(&immutable).map(|(m, _)| m);
+        let item = self
+            .mailbox(ui)
+            .items
+            .get(master.as_deref().unwrap_or(&immutable))?;
+        (ids::folder_fingerprint(&item.container) == folder).then_some(immutable)
     }
 
     /// Finds a user by id or UPN (case-insensitive), as `/users/{uid}` does.
@@ -1378,7 +1405,8 @@ pub fn take_ext(data: &mut Map<String, Value>) -> Vec<(String, String)> {
     out
 }
 
-/// Graph matches extended property ids case-insensitively and returns GUIDs in lower case.
+/// Graph returns the GUIDs of extended property ids in lower case (ids are compared by
+/// `odata::ext_id_key`: the name case-sensitively, the rest not).
 pub fn normalize_ext_id(id: &str) -> String {
     let mut out = String::new();
     let mut in_guid = false;
@@ -1402,7 +1430,8 @@ pub fn normalize_ext_id(id: &str) -> String {
 /// Merges extended properties from a PATCH body.
 pub fn merge_ext(ext: &mut Vec<(String, String)>, new: Vec<(String, String)>) {
     for (id, v) in new {
-        match ext.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(&id)) {
+        let key = odata::ext_id_key(&id);
+        match ext.iter_mut().find(|(k, _)| odata::ext_id_key(k) == key) {
             Some(slot) => slot.1 = v,
             None => ext.push((id, v)),
         }

@@ -12,7 +12,7 @@ use crate::lock;
 use super::{
     calendar,
     http::{self, Req, Resp, err},
-    percent,
+    ids, percent,
     store::{Change, ItemKind, Store, Subscription, TokenInfo},
     wire::Shared,
 };
@@ -108,6 +108,41 @@ fn parse_resource(
             ));
         }
     })
+}
+
+/// Graph's rule for `notificationUrl` and `lifecycleNotificationUrl` (`field`): an absolute HTTPS URL.
+/// With `allow_http_loopback` (emulator only) `http://` to a loopback host is accepted too.
+fn check_webhook_url(field: &str, raw: &str, allow_http_loopback: bool) -> Result<(), Resp> {
+    let url = url::Url::parse(raw).map_err(|e| {
+        Resp::error(
+            400,
+            "InvalidRequest",
+            format!("{field} '{raw}' is not a valid absolute URL: {e}."),
+        )
+    })?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http_loopback && loopback => Ok(()),
+        scheme => {
+            let hint = match (scheme, loopback) {
+                ("http", true) => {
+                    " (emulator: EmulatorOptions::allow_http_loopback_webhooks or GRAPH_EMULATOR_ALLOW_HTTP_WEBHOOKS=true accept http:// on loopback)"
+                }
+                _ => "",
+            };
+            Err(Resp::error(
+                400,
+                "InvalidRequest",
+                format!("{field} scheme='{scheme}' is not supported.{hint}"),
+            ))
+        }
+    }
 }
 
 /// Posts the validation token and checks the endpoint echoes it (200, within 10 s).
@@ -313,6 +348,17 @@ async fn create(shared: &Arc<Shared>, req: &Req, token: &TokenInfo, now: Timesta
         Ok(e) => e,
         Err(r) => return r,
     };
+    let urls = [
+        ("NotificationUrl", Some(&url)),
+        ("LifecycleNotificationUrl", lifecycle.as_ref()),
+    ];
+    for (field, u) in urls {
+        if let Some(u) = u
+            && let Err(r) = check_webhook_url(field, u, shared.allow_http_loopback_webhooks)
+        {
+            return r;
+        }
+    }
     for u in std::iter::once(&url).chain(lifecycle.iter()) {
         if let Err(m) = validate(u).await {
             return err::bad_request(m);
@@ -336,19 +382,20 @@ async fn create(shared: &Arc<Shared>, req: &Req, token: &TokenInfo, now: Timesta
             .and_then(Value::as_str)
             .unwrap_or("v1_2")
             .to_owned(),
+        immutable_ids: req.prefer().immutable_id,
     };
     let out = sub_json(shared, &store, &sub);
     store.subscriptions.push(sub);
     Resp::json(201, out)
 }
 
-fn resource_path(store: &Store, c: &Change) -> String {
+fn resource_path(store: &Store, c: &Change, id: &str) -> String {
     let uid = &store.users[c.ui].id;
     match c.kind {
-        ItemKind::Message => format!("Users/{uid}/Messages/{}", c.id),
-        ItemKind::Event => format!("Users/{uid}/Events/{}", c.id),
-        ItemKind::Contact => format!("Users/{uid}/Contacts/{}", c.id),
-        ItemKind::Task => format!("Users/{uid}/todo/lists/{}/tasks/{}", c.container, c.id),
+        ItemKind::Message => format!("Users/{uid}/Messages/{id}"),
+        ItemKind::Event => format!("Users/{uid}/Events/{id}"),
+        ItemKind::Contact => format!("Users/{uid}/Contacts/{id}"),
+        ItemKind::Task => format!("Users/{uid}/todo/lists/{}/tasks/{id}", c.container),
     }
 }
 
@@ -371,13 +418,18 @@ fn pending(store: &mut Store, now: Timestamp) -> Vec<(String, Value)> {
             .filter(|c| c.ui == s.ui && c.kind == s.kind && s.container.as_ref().is_none_or(|f| f == &c.container))
             .filter(|c| s.change_types.iter().any(|t| t == c.change_type))
             .map(|c| {
-                let path = resource_path(store, c);
+                // The id form the subscription was created for, in the folder of the change.
+                let regular = (!s.immutable_ids)
+                    .then(|| ids::regular(&c.id, &c.container))
+                    .flatten();
+                let id = regular.as_deref().unwrap_or(&c.id);
+                let path = resource_path(store, c, id);
                 json!({
                     "subscriptionId": s.id,
                     "subscriptionExpirationDateTime": calendar::fmt_instant_7(s.expires),
                     "changeType": c.change_type,
                     "resource": path,
-                    "resourceData": {"@odata.type": odata_type(c.kind), "@odata.id": path, "@odata.etag": c.etag, "id": c.id},
+                    "resourceData": {"@odata.type": odata_type(c.kind), "@odata.id": path, "@odata.etag": c.etag, "id": id},
                     "clientState": s.client_state,
                     "tenantId": store.tenant_id,
                 })

@@ -123,6 +123,11 @@ pub struct Counters {
     pub max_in_flight: BTreeMap<String, usize>,
     /// Responses by status.
     pub statuses: BTreeMap<u16, u64>,
+    /// Requests on Outlook item routes (messages, events, contacts, folders, calendarView, their
+    /// deltas) and subscription creates sent without `Prefer: IdType="ImmutableId"`, per endpoint
+    /// template: they see regular ids, which change when an item moves. A client that keeps ids
+    /// must leave this empty.
+    pub without_immutable_id: BTreeMap<String, u64>,
     /// Change notifications delivered (2xx within 3 s) and given up after retries.
     pub notifications_delivered: u64,
     pub notifications_failed: u64,

@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     pub changed: tokio::sync::Notify,
     pub delta: DeltaSettings,
     pub token_lifetime: Duration,
+    /// `EmulatorOptions::allow_http_loopback_webhooks`.
+    pub allow_http_loopback_webhooks: bool,
     pub base: String,
 }
 

@@ -121,7 +121,7 @@ async fn reference_query_example_returns_nested_records_and_aliases() {
 </request>"#;
     let body = post(&emu, query).await;
     let expected = format!(
-        r#"<response myCorrelation="r-17"><query><Company tableshort="FI" id="{company}"><Company>ACME Ltd</Company><Synonym>Acme</Synonym><Person tableshort="KP" id="{person}"><LastName>Lovelace</LastName><Contact tableshort="MA" id="4294967297"><StatNo>1</StatNo><SeqNo>1</SeqNo><Contact>Letter</Contact><Date>2026-11-26</Date><Time>10:00</Time><Subject>Offer</Subject></Contact></Person><CoContact tableshort="MA" id="4294967298"/></Company></query></response>"#
+        r#"<response myCorrelation="r-17"><query><Company tableshort="FI" id="{company}"><Company>ACME Ltd</Company><Synonym>Acme</Synonym><Person tableshort="KP" id="{person}"><LastName>Lovelace</LastName><Contact tableshort="MA" id="4294967297"><StatNo>1</StatNo><SeqNo>1</SeqNo><Contact>Letter</Contact><Date>2026-11-26</Date><Time>10:00</Time><Subject>Offer</Subject></Contact></Person><CoContact tableshort="MA" id="4294967298"><StatNo>1</StatNo><SeqNo>2</SeqNo><Contact>Telephone</Contact><Date>2026-11-27</Date><Time/><Subject>Call back</Subject></CoContact></Company></query></response>"#
     );
     assert_eq!(strip(&body), expected);
     emu.shutdown().await;
@@ -161,7 +161,7 @@ async fn reference_import_example_inserts_then_updates_by_matchup() {
     .await;
     assert_eq!(error_codes(&ambiguous), ["ambiguous-match"]);
     assert_eq!(emu.count("Company", "City", "Nowhere"), 0);
-    // match-up is exact (case-sensitive)
+    // match-up compares text as query conditions do (ignoring case): both records match again
     let other_case = post(
         &emu,
         &request(
@@ -169,7 +169,11 @@ async fn reference_import_example_inserts_then_updates_by_matchup() {
         ),
     )
     .await;
-    assert!(other_case.contains(r#"action="insert""#), "{other_case}");
+    assert_eq!(
+        error_codes(&other_case),
+        ["ambiguous-match"],
+        "{other_case}"
+    );
     emu.shutdown().await;
 }
 
@@ -1061,4 +1065,256 @@ async fn a_busy_port_is_one_clear_error() {
         "{shown}"
     );
     assert_eq!(shown.matches("os error").count(), 1, "{shown}");
+}
+
+/// Issue 9: a failed command answers its error and no record id, and ids come from a sequence that
+/// only moves forward: the id a failed insert used is never given to the next record, also after a
+/// restart of a persistent store.
+#[tokio::test]
+async fn regression_issue_9_a_failed_command_reports_no_id_and_ids_are_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crm.sqlite");
+    let options = || EmulatorOptions {
+        store: StoreOption::Sqlite(path.clone()),
+        ..EmulatorOptions::default()
+    };
+    let emu = crm::spawn(options()).await.unwrap();
+    // two records, the second without its required name: nothing is written, no id is answered
+    let failed = post(
+        &emu,
+        &request(
+            r#"<insert corr="x"><fields><Company corr="a"><Company>Gone AG</Company></Company><Company corr="b"><Synonym>no name</Synonym></Company></fields></insert>"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        strip(&failed),
+        r#"<response><insert corr="x"><return type="error" code="required-field-missing" table="Company" field="Company" index="2" corr="b">permission denied (required field missing): field Company of table Company must have a value</return></insert></response>"#
+    );
+    assert_eq!(emu.count("Company", "Company", "Gone AG"), 0);
+    let next = post(
+        &emu,
+        &request(
+            r#"<insert><fields><Company><Company>Next AG</Company></Company></fields></insert>"#,
+        ),
+    )
+    .await;
+    let next = ids(&next, "Company")[0];
+    assert!(
+        next > (1 << 32) | 4,
+        "the serials 3 and 4 the failed command took are not reused: {next}"
+    );
+    // the sequence survives a restart even when the last command failed
+    let failed_again = post(
+        &emu,
+        &request(
+            r#"<insert><fields><Company><Synonym>no name</Synonym></Company></fields></insert>"#,
+        ),
+    )
+    .await;
+    assert_eq!(error_codes(&failed_again), ["required-field-missing"]);
+    emu.shutdown().await;
+    let emu = crm::spawn(options()).await.unwrap();
+    let after = post(
+        &emu,
+        &request(
+            r#"<insert><fields><Company><Company>After AG</Company></Company></fields></insert>"#,
+        ),
+    )
+    .await;
+    assert!(
+        ids(&after, "Company")[0] > next + 1,
+        "{after}: the failed insert's serial stays used after a restart"
+    );
+    emu.shutdown().await;
+}
+
+/// Issue 9: CRM.interface's XML parser refuses a raw `<` in an attribute value (the reference says to
+/// write `&lt;`) as a malformed request; the escaped form works.
+#[tokio::test]
+async fn regression_issue_9_a_raw_less_than_in_an_attribute_is_malformed() {
+    let emu = emulator().await;
+    let raw = request(
+        r#"<query><tables><table tablename="Company"/></tables><condition><cond tablename="Company" fieldname="Company" op="<" value="Z"/></condition><fields tablename="Company" fields="Company"/></query>"#,
+    );
+    let body = post(&emu, &raw).await;
+    assert_eq!(error_codes(&body), ["malformed"], "{body}");
+    assert!(body.contains("holds a raw"), "{body}");
+    assert!(!body.contains("<query"), "nothing ran: {body}");
+    let escaped = post(&emu, &raw.replace(r#"op="<""#, r#"op="&lt;""#)).await;
+    assert_eq!(error_codes(&escaped), Vec::<String>::new(), "{escaped}");
+    assert!(escaped.contains("<Company>"), "{escaped}");
+    emu.shutdown().await;
+}
+
+/// Issue 9: match-up keys and query conditions compare text by one rule (ignoring case, like the
+/// CRM's queries), as do unique field sets: a duplicate appears in all of them or in none.
+#[tokio::test]
+async fn regression_issue_9_matchup_and_queries_compare_text_alike() {
+    let emu = emulator().await;
+    let inserted = post(
+        &emu,
+        &request(r#"<insert><fields><Company><Company>Globex GmbH</Company></Company></fields></insert>"#),
+    )
+    .await;
+    let globex = ids(&inserted, "Company")[0];
+    let query = post(
+        &emu,
+        &request(
+            r#"<query><tables><table tablename="Company"/></tables><condition><cond tablename="Company" fieldname="Company" op="=" value="GLOBEX GMBH"/></condition></query>"#,
+        ),
+    )
+    .await;
+    assert_eq!(ids(&query, "Company"), [globex]);
+    let matched = post(
+        &emu,
+        &request(r#"<match><fields><Company><Company matchup="true">globex gmbh</Company></Company></fields></match>"#),
+    )
+    .await;
+    assert_eq!(ids(&matched, "Company"), [globex]);
+    let import = post(
+        &emu,
+        &request(r#"<import><fields><Company><Company matchup="true">GLOBEX gmbh</Company><City>Springfield</City></Company></fields></import>"#),
+    )
+    .await;
+    assert!(
+        import.contains(&format!(r#"id="{globex}" action="update""#)),
+        "{import}"
+    );
+    assert_eq!(
+        emu.records("Company")
+            .iter()
+            .filter(|r| r.values.get("City").map(String::as_str) == Some("Springfield"))
+            .count(),
+        1
+    );
+    // XK: (Ext. System, Ext. Key) is unique by the same rule
+    let xk = |key: &str| {
+        format!(
+            r#"<insert><fields><ExtKey><ExtSystem>GraphApi</ExtSystem><ExtKey>{key}</ExtKey><RecTable>MA</RecTable></ExtKey></fields></insert>"#
+        )
+    };
+    assert_eq!(
+        error_codes(&post(&emu, &request(&xk("AAMkAbC="))).await),
+        Vec::<String>::new()
+    );
+    let twin = post(&emu, &request(&xk("aamkabc="))).await;
+    assert!(twin.contains("must be unique"), "{twin}");
+    emu.shutdown().await;
+}
+
+/// Issue 9: the reference's §3.1 query as written: `<fields tablename="Contact">` names both reads
+/// of Contact, so the aliased company contact answers its fields as the sample response shows;
+/// custom attributes on `<fields>` and `<field>` are echoed on the field elements they name.
+#[tokio::test]
+async fn regression_issue_9_fields_apply_to_aliased_reads_and_echo_custom_attributes() {
+    let emu = emulator().await;
+    insert_acme(&emu).await;
+    post(
+        &emu,
+        &request(
+            r#"<insert><fields><Contact><Contact>Letter</Contact><Date>2026-11-26</Date><Subject>Offer</Subject><RepID>ANA</RepID><CoGrp>1</CoGrp><CoNo>3</CoNo></Contact></fields></insert>"#,
+        ),
+    )
+    .await;
+    let body = post(
+        &emu,
+        &request(
+            r#"<query><tables><table tablename="Company"><table tablename="Contact" alias="CoContact"/></table></tables>
+                <condition><cond tablename="Company" fieldname="Company" op="=" value="ACME*"/></condition>
+                <fields tablename="Company" fields="Company" tag="co"/>
+                <fields tablename="Contact" fields="Contact,Subject"/>
+                <fields tag="f"><field tablename="Company" fieldname="Synonym" mine="1"/></fields>
+            </query>"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        strip(&body),
+        r#"<response><query><Company tableshort="FI" id="4294967299"><Company tag="co">ACME Ltd</Company><Synonym tag="f" mine="1">Acme</Synonym><CoContact tableshort="MA" id="4294967297"><Contact>Letter</Contact><Subject>Offer</Subject></CoContact></Company></query></response>"#
+    );
+    // fields named for an alias are that read's own
+    let own = post(
+        &emu,
+        &request(
+            r#"<query><tables><table tablename="Company"><table tablename="Contact" alias="CoContact"/></table></tables>
+                <condition><cond tablename="Company" fieldname="Company" op="=" value="ACME*"/></condition>
+                <fields tablename="Contact" fields="Contact,Subject"/>
+                <fields tablename="Contact" alias="CoContact" fields="Date"/>
+            </query>"#,
+        ),
+    )
+    .await;
+    assert!(
+        own.contains(
+            r#"<CoContact tableshort="MA" id="4294967297"><Date>2026-11-26</Date></CoContact>"#
+        ),
+        "{own}"
+    );
+    let protected = post(
+        &emu,
+        &request(r#"<query><tables><table tablename="Company"/></tables><fields tablename="Company" fields="Company" code="x"/></query>"#),
+    )
+    .await;
+    assert_eq!(error_codes(&protected), ["protected-attribute"]);
+    emu.shutdown().await;
+}
+
+/// Issue 10: nested reads multiply; a query with dozens of nested `<table>`s is refused with the
+/// interface's error shape (`malformed`, too deep) and one whose answer would exceed the record cap
+/// answers `limit-exceeded` and no records, instead of building hundreds of megabytes.
+#[tokio::test]
+async fn regression_issue_10_nested_tables_and_huge_answers_are_capped() {
+    let emu = emulator().await;
+    let depth = 40;
+    let tables = format!(
+        "{}{}",
+        r#"<table tablename="Company"><table tablename="Person">"#.repeat(depth / 2),
+        "</table></table>".repeat(depth / 2)
+    );
+    let deep = post(
+        &emu,
+        &request(&format!(
+            r#"<query><tables>{tables}</tables><fields tablename="Company" fields="Company"/></query>"#
+        )),
+    )
+    .await;
+    assert_eq!(error_codes(&deep), ["malformed"], "{deep}");
+    assert!(deep.contains("at most 8 levels"), "{deep}");
+
+    // 120 activities of one rep: Rep > Contact > Rep > Contact reads all 120 under each of them
+    // (14,400 elements at the fourth level): over the cap.
+    let contacts: String = (0..120)
+        .map(|n| format!("<Contact><Contact>Letter</Contact><Date>2026-11-26</Date><Subject>Bulk {n}</Subject><RepID>ANA</RepID></Contact>"))
+        .collect();
+    let body = post(
+        &emu,
+        &request(&format!("<insert><fields>{contacts}</fields></insert>")),
+    )
+    .await;
+    assert_eq!(error_codes(&body), Vec::<String>::new());
+    let tables = r#"<table tablename="Rep"><table tablename="Contact"><table tablename="Rep" alias="Again"><table tablename="Contact" alias="All"/></table></table></table>"#;
+    let huge = post(
+        &emu,
+        &request(&format!(
+            r#"<query corr="q"><tables>{tables}</tables><condition><cond tablename="Rep" fieldname="RepID" op="=" value="ANA"/></condition><fields tablename="Contact" fields="Subject"/></query>"#
+        )),
+    )
+    .await;
+    assert_eq!(
+        error_codes(&huge),
+        ["limit-exceeded"],
+        "{}",
+        &huge[..huge.len().min(400)]
+    );
+    assert!(
+        huge.len() < 2_000,
+        "the answer is the error alone: {} bytes",
+        huge.len()
+    );
+    assert!(
+        huge.contains(r#"<query corr="q"><return type="error" code="limit-exceeded""#),
+        "{huge}"
+    );
+    emu.shutdown().await;
 }

@@ -3,12 +3,25 @@
 //!
 //! Records come out ordered by id ascending; children are nested in their parent's element. Text compares
 //! case-insensitively (like the CRM's SQL collation).
+//!
+//! A query may nest [`MAX_TABLE_DEPTH`] levels of `<table>` below its root and answer at most
+//! [`MAX_RECORDS`] record elements in all: nested reads multiply, and a few dozen levels would
+//! otherwise build an answer of hundreds of megabytes. Past either limit the command answers the
+//! interface's error (`malformed` for the depth, `limit-exceeded` for the size) and nothing else.
 
 use jiff::Timestamp;
 
-use super::{CmdResult, EXISTS, Engine, NOT_EXISTS, READ_DELETED, WITH, malformed, truthy};
+use super::{
+    Attrs, CmdResult, EXISTS, Engine, NOT_EXISTS, READ_DELETED, WITH, custom_attrs, malformed,
+    truthy,
+};
+
+/// Levels of `<table>` a query may nest below its root table.
+pub const MAX_TABLE_DEPTH: usize = 8;
+/// Record elements one query may answer (nested ones included).
+pub const MAX_RECORDS: usize = 10_000;
 use crate::crm::{
-    store::{CrmError, Field, Kind, Record, ValueCtx, parse_ts},
+    store::{CrmError, Field, Kind, Record, ValueCtx, parse_ts, text_eq},
     xml::Element,
 };
 
@@ -59,7 +72,8 @@ struct Node {
     link_id: usize,
     allfields: bool,
     children: Vec<usize>,
-    fields: Vec<String>,
+    /// Requested fields with the custom attributes of the `<fields>`/`<field>` that named them.
+    fields: Vec<(String, Attrs)>,
     conds: Vec<Cond>,
 }
 
@@ -135,7 +149,7 @@ impl Engine {
             return Err(malformed("<tables> needs exactly one top-level <table>").into());
         };
         let mut nodes = Vec::new();
-        self.build_nodes(root, &mut nodes)?;
+        self.build_nodes(root, &mut nodes, 0)?;
         if let Some(condition) = cmd.children.iter().find(|c| c.name == "condition") {
             for item in &condition.children {
                 let cond = self.parse_cond(item, &nodes, ctx)?;
@@ -155,43 +169,24 @@ impl Engine {
                 }
             }
         }
-        for fields in cmd.children.iter().filter(|c| c.name == "fields") {
-            if let Some(list) = fields.attr("fields") {
-                let n = find_node(&nodes, fields.attr("tablename"), fields.attr("alias"))?;
-                for f in list.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-                    self.field_def(nodes[n].table, f)?;
-                    nodes[n].fields.push(f.to_owned());
-                }
-            }
-            for field in fields.children.iter().filter(|c| c.name == "field") {
-                let n = find_node(
-                    &nodes,
-                    field.attr("tablename").or(fields.attr("tablename")),
-                    field.attr("alias").or(fields.attr("alias")),
-                )?;
-                let f = field.attr("fieldname").ok_or_else(|| {
-                    malformed("<field> needs a fieldname (fid and fnr are not supported)")
-                })?;
-                self.field_def(nodes[n].table, f)?;
-                nodes[n].fields.push(f.to_owned());
-            }
-        }
+        self.place_fields(cmd, &mut nodes)?;
         for node in &mut nodes {
             if node.allfields {
                 node.fields = self.db.schema.tables[node.table]
                     .fields
                     .iter()
-                    .map(|f| f.name.clone())
+                    .map(|f| (f.name.clone(), Vec::new()))
                     .collect();
             }
         }
         let limit = nodes[0].maxrecords.unwrap_or(usize::MAX);
         let mut count = 0;
+        let mut budget = MAX_RECORDS;
         for rec in self.select(&nodes, 0, None, ctx)? {
             if count >= limit {
                 break;
             }
-            if let Some(el) = self.emit(&nodes, 0, rec, ctx)? {
+            if let Some(el) = self.emit(&nodes, 0, rec, ctx, &mut budget)? {
                 result.push(el);
                 count += 1;
             }
@@ -199,7 +194,79 @@ impl Engine {
         Ok(())
     }
 
-    fn build_nodes(&self, el: &Element, nodes: &mut Vec<Node>) -> Result<usize, CrmError> {
+    /// Gives each node the fields `<fields tablename alias fields="…">` and `<field>` name, with their
+    /// custom attributes to echo on the field elements. A table name without alias names the
+    /// table's read without alias and each aliased read of it that no `<fields>` names by alias
+    /// (the reference's §3.1 lists Contact's fields once for both of its reads).
+    fn place_fields(&self, cmd: &Element, nodes: &mut [Node]) -> Result<(), CrmError> {
+        // (tablename, alias, field, echo) in document order
+        let mut wanted: Vec<(Option<&str>, Option<&str>, &str, Attrs)> = Vec::new();
+        for fields in cmd.children.iter().filter(|c| c.name == "fields") {
+            let echo = custom_attrs(fields, &["alias"])?;
+            if let Some(list) = fields.attr("fields") {
+                for f in list.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+                    let at = (fields.attr("tablename"), fields.attr("alias"));
+                    wanted.push((at.0, at.1, f, echo.clone()));
+                }
+            }
+            for field in fields.children.iter().filter(|c| c.name == "field") {
+                let f = field.attr("fieldname").ok_or_else(|| {
+                    malformed("<field> needs a fieldname (fid and fnr are not supported)")
+                })?;
+                let mut echo = echo.clone();
+                for (k, v) in custom_attrs(field, &["alias"])? {
+                    echo.retain(|(x, _)| *x != k);
+                    echo.push((k, v));
+                }
+                let tablename = field.attr("tablename").or(fields.attr("tablename"));
+                let alias = field.attr("alias").or(fields.attr("alias"));
+                wanted.push((tablename, alias, f, echo));
+            }
+        }
+        let named_by_alias: Vec<usize> = wanted
+            .iter()
+            .filter(|(_, alias, _, _)| alias.is_some())
+            .map(|(t, a, _, _)| find_node(nodes, *t, *a))
+            .collect::<Result<_, _>>()?;
+        for (tablename, alias, f, echo) in wanted {
+            let targets: Vec<usize> = match (tablename, alias) {
+                (Some(t), None) => nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, n)| {
+                        n.tablename == t && (n.alias.is_none() || !named_by_alias.contains(i))
+                    })
+                    .map(|(i, _)| i)
+                    .collect(),
+                _ => vec![find_node(nodes, tablename, alias)?],
+            };
+            if targets.is_empty()
+                && !nodes
+                    .iter()
+                    .any(|n| Some(n.tablename.as_str()) == tablename)
+            {
+                // names no read at all (every read of the table has fields of its own otherwise)
+                find_node(nodes, tablename, alias)?;
+            }
+            for n in targets {
+                self.field_def(nodes[n].table, f)?;
+                nodes[n].fields.push((f.to_owned(), echo.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    fn build_nodes(
+        &self,
+        el: &Element,
+        nodes: &mut Vec<Node>,
+        depth: usize,
+    ) -> Result<usize, CrmError> {
+        if depth > MAX_TABLE_DEPTH {
+            return Err(malformed(format!(
+                "<table> elements nested {depth} levels deep; expected at most {MAX_TABLE_DEPTH} levels below the top-level table"
+            )));
+        }
         let table = self.table_index(el.attr("tablename"))?;
         let alias = el.attr("alias").map(str::to_owned);
         let tablename = self.db.schema.tables[table].name.clone();
@@ -233,7 +300,7 @@ impl Engine {
             conds: Vec::new(),
         });
         for child in el.children.iter().filter(|c| c.name == "table") {
-            let c = self.build_nodes(child, nodes)?;
+            let c = self.build_nodes(child, nodes, depth + 1)?;
             nodes[index].children.push(c);
         }
         Ok(index)
@@ -417,12 +484,7 @@ impl Engine {
                         if plain && matches!(op, Op::Eq | Op::Ne) && !want.contains('*') {
                             // the common lookup (e-mail, GraphId): compare without allocating
                             let stored = self.db.value(table, rec, field, &text_ctx.lang);
-                            let equal = if stored.is_ascii() {
-                                stored.eq_ignore_ascii_case(want)
-                            } else {
-                                stored.to_lowercase() == *want
-                            };
-                            return equal == (*op == Op::Eq);
+                            return text_eq(stored, want) == (*op == Op::Eq);
                         }
                         let stored = match def.map(|d| d.kind) {
                             Some(Kind::Catalog) => {
@@ -488,15 +550,25 @@ impl Engine {
     }
 
     /// The element of one record with its nested children, or `None` when a WITH / EXISTS / NOT EXISTS
-    /// child condition excludes it.
+    /// child condition excludes it. Every element built takes one of `budget`'s records.
     fn emit(
         &self,
         nodes: &[Node],
         n: usize,
         rec: &Record,
         ctx: &ValueCtx,
+        budget: &mut usize,
     ) -> Result<Option<Element>, CrmError> {
         let node = &nodes[n];
+        *budget = budget.checked_sub(1).ok_or_else(|| {
+            CrmError::new(
+                "limit-exceeded",
+                format!(
+                    "the query answers more than {MAX_RECORDS} records (nested ones included); narrow its conditions or set maxrecords on its tables"
+                ),
+            )
+            .at(&nodes[0].tablename, None)
+        })?;
         let mut el = self.record_element(node.table, &node.name, rec, &node.fields, ctx);
         for &c in &node.children {
             let child = &nodes[c];
@@ -511,7 +583,7 @@ impl Engine {
                 if kids.len() >= limit {
                     break;
                 }
-                if let Some(k) = self.emit(nodes, c, r, ctx)? {
+                if let Some(k) = self.emit(nodes, c, r, ctx, budget)? {
                     kids.push(k);
                 }
             }

@@ -59,36 +59,77 @@ async fn batch_runs_dependencies_reports_424_and_rejects_bad_envelopes() {
             .status,
         400
     );
+}
 
-    // Sub-requests count against the mailbox limit on their own: 6 parallel reads of one
-    // mailbox, held at the gate, leave two of them throttled.
+/// Issue 9: Graph runs at most four requests of a batch against the Outlook service at a time, so
+/// a batch of 20 reads of one mailbox is not throttled for its size; its items still count against
+/// the mailbox's limit with the app's other requests.
+#[tokio::test]
+async fn regression_issue_9_a_batch_runs_four_mailbox_items_at_a_time() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let batch = |n: usize| {
+        let reads = json!({"requests": (0..n).map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users/ben@contoso.com/mailFolders/inbox"})).collect::<Vec<_>>()});
+        let (url, tok) = (emu.graph_url(), tok.clone());
+        tokio::spawn(async move {
+            Client::new()
+                .post(format!("{url}/$batch"))
+                .bearer_auth(tok)
+                .json(&reads)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    let statuses = |body: &Value| -> Vec<u64> {
+        body["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_u64().unwrap())
+            .collect()
+    };
+
     emu.hold_requests();
-    let reads = json!({"requests": (0..6).map(|n| json!({"id": n.to_string(), "method": "GET", "url": "/users/ben@contoso.com/mailFolders/inbox"})).collect::<Vec<_>>()});
-    let emu_url = emu.graph_url();
-    let tok2 = tok.clone();
-    let pending = tokio::spawn(async move {
-        Client::new()
-            .post(format!("{emu_url}/$batch"))
-            .bearer_auth(tok2)
-            .json(&reads)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    });
+    let twenty = batch(20);
     emu.wait_for_in_flight("ben@contoso.com", 4).await.unwrap();
+    emu.release_requests();
+    let body = twenty.await.unwrap();
+    assert_eq!(statuses(&body), vec![200; 20], "{body}");
+    let counters = emu.counters();
+    assert_eq!(counters.concurrency_429, 0);
+    assert_eq!(counters.max_in_flight["ben@contoso.com"], 4);
+
+    // Two reads of the mailbox outside the batch are held; of the batch's four, two fit.
+    emu.hold_requests();
+    let singles: Vec<_> = (0..2)
+        .map(|_| {
+            let (url, tok) = (emu.graph_url(), tok.clone());
+            tokio::spawn(async move {
+                Client::new()
+                    .get(format!("{url}/users/ben@contoso.com/mailFolders/inbox"))
+                    .bearer_auth(tok)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    emu.wait_for_in_flight("ben@contoso.com", 2).await.unwrap();
+    let four = batch(4);
     wait_until(|| emu.counters().concurrency_429 >= 2).await;
     emu.release_requests();
-    let body = pending.await.unwrap();
-    let statuses: Vec<u64> = body["responses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_u64().unwrap())
-        .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2, "{body}");
+    let body = four.await.unwrap();
+    for s in singles {
+        assert_eq!(s.await.unwrap(), 200);
+    }
+    let mut got = statuses(&body);
+    got.sort_unstable();
+    assert_eq!(got, [200, 200, 429, 429], "{body}");
     assert!(
         body["responses"]
             .as_array()

@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 
 use super::{ANA, Call, assert_graph_error, call, delta_round, get, start, token};
 
+/// Immutable ids (the emulator helpers' ids), fifty items a page.
+const IMMUTABLE_50: &str = "IdType=\"ImmutableId\", odata.maxpagesize=50";
+
 #[tokio::test]
 async fn calendar_view_delta_freezes_the_window_and_sends_sparse_occurrences() {
     let emu = start().await;
@@ -19,7 +22,7 @@ async fn calendar_view_delta_freezes_the_window_and_sends_sparse_occurrences() {
     );
 
     let start = "/users/ana@contoso.com/calendarView/delta?startDateTime=2026-11-01T00:00:00Z&endDateTime=2026-12-01T00:00:00Z";
-    let (items, link, _) = delta_round(&emu, &tok, start, "odata.maxpagesize=50").await;
+    let (items, link, _) = delta_round(&emu, &tok, start, IMMUTABLE_50).await;
     let occurrences: Vec<&Value> = items.iter().filter(|i| i["type"] == "occurrence").collect();
     // Weekly on Mondays 2, 9, 16 (exception), 23 (cancelled), 30.
     assert_eq!(occurrences.len(), 3, "{items:#?}");
@@ -60,14 +63,14 @@ async fn calendar_view_delta_freezes_the_window_and_sends_sparse_occurrences() {
         .unwrap()
         .to_owned();
     let single = emu.add_item(ANA, ItemKind::Event, None, json!({"subject": "Short call", "start": {"dateTime": "2026-11-20T09:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2026-11-20T09:30:00", "timeZone": "UTC"}})).unwrap();
-    let (round2, link2, _) = delta_round(&emu, &tok, &link, "odata.maxpagesize=50").await;
+    let (round2, link2, _) = delta_round(&emu, &tok, &link, IMMUTABLE_50).await;
     assert!(
         round2
             .iter()
             .any(|i| i["id"] == single.as_str() && i["subject"] == "Short call")
     );
     emu.update_item(ANA, &single, json!({"start": {"dateTime": "2027-02-01T09:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2027-02-01T09:30:00", "timeZone": "UTC"}})).unwrap();
-    let (round3, _, _) = delta_round(&emu, &tok, &link2, "odata.maxpagesize=50").await;
+    let (round3, _, _) = delta_round(&emu, &tok, &link2, IMMUTABLE_50).await;
     assert!(
         round3
             .iter()
@@ -353,7 +356,8 @@ async fn patching_or_deleting_an_occurrence_makes_an_exception_or_a_gap() {
             one.body["type"].as_str(),
             one.body["seriesMasterId"].as_str()
         ),
-        (Some("occurrence"), Some(series.as_str()))
+        (Some("occurrence"), emu.regular_id(ANA, &series).as_deref()),
+        "read without immutable ids: the master's regular id"
     );
     let patched = call(
         &emu,
@@ -412,4 +416,93 @@ async fn patching_or_deleting_an_occurrence_makes_an_exception_or_a_gap() {
         .status,
         404
     );
+}
+
+/// Issue 9: an exception's `originalStart` is where the series put it before it was moved, in UTC,
+/// for a seeded exception and for one made by a PATCH.
+#[tokio::test]
+async fn regression_issue_9_an_exceptions_original_start_is_its_start_before_the_move() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let view = |from: &'static str, to: &'static str| {
+        let (emu, tok) = (&emu, &tok);
+        async move {
+            let c = call(
+                emu,
+                tok,
+                "GET",
+                &format!(
+                    "/users/ana@contoso.com/calendarView?startDateTime={from}&endDateTime={to}"
+                ),
+                &[super::IMMUTABLE],
+                None,
+            )
+            .await;
+            c.body["value"].as_array().unwrap().clone()
+        }
+    };
+    // The weekly series starts at 10:00 W. Europe (09:00 UTC); the seed moved Nov 16 to 11:00.
+    let week = view("2026-11-16T00:00:00Z", "2026-11-17T00:00:00Z").await;
+    let moved = week.iter().find(|e| e["type"] == "exception").unwrap();
+    assert_eq!(moved["start"]["dateTime"], "2026-11-16T10:00:00.0000000");
+    assert_eq!(moved["originalStart"], "2026-11-16T09:00:00Z");
+
+    let next = view("2026-11-30T00:00:00Z", "2026-12-01T00:00:00Z").await;
+    let occurrence = next.iter().find(|e| e["type"] == "occurrence").unwrap();
+    assert_eq!(occurrence["originalStart"], "2026-11-30T09:00:00Z");
+    let id = occurrence["id"].as_str().unwrap();
+    let patched = call(
+        &emu,
+        &tok,
+        "PATCH",
+        &format!("/users/ana@contoso.com/events/{id}"),
+        &[super::IMMUTABLE],
+        Some(
+            json!({"start": {"dateTime": "2026-11-30T15:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-11-30T15:30:00", "timeZone": "UTC"}}),
+        ),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(
+        (
+            patched.body["type"].as_str(),
+            patched.body["originalStart"].as_str()
+        ),
+        (Some("exception"), Some("2026-11-30T09:00:00Z"))
+    );
+    let again = view("2026-11-30T00:00:00Z", "2026-12-01T00:00:00Z").await;
+    let moved = again.iter().find(|e| e["id"] == id).unwrap();
+    assert_eq!(moved["start"]["dateTime"], "2026-11-30T15:00:00.0000000");
+    assert_eq!(moved["originalStart"], "2026-11-30T09:00:00Z");
+}
+
+/// Issue 9: the 1,825-day cap on a calendar view window applies to plain `/calendarView` too.
+#[tokio::test]
+async fn regression_issue_9_plain_calendar_view_windows_are_capped_at_1825_days() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let view = |end: &str| {
+        format!(
+            "/users/ana@contoso.com/calendarView?startDateTime=2026-01-01T00:00:00Z&endDateTime={end}"
+        )
+    };
+    // 2026-01-01 + 1,825 days = 2030-12-31
+    let ok = get(&emu, &tok, &view("2030-12-31T00:00:00Z")).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let too_long = get(&emu, &tok, &view("2030-12-31T00:00:01Z")).await;
+    assert_graph_error(&too_long, 400, "ErrorInvalidRequest");
+    assert!(
+        too_long.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Maximum number of days: 1825")
+    );
+    let delta = get(
+        &emu,
+        &tok,
+        "/users/ana@contoso.com/calendarView/delta?startDateTime=2026-01-01T00:00:00Z&endDateTime=2030-12-31T00:00:01Z",
+    )
+    .await;
+    assert_graph_error(&delta, 400, "ErrorInvalidRequest");
 }

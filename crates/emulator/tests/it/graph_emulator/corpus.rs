@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use graph_connector_emulator::graph::{Faults, GraphEmulator, ItemKind, RetryAfter};
 use serde_json::{Value, json};
 
-use super::{ANA, call, delta_pages, start, token, webhook};
+use super::{ANA, call, delta_pages, start_with_loopback_webhooks, token, webhook};
 
 /// `../shared/graph-examples` seen from the workspace root (this crate is `crates/emulator`).
 fn corpus_dir() -> Option<PathBuf> {
@@ -169,7 +169,7 @@ fn best_page(corpus: &Value, pages: &[Value], ignore: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn emulator_responses_have_the_corpus_keys_and_types() {
     let Some(dir) = corpus_dir() else { return };
-    let emu = start().await;
+    let emu = start_with_loopback_webhooks().await;
     let tok = token(&emu).await;
     let cid = emu.client_id().to_owned();
     emu.set_app_roles(&cid, &[]).unwrap();

@@ -5,13 +5,17 @@ use serde_json::{Value, json};
 
 use super::{ANA, assert_graph_error, call, delta_round, get, ids, start, token};
 
+/// Immutable ids (the emulator helpers' ids), one and five items a page.
+const IMMUTABLE_ONE: &str = "IdType=\"ImmutableId\", odata.maxpagesize=1";
+const IMMUTABLE_FIVE: &str = "IdType=\"ImmutableId\", odata.maxpagesize=5";
+
 #[tokio::test]
 async fn message_delta_pages_repeat_items_report_removals_and_410_after_eviction() {
     let emu = start().await;
     let tok = token(&emu).await;
     let start =
         "/users/ana@contoso.com/mailFolders/inbox/messages/delta?$select=subject,sender,isRead";
-    let (items, delta_link, pages) = delta_round(&emu, &tok, start, "odata.maxpagesize=1").await;
+    let (items, delta_link, pages) = delta_round(&emu, &tok, start, IMMUTABLE_ONE).await;
     let inbox: std::collections::BTreeSet<String> = emu
         .items(ANA, ItemKind::Message)
         .iter()
@@ -32,7 +36,7 @@ async fn message_delta_pages_repeat_items_report_removals_and_410_after_eviction
     emu.update_item(ANA, &a, json!({"isRead": true})).unwrap();
     emu.delete_item(ANA, &b).unwrap();
     let new = emu.add_item(ANA, ItemKind::Message, Some("inbox"), json!({"subject": "New order", "from": {"emailAddress": {"name": "Grace Green", "address": "grace@fabrikam.com"}}})).unwrap();
-    let (round2, link2, _) = delta_round(&emu, &tok, &delta_link, "odata.maxpagesize=5").await;
+    let (round2, link2, _) = delta_round(&emu, &tok, &delta_link, IMMUTABLE_FIVE).await;
     assert!(
         round2
             .iter()

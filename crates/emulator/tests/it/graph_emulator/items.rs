@@ -3,7 +3,9 @@
 use graph_connector_emulator::graph::ItemKind;
 use serde_json::{Value, json};
 
-use super::{ANA, assert_graph_error, call, delta_round, get, ids, start, token};
+use super::{
+    ANA, IMMUTABLE, IMMUTABLE_PAGES, assert_graph_error, call, delta_round, get, ids, start, token,
+};
 
 #[tokio::test]
 async fn folder_scoped_lists_name_their_folder_in_the_odata_context() {
@@ -315,6 +317,7 @@ async fn a_moved_message_gets_a_new_id_unless_ids_are_immutable() {
     let tok = token(&emu).await;
     let inbox_delta = "/users/ana@contoso.com/mailFolders/inbox/messages/delta";
     let (_, link, _) = delta_round(&emu, &tok, inbox_delta, "odata.maxpagesize=10").await;
+    let (_, immutable_link, _) = delta_round(&emu, &tok, inbox_delta, IMMUTABLE_PAGES).await;
     let inbox = emu.container_id(ANA, "inbox").unwrap();
     let mut msgs: Vec<String> = emu
         .items(ANA, ItemKind::Message)
@@ -323,23 +326,49 @@ async fn a_moved_message_gets_a_new_id_unless_ids_are_immutable() {
         .map(|m| m["id"].as_str().unwrap().to_owned())
         .collect();
     let (a, b) = (msgs.pop().unwrap(), msgs.pop().unwrap());
+    let (a_in_inbox, b_in_inbox) = (
+        emu.regular_id(ANA, &a).unwrap(),
+        emu.regular_id(ANA, &b).unwrap(),
+    );
+    assert_ne!(a_in_inbox, a, "the regular id is not the immutable id");
     let plain = call(
         &emu,
         &tok,
         "POST",
-        &format!("/users/ana@contoso.com/messages/{a}/move"),
+        &format!("/users/ana@contoso.com/messages/{a_in_inbox}/move"),
         &[],
         Some(json!({"destinationId": "archive"})),
     )
     .await;
     assert_eq!(plain.status, 201);
-    assert_ne!(plain.body["id"], a.as_str());
+    let a_in_archive = emu.regular_id(ANA, &a).unwrap();
+    assert_eq!(plain.body["id"], a_in_archive.as_str());
+    assert_ne!(a_in_archive, a_in_inbox);
+    assert_eq!(
+        get(
+            &emu,
+            &tok,
+            &format!("/users/ana@contoso.com/messages/{a_in_inbox}")
+        )
+        .await
+        .status,
+        404,
+        "a regular id goes stale when its item moves"
+    );
+    for id in [&a, &a_in_archive] {
+        let one = get(&emu, &tok, &format!("/users/ana@contoso.com/messages/{id}")).await;
+        assert_eq!(
+            one.body["id"],
+            a_in_archive.as_str(),
+            "both forms address it"
+        );
+    }
     let immutable = call(
         &emu,
         &tok,
         "POST",
         &format!("/users/ana@contoso.com/messages/{b}/move"),
-        &[("Prefer", "IdType=\"ImmutableId\"")],
+        &[IMMUTABLE],
         Some(json!({"destinationId": "archive"})),
     )
     .await;
@@ -349,35 +378,69 @@ async fn a_moved_message_gets_a_new_id_unless_ids_are_immutable() {
         immutable.body["parentFolderId"],
         emu.container_id(ANA, "archive").unwrap().as_str()
     );
+    // The inbox's delta reports both gone, by the id form each round was started with.
     let (round2, _, _) = delta_round(&emu, &tok, &link, "odata.maxpagesize=10").await;
-    for gone in [&a, &b] {
-        assert!(
-            round2
-                .iter()
-                .any(|i| i["id"] == gone.as_str() && i["@removed"].is_object()),
-            "{gone} removed from the inbox"
-        );
+    let (immutable_round2, _, _) = delta_round(&emu, &tok, &immutable_link, IMMUTABLE_PAGES).await;
+    for (round, gone) in [
+        (&round2, [&a_in_inbox, &b_in_inbox]),
+        (&immutable_round2, [&a, &b]),
+    ] {
+        for id in gone {
+            assert!(
+                round
+                    .iter()
+                    .any(|i| i["id"] == id.as_str() && i["@removed"].is_object()),
+                "{id} removed from the inbox: {round:#?}"
+            );
+        }
     }
     let archive = emu.container_id(ANA, "archive").unwrap();
-    let (arch, _, _) = delta_round(
-        &emu,
-        &tok,
-        &format!("/users/ana@contoso.com/mailFolders/{archive}/messages/delta"),
-        "odata.maxpagesize=10",
-    )
-    .await;
+    let archive_delta = format!("/users/ana@contoso.com/mailFolders/{archive}/messages/delta");
+    let (arch, _, _) = delta_round(&emu, &tok, &archive_delta, "odata.maxpagesize=10").await;
+    let b_in_archive = emu.regular_id(ANA, &b).unwrap();
     assert_eq!(
         ids(&arch),
-        [plain.body["id"].as_str().unwrap().to_owned(), b.clone()]
+        [a_in_archive.clone(), b_in_archive.clone()]
             .into_iter()
             .collect()
     );
+    let (arch, _, _) = delta_round(&emu, &tok, &archive_delta, IMMUTABLE_PAGES).await;
+    assert_eq!(ids(&arch), [a.clone(), b.clone()].into_iter().collect());
 
-    // An EWS id (standard base64) of the same item translates to the REST id.
-    let rest = b.clone();
-    let ews = rest.replace('-', "+").replace('_', "/");
-    let t = call(&emu, &tok, "POST", "/users/ana@contoso.com/translateExchangeIds", &[], Some(json!({"inputIds": [ews], "sourceIdType": "ewsId", "targetIdType": "restImmutableEntryId"}))).await;
-    assert_eq!(t.body["value"][0]["targetId"], rest.as_str());
+    // translateExchangeIds: an EWS id (standard base64) and a regular REST id to the immutable id,
+    // the immutable id to the regular id; a stale regular id names no item.
+    let ews = b_in_archive.replace('-', "+").replace('_', "/");
+    let translate = |inputs: Vec<&str>, from: &str, to: &str| {
+        call(
+            &emu,
+            &tok,
+            "POST",
+            "/users/ana@contoso.com/translateExchangeIds",
+            &[],
+            Some(json!({"inputIds": inputs, "sourceIdType": from, "targetIdType": to})),
+        )
+    };
+    let t = translate(vec![ews.as_str()], "ewsId", "restImmutableEntryId").await;
+    assert_eq!(t.body["value"][0]["targetId"], b.as_str());
+    let t = translate(
+        vec![a_in_archive.as_str()],
+        "restId",
+        "restImmutableEntryId",
+    )
+    .await;
+    assert_eq!(t.body["value"][0]["targetId"], a.as_str());
+    let t = translate(
+        vec![a.as_str(), a_in_inbox.as_str()],
+        "restImmutableEntryId",
+        "restId",
+    )
+    .await;
+    assert_eq!(t.body["value"][0]["targetId"], a_in_archive.as_str());
+    assert_eq!(
+        t.body["value"][1]["errorDetails"]["code"], "ErrorItemNotFound",
+        "{}",
+        t.body
+    );
 }
 
 #[tokio::test]
@@ -442,4 +505,100 @@ async fn sent_mail_reaches_internal_inboxes_with_the_same_internet_message_id() 
             .clone()
     };
     assert_eq!(memo(ANA), memo("dieter@contoso.com"));
+}
+
+/// Issue 9: without `Prefer: IdType="ImmutableId"` every id a call answers or takes is the regular
+/// one (creates, lists, reads, `$batch` items); with it, the immutable one; the emulator counts the
+/// item calls made without it.
+#[tokio::test]
+async fn regression_issue_9_ids_follow_prefer_id_type_on_every_call() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let contact = json!({"givenName": "Ida", "surname": "Ids"});
+    let plain = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/contacts",
+        &[],
+        Some(contact.clone()),
+    )
+    .await;
+    let kept = call(
+        &emu,
+        &tok,
+        "POST",
+        "/users/ana@contoso.com/contacts",
+        &[IMMUTABLE],
+        Some(contact),
+    )
+    .await;
+    let (plain_id, kept_id) = (
+        plain.body["id"].as_str().unwrap().to_owned(),
+        kept.body["id"].as_str().unwrap().to_owned(),
+    );
+    assert!(
+        emu.item(ANA, &kept_id).is_some(),
+        "the immutable id is the stored one"
+    );
+    assert!(
+        emu.item(ANA, &plain_id).is_none(),
+        "a regular id is another string"
+    );
+    let immutable_of_plain = emu
+        .items(ANA, ItemKind::Contact)
+        .into_iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .find(|id| emu.regular_id(ANA, id).as_deref() == Some(plain_id.as_str()))
+        .expect("the regular id answered by the create is the contact's");
+
+    let listed = |headers: &'static [(&'static str, &'static str)]| {
+        let (emu, tok) = (&emu, &tok);
+        async move {
+            let l = call(
+                emu,
+                tok,
+                "GET",
+                "/users/ana@contoso.com/contacts?$top=50",
+                headers,
+                None,
+            )
+            .await;
+            ids(l.body["value"].as_array().unwrap())
+        }
+    };
+    let regular = listed(&[]).await;
+    let immutable = listed(&[IMMUTABLE]).await;
+    assert!(regular.contains(&plain_id) && !regular.contains(&kept_id));
+    assert!(immutable.contains(&kept_id) && immutable.contains(&immutable_of_plain));
+
+    // A $batch item follows its own headers, not the envelope's.
+    let batch = json!({"requests": [
+        {"id": "1", "method": "GET", "url": format!("/users/ana@contoso.com/contacts/{kept_id}")},
+        {"id": "2", "method": "GET", "url": format!("/users/ana@contoso.com/contacts/{plain_id}"), "headers": {"Prefer": "IdType=\"ImmutableId\""}},
+    ]});
+    let b = call(&emu, &tok, "POST", "/$batch", &[IMMUTABLE], Some(batch)).await;
+    let body = |id: &str| {
+        b.body["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()["body"]["id"]
+            .clone()
+    };
+    assert_eq!(body("1"), emu.regular_id(ANA, &kept_id).unwrap().as_str());
+    assert_eq!(body("2"), immutable_of_plain.as_str());
+
+    let counted = emu.counters().without_immutable_id;
+    assert_eq!(
+        counted,
+        [
+            ("GET /users/{id}/contacts".to_owned(), 1),
+            ("GET /users/{id}/contacts/{id}".to_owned(), 1),
+            ("POST /users/{id}/contacts".to_owned(), 1),
+        ]
+        .into_iter()
+        .collect(),
+    );
 }

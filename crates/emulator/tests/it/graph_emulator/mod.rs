@@ -25,11 +25,28 @@ use serde_json::Value;
 
 pub(crate) const ANA: &str = "ana@contoso.com";
 
+/// The header a client that keeps ids sends: immutable ids, which survive moves (the emulator's
+/// helpers such as `add_item` and `items` name items by them).
+pub(crate) const IMMUTABLE: (&str, &str) = ("Prefer", "IdType=\"ImmutableId\"");
+/// `Prefer` of a delta round with immutable ids, ten items a page.
+pub(crate) const IMMUTABLE_PAGES: &str = "IdType=\"ImmutableId\", odata.maxpagesize=10";
+
 /// An emulator with the sandbox seed on a free loopback port.
 pub(crate) async fn start() -> GraphEmulator {
     spawn(EmulatorOptions::default())
         .await
         .expect("emulator starts")
+}
+
+/// An emulator with the sandbox seed that accepts `http://` webhook URLs on loopback (the test
+/// receivers have no certificate; Graph takes HTTPS only).
+pub(crate) async fn start_with_loopback_webhooks() -> GraphEmulator {
+    spawn(EmulatorOptions {
+        allow_http_loopback_webhooks: true,
+        ..EmulatorOptions::default()
+    })
+    .await
+    .expect("emulator starts")
 }
 
 /// Posts a token request form, to the seed tenant's endpoint or to `tenant`'s.

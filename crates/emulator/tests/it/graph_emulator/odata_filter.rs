@@ -133,3 +133,144 @@ async fn an_extended_property_filter_must_name_the_property_id() {
         assert_eq!(c.body["value"].as_array().unwrap().len(), 1, "{ok}");
     }
 }
+
+/// Issue 9: the name in an extended property id is case-sensitive (two names differing in case
+/// are two properties), and the documented string operators on the value are taken: `eq`, `ne`,
+/// `startswith`, `contains` (the value compares without case).
+#[tokio::test]
+async fn regression_issue_9_property_names_are_case_sensitive_and_string_operators_work() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let prop = "String {0b1ad2ce-7f2a-4c4e-9a3e-5c1f6f0d4b11} Name CrmRecordId";
+    let other = "String {0b1ad2ce-7f2a-4c4e-9a3e-5c1f6f0d4b11} Name crmrecordid";
+    let created = call(&emu, &tok, "POST", "/users/ana@contoso.com/contacts", &[super::IMMUTABLE],
+        Some(json!({"givenName": "Ida", "singleValueExtendedProperties": [{"id": prop, "value": "KP-42"}, {"id": other, "value": "lower"}]}))).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let stored = emu.item(ANA, &id).unwrap();
+    assert_eq!(
+        stored["singleValueExtendedProperties"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "names differing in case are two properties"
+    );
+    let expanded = call(&emu, &tok, "GET", &format!("/users/ana@contoso.com/contacts/{id}?$expand=singleValueExtendedProperties($filter=id eq '{}')", prop.to_uppercase().replace("CRMRECORDID", "CrmRecordId")), &[super::IMMUTABLE], None).await;
+    assert_eq!(
+        expanded.body["singleValueExtendedProperties"],
+        json!([{"id": prop, "value": "KP-42"}]),
+        "GUID and keywords ignore case, the name does not"
+    );
+    let contacts = "/users/ana@contoso.com/contacts?$top=50&$filter=singleValueExtendedProperties";
+    let found = |filter: String| {
+        let (emu, tok) = (&emu, &tok);
+        async move {
+            let c = call(
+                emu,
+                tok,
+                "GET",
+                &format!("{contacts}/Any({filter})"),
+                &[super::IMMUTABLE],
+                None,
+            )
+            .await;
+            assert_eq!(c.status, 200, "{filter}: {}", c.body);
+            c.body["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let mine = vec![id.clone()];
+    assert_eq!(
+        found(format!("ep: ep/id eq '{prop}' and ep/value eq 'kp-42'")).await,
+        mine
+    );
+    assert_eq!(
+        found(format!(
+            "ep: ep/id eq '{prop}' and startswith(ep/value, 'KP-')"
+        ))
+        .await,
+        mine
+    );
+    assert_eq!(
+        found(format!(
+            "ep: ep/id eq '{prop}' and contains(ep/value, 'p-4')"
+        ))
+        .await,
+        mine
+    );
+    assert_eq!(
+        found(format!("ep: ep/id eq '{prop}' and ep/value ne 'KP-1'")).await,
+        mine
+    );
+    assert!(
+        found(format!("ep: ep/id eq '{prop}' and ep/value ne 'KP-42'"))
+            .await
+            .is_empty()
+    );
+    assert!(
+        found(
+            "ep: ep/id eq 'String {0b1ad2ce-7f2a-4c4e-9a3e-5c1f6f0d4b11} Name CRMRECORDID'"
+                .to_owned()
+        )
+        .await
+        .is_empty(),
+        "the name is case-sensitive"
+    );
+    let endswith = call(
+        &emu,
+        &tok,
+        "GET",
+        &format!("{contacts}/Any(ep: ep/id eq '{prop}' and endswith(ep/value, '42'))"),
+        &[],
+        None,
+    )
+    .await;
+    assert_graph_error(&endswith, 400, "ErrorInvalidUrlQueryFilter");
+}
+
+/// Issue 10: a deeply nested `$filter` is refused with Graph's 400 error envelope instead of
+/// overflowing the emulator's stack; the emulator keeps serving.
+#[tokio::test]
+async fn regression_issue_10_a_deeply_nested_filter_is_refused_with_a_graph_error() {
+    let emu = start().await;
+    let tok = token(&emu).await;
+    let nested = format!("{}givenName eq 'x'{}", "(".repeat(2_000), ")".repeat(2_000));
+    let chain = vec!["givenName eq 'x'"; 500].join(" and ");
+    for filter in [&nested, &chain] {
+        let contacts = get(
+            &emu,
+            &tok,
+            &format!("/users/ana@contoso.com/contacts?$filter={filter}"),
+        )
+        .await;
+        assert_graph_error(&contacts, 400, "ErrorInvalidUrlQueryFilter");
+        assert!(
+            contacts.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Recursion depth exceeded allowed limit."),
+            "{}",
+            contacts.body
+        );
+        let users = get(
+            &emu,
+            &tok,
+            &format!("/users?$filter={}", filter.replace("givenName", "mail")),
+        )
+        .await;
+        assert_eq!(users.status, 400, "{}", users.body);
+        assert!(users.body["error"]["code"].is_string());
+    }
+    let still = get(
+        &emu,
+        &tok,
+        "/users/ana@contoso.com/contacts?$filter=givenName eq 'Frank'",
+    )
+    .await;
+    assert_eq!(still.status, 200);
+}
