@@ -324,3 +324,30 @@ fn max_length_only_for_fields_the_participants_write() {
         Some("one of: MissingParticipants")
     );
 }
+
+#[test]
+fn sync_settings_name_form_fields_and_shares_in_range() {
+    let text = "resource: event
+table: Contact
+content_type: text/x-vevent
+form: vevent
+direction: both
+fields:
+  - crm: Subject
+    from: { path: $.subject }
+sync:
+  conflict: manual
+  field_conflicts: { Subjekt: graph-wins }
+  mass_delete: { share: 1.5 }
+form_fields: [StatNo, SeqNo, Subject, ConnectorDeleted]
+";
+    let got: Vec<String> = check_texts(&[text], None).iter().map(short).collect();
+    assert_eq!(
+        got,
+        vec![
+            "m0.yaml:11:31: CRM field `Subjekt` is not in the vevent field list of template `base`"
+                .to_string(),
+            "m0.yaml:12:25: share 1.5 is not a share of the linked items".to_string(),
+        ]
+    );
+}

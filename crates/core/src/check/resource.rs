@@ -96,6 +96,7 @@ impl Checker {
             .as_ref()
             .and_then(|pa| self.participants(pa, &mut writers, &in_form));
         self.deletion(&merged.deletion, &in_form);
+        self.sync_settings(res.doc, &spec.sync, &in_form);
 
         if self.error_count() > n_before {
             return None;
@@ -118,7 +119,33 @@ impl Checker {
                 propagate_crm_delete: merged.deletion.item.propagate_crm_delete,
             },
             form_fields: merged.field_list.map(|f| f.item),
+            sync: spec.sync.clone(),
         })
+    }
+
+    /// Per-field conflict policies name fields of the form; the guard's share is a share.
+    fn sync_settings(
+        &mut self,
+        doc: &crate::spec::yaml::Document,
+        sync: &sm::SyncSpec,
+        in_form: &InForm<'_>,
+    ) {
+        for field in sync.field_conflicts.keys() {
+            let ptr = p("/sync/field_conflicts", field);
+            in_form(self, At { doc, ptr: &ptr }, field);
+        }
+        if let Some(guard) = &sync.mass_delete
+            && !(guard.share > 0.0 && guard.share <= 1.0)
+        {
+            let d = self.error(
+                At {
+                    doc,
+                    ptr: "/sync/mass_delete/share",
+                },
+                format!("share {} is not a share of the linked items", guard.share),
+            );
+            d.expected = Some("a number above 0 and at most 1, e.g. 0.2 for 20 %".into());
+        }
     }
 
     /// Warnings for a table or content type the connector does not know (they may be custom ones).

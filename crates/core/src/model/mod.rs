@@ -11,7 +11,8 @@ use jsonpath_rust::parser::model::JpQuery;
 use serde_json::Value;
 
 pub use crate::spec::mapping::{
-    BodyType, Direction, DurationUnit, MissingMode, OnGraphDelete, Op, Role, Texts,
+    BodyType, Conflict, Direction, DurationUnit, MassDelete, MissingMode, OnGraphDelete, Op, Role,
+    SyncSpec, Texts,
 };
 
 /// All resource mappings of one template (base files plus the overlay, if any).
@@ -49,6 +50,8 @@ pub struct Resource {
     pub deletion: Deletion,
     /// The template's CRM field list for `form`, when declared.
     pub form_fields: Option<Vec<String>>,
+    /// The sync engine's settings (checked: fields in the form, shares in range).
+    pub sync: SyncSpec,
 }
 
 /// A parsed JSONPath with its text (for messages).

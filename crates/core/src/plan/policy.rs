@@ -54,6 +54,17 @@ pub enum ConflictPolicy {
     Manual,
 }
 
+impl From<model::Conflict> for ConflictPolicy {
+    fn from(c: model::Conflict) -> Self {
+        match c {
+            model::Conflict::CrmWins => ConflictPolicy::CrmWins,
+            model::Conflict::GraphWins => ConflictPolicy::GraphWins,
+            model::Conflict::NewestWins => ConflictPolicy::NewestWins,
+            model::Conflict::Manual => ConflictPolicy::Manual,
+        }
+    }
+}
+
 impl std::fmt::Display for ConflictPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -205,6 +216,32 @@ impl Policy {
         } else {
             CrmDelete::Leave
         };
+        let sync = &mapping.sync;
+        if let Some(c) = sync.conflict {
+            policy.conflict = c.into();
+        }
+        for (field, c) in &sync.field_conflicts {
+            policy.field_conflicts.insert(field.clone(), (*c).into());
+        }
+        if let Some(v) = sync.create_from_graph {
+            policy.create_from_graph = v;
+        }
+        if let Some(v) = sync.create_in_graph {
+            policy.create_in_graph = v;
+        }
+        if let Some(v) = sync.adopt {
+            policy.adopt = v;
+        }
+        if let Some(guard) = &sync.mass_delete {
+            policy.mass_delete.share = guard.share;
+            policy.mass_delete.min_count = guard.min_count;
+        }
+        // The publication flag only where the template's form has it.
+        if let (Some(flag), Some(form)) = (&policy.published_field, &mapping.form_fields)
+            && !form.contains(flag)
+        {
+            policy.published_field = None;
+        }
         policy
     }
 
@@ -305,6 +342,18 @@ mod tests {
                 propagate_crm_delete: true,
             },
             form_fields: None,
+            sync: model::SyncSpec {
+                conflict: Some(model::Conflict::Manual),
+                field_conflicts: [("Subject".to_string(), model::Conflict::CrmWins)]
+                    .into_iter()
+                    .collect(),
+                adopt: Some(false),
+                mass_delete: Some(model::MassDelete {
+                    share: 0.5,
+                    min_count: 2,
+                }),
+                ..Default::default()
+            },
         };
         let policy = Policy::from_mapping(&mapping);
         assert_eq!(policy.direction, Direction::GraphToCrm);
@@ -313,6 +362,12 @@ mod tests {
             GraphRemoval::Flag("Deleted".into())
         );
         assert_eq!(policy.on_crm_delete, CrmDelete::DeleteGraphItem);
-        assert_eq!(policy.conflict, ConflictPolicy::NewestWins);
+        // The mapping's `sync` settings override the resource defaults.
+        assert_eq!(policy.conflict, ConflictPolicy::Manual);
+        assert_eq!(policy.conflict_for("Subject"), ConflictPolicy::CrmWins);
+        assert_eq!(policy.conflict_for("Text"), ConflictPolicy::GraphWins);
+        assert!(!policy.adopt);
+        assert_eq!(policy.mass_delete.share, 0.5);
+        assert_eq!(policy.mass_delete.min_count, 2);
     }
 }

@@ -56,6 +56,78 @@ pub struct MappingSpec {
     /// `StatNo` and `SeqNo`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub form_fields: Option<Vec<String>>,
+    /// How the sync engine treats this resource: who wins a conflict, whether new items create records,
+    /// adoption, the mass-delete guard, privacy. Every key is optional; an absent one keeps the
+    /// resource's default (docs/sync-rules.md lists them).
+    #[serde(default, skip_serializing_if = "SyncSpec::is_default")]
+    pub sync: SyncSpec,
+}
+
+/// The sync engine's settings of one resource.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSpec {
+    /// Who wins when both sides changed since the last sync: `crm-wins`, `graph-wins`, `newest-wins` or
+    /// `manual` (nothing overwritten; the item is reported as a conflict).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<Conflict>,
+    /// Per-field exceptions to `conflict`: CRM field → policy (e.g. `Text: graph-wins`).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub field_conflicts: IndexMap<String, Conflict>,
+    /// Whether a new Graph item creates a CRM record (otherwise only edits of linked items flow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_from_graph: Option<bool>,
+    /// Whether a new CRM record creates a Graph item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_in_graph: Option<bool>,
+    /// Link an existing record (our XK row, the `iCalUId`/`internetMessageId`, an earlier connector's
+    /// external key) instead of creating a second one (default `true`; `--no-adopt` turns it off once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopt: Option<bool>,
+    /// The mass-delete guard: a cycle stops deleting when it would delete or flag more than `share` of a
+    /// mailbox's linked items and more than `min_count` items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mass_delete: Option<MassDelete>,
+}
+
+impl SyncSpec {
+    fn is_default(&self) -> bool {
+        *self == SyncSpec::default()
+    }
+}
+
+/// A conflict policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Conflict {
+    /// The CRM's values are written to Graph.
+    CrmWins,
+    /// Graph's values are written to the CRM.
+    GraphWins,
+    /// The side changed last wins (equal or unknown times: the CRM).
+    NewestWins,
+    /// Nothing is overwritten: the item is quarantined and reported.
+    Manual,
+}
+
+/// Mass-delete guard settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MassDelete {
+    /// Largest share of linked items one cycle may delete or flag, above 0 and at most 1 (default 0.2).
+    #[serde(default = "default_share")]
+    pub share: f64,
+    /// Deletes up to this count never trip the guard (default 5).
+    #[serde(default = "default_min_count")]
+    pub min_count: usize,
+}
+
+fn default_share() -> f64 {
+    0.2
+}
+
+fn default_min_count() -> usize {
+    5
 }
 
 /// Direction of a mapping or of one rule.
