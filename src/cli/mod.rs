@@ -49,6 +49,8 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// Dry run: the actions a cycle would take; writes nothing anywhere (not even cursors).
     Plan(sync::PlanArgs),
+    /// The decision trace of one Graph item or CRM record: link, rules, verdicts, plan, request.
+    Explain(sync::ExplainArgs),
     /// Forget one mailbox's cursors and replay it (links stay, so nothing is duplicated).
     Resync(sync::ResyncArgs),
     /// The whole product on emulated services: a world around today, cycles and their reports.
@@ -69,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => sync::run_sync(args),
         Command::Plan(args) => sync::run_plan(args),
         Command::Resync(args) => sync::run_resync(args),
+        Command::Explain(args) => sync::run_explain(args),
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(args),
     }

@@ -278,3 +278,44 @@ fn parse_since(text: &str) -> Result<Timestamp, String> {
         .map(|z| z.timestamp())
         .map_err(|e| e.to_string())
 }
+
+/// Arguments of `explain`.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// A Graph item id, or a CRM record as `TABLE:ID` (or a bare record id).
+    pub id: String,
+    /// Connector configuration (default: connector.yaml).
+    #[arg(long, default_value = "connector.yaml")]
+    pub config: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Report::Text)]
+    pub format: Report,
+}
+
+pub fn run_explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let connected = match connect(&args.config).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let result = connected.engine.explain(&args.id, Timestamp::now()).await;
+        connected.close().await;
+        match result {
+            Ok(explanation) => {
+                match args.format {
+                    Report::Text => print!("{explanation}"),
+                    Report::Json => println!("{}", serde_json::to_string_pretty(&explanation)?),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("error: {e}\n  fix: {}", e.fix);
+                Ok(ExitCode::from(2))
+            }
+        }
+    })
+}

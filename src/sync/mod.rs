@@ -19,6 +19,7 @@
 mod apply;
 mod context;
 mod crm_side;
+pub mod explain;
 mod graph_side;
 mod links;
 pub mod metered;

@@ -440,7 +440,7 @@ fn full_update(action: &Action) -> bool {
 }
 
 /// The CRM fields of a write; `clears` are sent empty when `fields` lacks them.
-fn crm_fields(fields: &Fields, clears: &[String]) -> crm::Fields {
+pub(super) fn crm_fields(fields: &Fields, clears: &[String]) -> crm::Fields {
     let mut out = crm::Fields::new();
     for (k, v) in fields.iter() {
         out.insert(

@@ -9,6 +9,7 @@ mod edits;
 mod faults;
 mod first_sync;
 mod meetings;
+mod processes;
 
 use std::{collections::BTreeMap, path::Path, sync::Arc};
 
