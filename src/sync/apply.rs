@@ -62,33 +62,59 @@ pub async fn apply(
             .iter()
             .map(|l| ((l.crm_table.clone(), l.crm_id.clone()), l.graph_id.clone()))
             .collect(),
-        created_records: HashMap::new(),
         applied: Applied::default(),
     };
+    let mut outcomes: Vec<(usize, Result<(), Failure>)> = Vec::new();
+    // New records first, many per round trip; then every other write in plan order.
+    let creates: Vec<(usize, &Action)> = plan
+        .actions
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| {
+            a.direction == Flow::GraphToCrm && matches!(a.kind, ActionKind::Create { .. })
+        })
+        .collect();
+    for chunk in creates.chunks(super::create_crm::CREATES_PER_REQUEST) {
+        outcomes.extend(run.create_records(chunk).await.map_err(mailbox_error)?);
+    }
     for (n, action) in plan.actions.iter().enumerate() {
-        if !writes(&action.kind) {
+        if !writes(&action.kind) || creates.iter().any(|(c, _)| *c == n) {
             continue;
         }
-        if let Err(failure) = run.action(action).await {
-            match failure {
-                Failure::Mailbox(e) => return Err(e),
-                Failure::Item(message) => {
-                    let what = action
-                        .subject
-                        .clone()
-                        .or_else(|| action.graph_id.clone())
-                        .unwrap_or_default();
-                    run.applied.failed.push(n);
-                    run.applied.errors.push(format!(
-                        "{} {} `{what}`: {message}",
-                        spec.name,
-                        action.kind.name()
-                    ));
-                }
+        let outcome = run.action(action).await;
+        if let Err(Failure::Mailbox(e)) = outcome {
+            return Err(e);
+        }
+        outcomes.push((n, outcome));
+    }
+    for (n, outcome) in outcomes {
+        match outcome {
+            Ok(()) => {}
+            Err(Failure::Mailbox(e)) => return Err(e),
+            Err(Failure::Item(message)) => {
+                let action = &plan.actions[n];
+                let what = action
+                    .subject
+                    .clone()
+                    .or_else(|| action.graph_id.clone())
+                    .unwrap_or_default();
+                run.applied.failed.push(n);
+                run.applied.errors.push(format!(
+                    "{} {} `{what}`: {message}",
+                    spec.name,
+                    action.kind.name()
+                ));
             }
         }
     }
     Ok(run.applied)
+}
+
+fn mailbox_error(failure: Failure) -> SyncError {
+    match failure {
+        Failure::Mailbox(e) => e,
+        Failure::Item(message) => SyncError::new(message, "see the message"),
+    }
 }
 
 fn writes(kind: &ActionKind) -> bool {
@@ -212,8 +238,6 @@ pub(super) struct Run<'a> {
     /// This mailbox's links as they stand after the actions so far, by Graph id.
     pub(super) links: HashMap<String, state::Link>,
     pub(super) by_record: HashMap<(String, String), String>,
-    /// Records created in this plan, by the Graph id they were created for (series masters).
-    pub(super) created_records: HashMap<String, CrmRef>,
     pub(super) applied: Applied,
 }
 

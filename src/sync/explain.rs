@@ -64,7 +64,11 @@ impl std::fmt::Display for Explanation {
                 l.crm_id,
                 l.graph_hash,
                 l.crm_hash,
-                if l.authoritative { "writes the record" } else { "adds its rep only" },
+                if l.authoritative {
+                    "writes the record"
+                } else {
+                    "adds its rep only"
+                },
                 if l.published { ", published" } else { "" },
                 l.origin
             )?,
@@ -243,8 +247,10 @@ impl Engine {
                 );
             }
         } else {
-            out.verdicts
-                .insert("graph".into(), "the Graph item does not exist (any more)".into());
+            out.verdicts.insert(
+                "graph".into(),
+                "the Graph item does not exist (any more)".into(),
+            );
         }
         out.graph_item = item.clone();
 
@@ -264,8 +270,10 @@ impl Engine {
             if let Some(rec) = rec {
                 let typed =
                     crm_side::typed_fields(&rec, &spec.compare, &spec.read, &self.settings.formats);
-                let json: IndexMap<String, Json> =
-                    typed.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+                let json: IndexMap<String, Json> = typed
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect();
                 let in_filter = spec
                     .mapping
                     .filter
@@ -299,8 +307,10 @@ impl Engine {
                     Some(to_graph(&self.settings.mappings, &spec.mapping, &json, &ctx).body);
                 out.crm_record = Some(json);
             } else {
-                out.verdicts
-                    .insert("crm".into(), "the linked CRM record does not exist (any more)".into());
+                out.verdicts.insert(
+                    "crm".into(),
+                    "the linked CRM record does not exist (any more)".into(),
+                );
             }
         }
 
@@ -318,8 +328,7 @@ impl Engine {
             graph_side::map_changes(self, spec, entry, &roster, &mut read, &crm_read, &ctx);
         let own: Vec<state::Link> = link.iter().cloned().collect();
         let plan_links = links::plan_links(self, spec, entry, &own, &changes).await?;
-        let candidates =
-            links::candidates(self, spec, entry, &changes, &plan_links, &read).await?;
+        let candidates = links::candidates(self, spec, entry, &changes, &plan_links, &read).await?;
         let plan = plan::plan(&spec.policy, &changes, &plan_links, &candidates);
         for action in &plan.actions {
             out.decisions.push(format!(
@@ -344,7 +353,12 @@ impl Engine {
     }
 
     /// The CRM.interface request a Graph → CRM write sends (password masked).
-    fn crm_request(&self, spec: &ResourceSpec, record: Option<&CrmRef>, fields: &plan::Fields) -> String {
+    fn crm_request(
+        &self,
+        spec: &ResourceSpec,
+        record: Option<&CrmRef>,
+        fields: &plan::Fields,
+    ) -> String {
         let values = super::write_crm::crm_fields(fields, &spec.clear);
         let command = match record {
             Some(r) => Command::Update {
@@ -367,7 +381,12 @@ impl Engine {
             formats: self.settings.formats.clone(),
             ..Default::default()
         };
-        encode_request(&login, &Actor::Master, &[BatchCommand::new(command)], &options)
-            .unwrap_or_else(|e| format!("(cannot encode: {e})"))
+        encode_request(
+            &login,
+            &Actor::Master,
+            &[BatchCommand::new(command)],
+            &options,
+        )
+        .unwrap_or_else(|e| format!("(cannot encode: {e})"))
     }
 }

@@ -18,6 +18,7 @@
 
 mod apply;
 mod context;
+mod create_crm;
 mod crm_side;
 pub mod explain;
 mod graph_side;

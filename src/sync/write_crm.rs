@@ -22,60 +22,8 @@ impl Run<'_> {
         let actor = self.entry.actor();
         let table = self.spec.mapping.table.clone();
         match &action.kind {
-            ActionKind::Create { fields, published } => {
-                let mut fields = fields.clone();
-                self.series_fields(action, &mut fields).await?;
-                let payload = content_hash(&fields);
-                let write = self
-                    .begin(Flow::GraphToCrm, "create", None, &graph_id, &payload)
-                    .await?;
-                let area = ext_keys::info_area(&table);
-                let content_type = self.spec.mapping.content_type.clone();
-                let mut xk = ext_keys::ExtKey::graph(&graph_id, &content_type, area, None);
-                xk.rep_id = Some(self.entry.rep.rep_id.clone());
-                let result = async {
-                    ext_keys::put(self.engine.crm.as_ref(), &Actor::Master, &xk).await?;
-                    let id = self
-                        .engine
-                        .crm
-                        .insert(&actor, &table, crm_fields(&fields, &[]))
-                        .await?;
-                    xk.rec_id = Some(id.clone());
-                    ext_keys::put(self.engine.crm.as_ref(), &Actor::Master, &xk).await?;
-                    Ok::<RecordId, crm::CrmError>(id)
-                }
-                .await;
-                let id = match result {
-                    Ok(id) => id,
-                    Err(e) => {
-                        self.resolve(write, Err(&e.to_string())).await?;
-                        return Err(e.into());
-                    }
-                };
-                self.resolve(write, Ok(Some(id.to_string()))).await?;
-                let record = CrmRef {
-                    table: table.clone(),
-                    id: id.to_string(),
-                };
-                self.correlation_key_row(&graph_id, &record).await;
-                self.created_records
-                    .insert(graph_id.clone(), record.clone());
-                let mut link = self.new_link(&graph_id, &record, "graph");
-                link.graph_hash = self.graph_hash_of(&graph_id);
-                link.crm_hash = self.crm_hash_after(None, &fields, true);
-                link.published = *published;
-                link.authoritative = self.authoritative(&graph_id, *published);
-                let after = link.crm_hash.clone();
-                self.keep_link(link);
-                self.audit(
-                    Flow::GraphToCrm,
-                    "create",
-                    Some(&graph_id),
-                    Some(&record),
-                    None,
-                    Some(after),
-                );
-            }
+            // Creates go through `create_records`, many per round trip.
+            ActionKind::Create { .. } => {}
             ActionKind::Update { fields } | ActionKind::Adopt { fields, .. } => {
                 let record = action.crm.clone().unwrap_or_else(|| CrmRef {
                     table: table.clone(),
@@ -339,16 +287,6 @@ impl Run<'_> {
             }
         }
         content_hash(&graph_side::normalize(merged, &self.spec.compare))
-    }
-
-    /// Serial appointments: the occurrence names its master record (templates with series fields).
-    pub(super) async fn series_fields(
-        &mut self,
-        action: &Action,
-        fields: &mut Fields,
-    ) -> Result<(), Failure> {
-        let _ = (action, fields);
-        Ok(())
     }
 
     /// Writes the XK row of the correlation key (best effort: the Graph id row already links).

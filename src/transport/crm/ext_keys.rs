@@ -11,7 +11,8 @@
 //! `docs/crm-interface-assumptions.md`): this module is the one place to change them.
 
 use super::{
-    Actor, Condition, CrmError, CrmTransport, Fields, Query, Record, RecordId, Value, Written,
+    Actor, Command, Condition, CrmError, CrmTransport, Fields, Query, Record, RecordId, Value,
+    Written,
 };
 
 /// The XK info area's XML name.
@@ -221,6 +222,15 @@ pub async fn put(crm: &dyn CrmTransport, actor: &Actor, xk: &ExtKey) -> Result<W
         xk.fields(),
     )
     .await
+}
+
+/// The command [`put`] sends, for batching several writes into one request.
+pub fn put_command(xk: &ExtKey) -> Command {
+    Command::Upsert {
+        table: TABLE.to_owned(),
+        key: vec![field::EXT_SYSTEM.to_owned(), field::EXT_KEY.to_owned()],
+        fields: xk.fields(),
+    }
 }
 
 /// Deletes the XK row `id` (deleting a row that is already gone is not an error of this function's

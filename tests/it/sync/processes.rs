@@ -51,7 +51,11 @@ fn emulator(which: &str) -> (Proc, Value) {
 fn setup(dir: &Path) -> (Proc, Proc) {
     let (graph, g) = emulator("graph");
     let (crm, c) = emulator("crm");
-    std::fs::write(dir.join("client-secret"), g["client_secret"].as_str().unwrap()).unwrap();
+    std::fs::write(
+        dir.join("client-secret"),
+        g["client_secret"].as_str().unwrap(),
+    )
+    .unwrap();
     std::fs::write(dir.join("crm-password"), c["password"].as_str().unwrap()).unwrap();
     let mappings = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
     let config = format!(
@@ -120,8 +124,9 @@ fn writes(report: &Value) -> u64 {
 
 async fn crm(dir: &Path) -> connect::CrmConnection {
     let (config, _) = load::load_config(&dir.join("connector.yaml")).unwrap();
-    let password = graph_connector::secrets::resolve_secret(config.crm.password.as_ref().unwrap(), dir)
-        .unwrap();
+    let password =
+        graph_connector::secrets::resolve_secret(config.crm.password.as_ref().unwrap(), dir)
+            .unwrap();
     connect::crm(&config, Some(password), Patience::Interactive)
         .await
         .unwrap()
@@ -152,9 +157,15 @@ async fn appointments(dir: &Path) -> BTreeMap<(String, String, String), usize> {
         .unwrap();
     let mut out = BTreeMap::new();
     for r in records {
-        let key = ["Subject", "Date", "Time", "IsMasterContact"].map(|f| r.text(f).unwrap_or("").to_owned());
-        let time = format!("{} {}", key[2], if key[3] == "true" { "(master)" } else { "" });
-        *out.entry((key[0].clone(), key[1].clone(), time)).or_insert(0) += 1;
+        let key = ["Subject", "Date", "Time", "IsMasterContact"]
+            .map(|f| r.text(f).unwrap_or("").to_owned());
+        let time = format!(
+            "{} {}",
+            key[2],
+            if key[3] == "true" { "(master)" } else { "" }
+        );
+        *out.entry((key[0].clone(), key[1].clone(), time))
+            .or_insert(0) += 1;
     }
     out
 }
@@ -184,14 +195,26 @@ async fn sync_plan_and_explain_as_processes_against_separate_emulators() {
 
     // explain answers for a linked record: its link, the rules' values and the decision.
     let id = first_appointment(dir.path()).await;
-    let (code, stdout, stderr) = run(dir.path(), &["explain", &format!("Contact:{id}"), "--format", "json"]);
-    assert_eq!(code, 0, "{stdout}
-{stderr}");
+    let (code, stdout, stderr) = run(
+        dir.path(),
+        &["explain", &format!("Contact:{id}"), "--format", "json"],
+    );
+    assert_eq!(
+        code, 0,
+        "{stdout}
+{stderr}"
+    );
     let explained: Value = serde_json::from_str(&stdout).unwrap();
     assert!(explained["link"].is_object(), "{stdout}");
     assert!(explained["graph_item"].is_object(), "{stdout}");
-    assert!(!explained["rules"].as_object().unwrap().is_empty(), "{stdout}");
-    assert!(!explained["decisions"].as_array().unwrap().is_empty(), "{stdout}");
+    assert!(
+        !explained["rules"].as_object().unwrap().is_empty(),
+        "{stdout}"
+    );
+    assert!(
+        !explained["decisions"].as_array().unwrap().is_empty(),
+        "{stdout}"
+    );
     let (code, text, _) = run(dir.path(), &["explain", "no-such-id"]);
     assert_eq!(code, 0);
     assert!(text.contains("no link"), "{text}");
@@ -230,5 +253,8 @@ async fn sync_killed_at_arbitrary_moments_then_rerun_duplicates_nothing() {
     assert_eq!(last["ok"], true, "{last}");
     assert_eq!(writes(&last), 0, "{last}");
     let appointments = appointments(dir.path()).await;
-    assert!(appointments.values().all(|n| *n == 1), "duplicates: {appointments:#?}");
+    assert!(
+        appointments.values().all(|n| *n == 1),
+        "duplicates: {appointments:#?}"
+    );
 }
