@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use crate::{
-    mapping::{Context, FieldValue, to_crm},
+    mapping::Context,
     plan::{
         Action, ActionKind, Correlation, CrmKind, CrmRef, Fields, Flow, GraphKind, Plan,
         content_hash,
@@ -32,6 +32,8 @@ pub struct Applied {
     /// Indexes of the actions that failed.
     pub failed: Vec<usize>,
     pub errors: Vec<String>,
+    /// Writes held back on purpose (e.g. a meeting with external attendees), for the report.
+    pub notes: Vec<String>,
 }
 
 /// Applies the plan's writes in order. An item's failure is recorded and the rest go on; a failure that
@@ -49,7 +51,7 @@ pub async fn apply(
         engine,
         spec,
         entry,
-        ctx,
+        ctx: ctx.clone(),
         prepared,
         options,
         links: prepared
@@ -232,7 +234,8 @@ pub(super) struct Run<'a> {
     pub(super) engine: &'a Engine,
     pub(super) spec: &'a ResourceSpec,
     pub(super) entry: &'a RosterEntry,
-    pub(super) ctx: &'a Context,
+    /// The mapping context; its directory grows as written items name new participants.
+    pub(super) ctx: Context,
     pub(super) prepared: &'a Prepared,
     pub(super) options: CycleOptions,
     /// This mailbox's links as they stand after the actions so far, by Graph id.
@@ -415,26 +418,20 @@ impl Run<'_> {
         }
     }
 
-    /// The Graph-side content hash of an item as Graph returned it.
-    pub(super) fn graph_hash_of_item(&self, item: &Json) -> String {
-        let record = to_crm(
-            &self.engine.settings.mappings,
-            &self.spec.mapping,
-            item,
-            self.ctx,
-        );
-        let mut fields = graph_side::normalize(record.fields, &self.spec.compare);
-        if self.spec.series_fields {
-            match item.get("type").and_then(Json::as_str) {
-                Some("seriesMaster") => {
-                    fields.insert("IsMasterContact".into(), FieldValue::Bool(true));
-                }
-                Some("occurrence" | "exception") => {
-                    fields.insert("IsSerialContact".into(), FieldValue::Bool(true));
-                }
-                _ => {}
-            }
-        }
-        content_hash(&fields)
+    /// The Graph-side content hash of an item as Graph returned it, with its participants resolved as a
+    /// later read of the item will resolve them.
+    pub(super) async fn graph_hash_of_item(&mut self, item: &Json) -> Result<String, Failure> {
+        super::context::resolve_persons(
+            self.engine,
+            self.spec,
+            self.entry,
+            &mut self.ctx.directory,
+            &[item],
+        )
+        .await
+        .map_err(|e| Failure::Item(e.message))?;
+        let (fields, _) =
+            graph_side::mapped_fields(&self.engine.settings.mappings, self.spec, item, &self.ctx);
+        Ok(content_hash(&fields))
     }
 }

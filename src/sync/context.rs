@@ -55,18 +55,32 @@ pub async fn directory(
             .collect(),
         persons: Vec::new(),
     };
+    let items: Vec<&serde_json::Value> = graph.items.values().collect();
+    resolve_persons(engine, spec, entry, &mut directory, &items).await?;
+    Ok(directory)
+}
+
+/// Adds to `directory` the CRM persons of every participant address of `items` it does not know yet (one
+/// CRM round trip, none when every address is known). An address several persons share stays unresolved.
+pub async fn resolve_persons(
+    engine: &Engine,
+    spec: &ResourceSpec,
+    entry: &RosterEntry,
+    directory: &mut Directory,
+    items: &[&Value],
+) -> Result<(), SyncError> {
     let Some(p) = &spec.mapping.participants else {
-        return Ok(directory);
+        return Ok(());
     };
     if p.sources.is_empty() {
-        return Ok(directory);
+        return Ok(());
     }
     let probe = Context {
         mailbox: entry.email.clone(),
         ..Context::new("UTC").map_err(|e| SyncError::new(e.to_string(), ""))?
     };
     let mut addresses: Vec<String> = Vec::new();
-    for item in graph.items.values() {
+    for item in items {
         for participant in participants::collect(p, item, &probe) {
             if directory.lookup(&participant.address).is_none()
                 && !addresses
@@ -78,7 +92,7 @@ pub async fn directory(
         }
     }
     if addresses.is_empty() {
-        return Ok(directory);
+        return Ok(());
     }
     let found = engine
         .crm
@@ -86,7 +100,6 @@ pub async fn directory(
         .await
         .map_err(SyncError::crm)?;
     for (address, matches) in found {
-        // An address shared by several persons is ambiguous: it stays unresolved (missing attendee).
         let [person] = matches.persons.as_slice() else {
             continue;
         };
@@ -112,5 +125,5 @@ pub async fn directory(
             fields,
         });
     }
-    Ok(directory)
+    Ok(())
 }

@@ -377,22 +377,10 @@ pub fn map_changes(
             // Base templates have no serial appointments: each occurrence is its own appointment.
             continue;
         }
-        let record = to_crm(set, &spec.mapping, item, ctx);
-        for w in &record.warnings {
+        let (fields, warnings) = mapped_fields(set, spec, item, ctx);
+        for w in warnings {
             read.warnings
                 .push(format!("{} `{}`: {w}", spec.name, subject(item)));
-        }
-        let mut fields = normalize(record.fields, &spec.compare);
-        if spec.series_fields {
-            match kind_of {
-                "seriesMaster" => {
-                    fields.insert("IsMasterContact".into(), FieldValue::Bool(true));
-                }
-                "occurrence" | "exception" => {
-                    fields.insert("IsSerialContact".into(), FieldValue::Bool(true));
-                }
-                _ => {}
-            }
         }
         let content = Content {
             hash: Some(content_hash(&fields)),
@@ -468,6 +456,38 @@ pub fn map_changes(
         graph,
         crm: crm.changes.clone(),
     }
+}
+
+/// The CRM fields of a Graph item as the link's Graph side hashes them: the mapping's output,
+/// normalized, without what a busy block leaves out, with the serial-appointment flags.
+pub fn mapped_fields(
+    set: &crate::model::MappingSet,
+    spec: &ResourceSpec,
+    item: &Value,
+    ctx: &Context,
+) -> (IndexMap<String, FieldValue>, Vec<String>) {
+    let record = to_crm(set, &spec.mapping, item, ctx);
+    let mut fields = normalize(record.fields, &spec.compare);
+    let private = matches!(
+        item.get("sensitivity").and_then(Value::as_str),
+        Some("private" | "confidential")
+    );
+    if let (true, Some(strip)) = (private, &spec.private_strip) {
+        // A busy block: the time is blocked, nothing else leaves the mailbox.
+        fields.retain(|k, _| !strip.contains(k));
+    }
+    if spec.series_fields {
+        match item.get("type").and_then(Value::as_str).unwrap_or("") {
+            "seriesMaster" => {
+                fields.insert("IsMasterContact".into(), FieldValue::Bool(true));
+            }
+            "occurrence" | "exception" => {
+                fields.insert("IsSerialContact".into(), FieldValue::Bool(true));
+            }
+            _ => {}
+        }
+    }
+    (fields, record.warnings)
 }
 
 /// Drops empty texts and `false` booleans (the CRM does not tell an empty field from a false or missing

@@ -334,6 +334,7 @@ pub struct RoundOutcome {
     pub planned: Vec<PlannedAction>,
     pub guard: Option<String>,
     pub item_errors: Vec<String>,
+    pub notes: Vec<String>,
 }
 
 impl Engine {
@@ -413,6 +414,10 @@ impl Engine {
         let applied = apply::apply(self, spec, entry, &ctx, &prepared, &plan, options).await?;
         outcome.counts = ResourceCounts::from_plan(&plan, &applied.failed);
         outcome.item_errors = applied.errors.clone();
+        outcome.notes = applied.notes.clone();
+        outcome
+            .notes
+            .extend(prepared.graph.warnings.iter().cloned());
         apply::commit(self, spec, entry, &prepared, &plan, applied, options).await?;
         Ok(outcome)
     }

@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 
 use crate::{
-    mapping::{Context, to_crm},
+    mapping::Context,
     plan::content_hash,
     state::{self, Outcome, PendingWrite, WriteStatus},
     transport::{
@@ -286,12 +286,8 @@ async fn crm_to_graph_create(
     ext_keys::put(engine.crm.as_ref(), &Actor::Master, &xk)
         .await
         .map_err(SyncError::crm)?;
-    let mapped = to_crm(
-        &engine.settings.mappings,
-        &spec.mapping,
-        &item.to_json(),
-        ctx,
-    );
+    let (mapped, _) =
+        graph_side::mapped_fields(&engine.settings.mappings, spec, &item.to_json(), ctx);
     let link = state::Link {
         mailbox: entry.mailbox_id().to_owned(),
         resource: spec.name.clone(),
@@ -300,7 +296,7 @@ async fn crm_to_graph_create(
         change_key: None,
         crm_table: table.to_owned(),
         crm_id: id.to_owned(),
-        graph_hash: content_hash(&graph_side::normalize(mapped.fields, &spec.compare)),
+        graph_hash: content_hash(&mapped),
         crm_hash: record_hash(engine, spec, &RecordId::new(id)).await?,
         mapping_version: engine.settings.mapping_version.clone(),
         updated_at: write.entry.started_at,

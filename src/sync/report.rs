@@ -152,6 +152,9 @@ pub struct MailboxReport {
     /// Resources held by the mass-delete guard, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub held: Vec<String>,
+    /// Warnings about items that synced (mapping warnings, writes held back on purpose).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     #[serde(skip)]
     pub planned: Vec<PlannedAction>,
 }
@@ -176,6 +179,7 @@ impl MailboxReport {
             resources: IndexMap::new(),
             errors: Vec::new(),
             held: Vec::new(),
+            notes: Vec::new(),
             planned: Vec::new(),
         }
     }
@@ -203,6 +207,7 @@ impl MailboxReport {
         let failed = outcome.counts.graph_to_crm.failed + outcome.counts.crm_to_graph.failed;
         self.resources.insert(resource.to_owned(), outcome.counts);
         self.planned.extend(outcome.planned);
+        self.notes.extend(outcome.notes);
         if let Some(guard) = outcome.guard {
             self.held.push(format!("{resource}: {guard}"));
             if self.status == Status::Synced {
@@ -366,6 +371,9 @@ impl fmt::Display for CycleReport {
             }
             for h in &m.held {
                 writeln!(f, "  held: {h}")?;
+            }
+            for n in &m.notes {
+                writeln!(f, "  note: {n}")?;
             }
         }
         let verb = if self.dry_run { "would write" } else { "wrote" };

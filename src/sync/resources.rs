@@ -39,6 +39,57 @@ pub struct ResourceSpec {
     /// Series masters are mapped (the template has serial-appointment fields); otherwise only the
     /// occurrences are, each as its own appointment.
     pub series_fields: bool,
+    /// `privacy: busy-only`: the CRM fields left out of private and confidential items (everything
+    /// but times, availability, flags and the owner).
+    pub private_strip: Option<Vec<String>>,
+}
+
+/// Graph properties whose values a busy block keeps.
+const BUSY_BLOCK_PATHS: &[&str] = &[
+    "$.start",
+    "$.end",
+    "$.isAllDay",
+    "$.showAs",
+    "$.sensitivity",
+    "$.importance",
+    "$.isReminderOn",
+    "$.reminderMinutesBeforeStart",
+    "$.type",
+];
+
+/// The fields a busy block leaves out: rules fed by anything but times and availability, and every
+/// participant field except the owner.
+fn private_strip(res: &Resource) -> Vec<String> {
+    use crate::model::Source;
+    let mut out: Vec<String> = res
+        .rules
+        .iter()
+        .filter(|r| r.to_crm())
+        .filter(|r| match &r.source {
+            Some(Source::Const(_)) | None => false,
+            Some(Source::Path(p)) => !BUSY_BLOCK_PATHS.iter().any(|k| p.text.starts_with(k)),
+            Some(Source::Template(_)) => true,
+        })
+        .map(|r| r.crm.clone())
+        .collect();
+    if let Some(p) = &res.participants {
+        out.extend(
+            [
+                &p.resolved.rep_ids,
+                &p.resolved.names,
+                &p.resolved.person_ids,
+            ]
+            .into_iter()
+            .flatten()
+            .cloned(),
+        );
+        out.extend(p.resolved.link.iter().cloned());
+        if let Some(m) = &p.missing {
+            out.push(m.field.clone());
+            out.extend(m.flag.clone());
+        }
+    }
+    out
 }
 
 /// The resources of a mapping set in a fixed order: absences first (their calendar items must be known
@@ -51,7 +102,7 @@ pub fn specs(config: &ConnectorConfig, set: &MappingSet) -> anyhow::Result<Vec<R
         let Some(res) = set.resource(name) else {
             continue;
         };
-        out.push(spec(res));
+        out.push(ResourceSpec::new(res));
     }
     for (name, res) in &set.resources {
         if !order.contains(&name.as_str()) {
@@ -63,6 +114,13 @@ pub fn specs(config: &ConnectorConfig, set: &MappingSet) -> anyhow::Result<Vec<R
         let _ = res;
     }
     Ok(out)
+}
+
+impl ResourceSpec {
+    /// The runner's view of one validated mapping.
+    pub fn new(res: &Resource) -> ResourceSpec {
+        spec(res)
+    }
 }
 
 fn spec(res: &Resource) -> ResourceSpec {
@@ -133,5 +191,7 @@ fn spec(res: &Resource) -> ResourceSpec {
         rep_field,
         correlated: matches!(res.name.as_str(), "event" | "message"),
         series_fields,
+        private_strip: (res.sync.privacy == Some(crate::model::Privacy::BusyOnly))
+            .then(|| private_strip(res)),
     }
 }

@@ -42,7 +42,7 @@ impl Run<'_> {
                     &self.engine.settings.mappings,
                     &self.spec.mapping,
                     &fields,
-                    self.ctx,
+                    &self.ctx,
                 );
                 let key = stamp(&record);
                 let write = self
@@ -90,7 +90,7 @@ impl Run<'_> {
                 self.resolve(write, Ok(Some(new_id.clone()))).await?;
                 let mut link = self.new_link(&new_id, &record, "crm");
                 link.change_key = etag_change_key(item.etag());
-                link.graph_hash = self.graph_hash_of_item(&item.to_json());
+                link.graph_hash = self.graph_hash_of_item(&item.to_json()).await?;
                 link.crm_hash = self.crm_hash_of(&record);
                 let after = link.graph_hash.clone();
                 self.keep_link(link);
@@ -125,8 +125,34 @@ impl Run<'_> {
                     &self.engine.settings.mappings,
                     &self.spec.mapping,
                     &json,
-                    self.ctx,
+                    &self.ctx,
                 );
+                let mailbox_ref = ItemRef {
+                    mailbox: mailbox.clone(),
+                    kind: self.spec.kind,
+                    id: graph_id.clone(),
+                    list_id: self.prepared.graph.list_id.clone(),
+                };
+                let (patch, held) = self.meeting_patch(&mailbox_ref, body.body).await?;
+                if let Some(why) = held {
+                    self.applied.notes.push(format!(
+                        "{} `{}`: the CRM edit was only partly written to the meeting: {why}",
+                        self.spec.name,
+                        action.subject.as_deref().unwrap_or(&graph_id)
+                    ));
+                }
+                let Some(patch) = patch else {
+                    // Nothing may be written: keep the CRM side's new state so the edit is not tried
+                    // again every cycle.
+                    if let Some(mut link) = self.links.get(&graph_id).cloned() {
+                        let crm_hash = self.crm_hash_of(&record);
+                        if !crm_hash.is_empty() {
+                            link.crm_hash = crm_hash;
+                        }
+                        self.keep_link(link);
+                    }
+                    return Ok(());
+                };
                 let write = self
                     .begin(
                         Flow::CrmToGraph,
@@ -142,7 +168,7 @@ impl Run<'_> {
                     id: graph_id.clone(),
                     list_id: self.prepared.graph.list_id.clone(),
                 };
-                let outcome = match self.engine.graph.update_item(&item, &body.body, None).await {
+                let outcome = match self.engine.graph.update_item(&item, &patch, None).await {
                     Ok(o) => o,
                     Err(e) => {
                         self.resolve(write, Err(&e.to_string())).await?;
@@ -155,7 +181,7 @@ impl Run<'_> {
                     None => self.new_link(&graph_id, &record, "crm"),
                 };
                 let before = link.graph_hash.clone();
-                link.graph_hash = self.graph_hash_of_item(&outcome.item.to_json());
+                link.graph_hash = self.graph_hash_of_item(&outcome.item.to_json()).await?;
                 link.change_key = etag_change_key(outcome.item.etag());
                 let crm_hash = self.crm_hash_of(&record);
                 if !crm_hash.is_empty() {
@@ -240,7 +266,7 @@ impl Run<'_> {
                     &self.engine.settings.mappings,
                     &self.spec.mapping,
                     &fields,
-                    self.ctx,
+                    &self.ctx,
                 );
                 let write = self
                     .begin(
@@ -288,7 +314,7 @@ impl Run<'_> {
                 self.resolve(write, Ok(Some(graph_id.clone()))).await?;
                 let mut link = self.new_link(&graph_id, &record, "graph");
                 link.crm_hash = self.crm_hash_of(&record);
-                link.graph_hash = self.graph_hash_of_item(&outcome.item.to_json());
+                link.graph_hash = self.graph_hash_of_item(&outcome.item.to_json()).await?;
                 link.change_key = etag_change_key(outcome.item.etag());
                 let after = link.graph_hash.clone();
                 self.keep_link(link);
@@ -304,6 +330,94 @@ impl Run<'_> {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// What a CRM edit may change on an item with attendees, unless the mapping says otherwise: not the body
+/// (rewriting it mails every attendee and can drop the online-meeting link).
+const MEETING_FIELDS: &[&str] = &[
+    "subject",
+    "start",
+    "end",
+    "isAllDay",
+    "location",
+    "showAs",
+    "sensitivity",
+    "importance",
+    "isReminderOn",
+    "reminderMinutesBeforeStart",
+];
+/// What changes on a meeting notify nobody (the organizer's own view of it).
+const SILENT_FIELDS: &[&str] = &[
+    "showAs",
+    "sensitivity",
+    "isReminderOn",
+    "reminderMinutesBeforeStart",
+];
+
+impl Run<'_> {
+    /// The patch a CRM edit may send to `item`: unchanged for items without attendees; for meetings only
+    /// the mapping's `meeting_fields`, and with attendees outside the managed domains only silent fields
+    /// unless `notify_external_attendees`; and why something was held back, for the report.
+    async fn meeting_patch(
+        &self,
+        item: &ItemRef,
+        patch: Json,
+    ) -> Result<(Option<Json>, Option<&'static str>), Failure> {
+        let current = match self.prepared.graph.items.get(&item.id) {
+            Some(v) => Some(v.clone()),
+            None if self.spec.kind == crate::transport::graph::ItemKind::Event => {
+                self.engine.graph.get_item(item).await?.map(|i| i.to_json())
+            }
+            None => None,
+        };
+        let attendees: Vec<String> = current
+            .as_ref()
+            .and_then(|c| c.get("attendees"))
+            .and_then(Json::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|a| a.pointer("/emailAddress/address").and_then(Json::as_str))
+                    .map(|a| a.trim().to_lowercase())
+                    .filter(|a| !a.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if attendees.is_empty() {
+            return Ok((Some(patch), None));
+        }
+        let sync = &self.spec.mapping.sync;
+        let managed = &self.engine.settings.managed_domains;
+        let external = attendees.iter().any(|a| {
+            let domain = a.rsplit('@').next().unwrap_or("");
+            !managed.iter().any(|m| {
+                m.trim()
+                    .trim_start_matches('@')
+                    .eq_ignore_ascii_case(domain)
+            })
+        });
+        let allowed: Vec<&str> = match &sync.meeting_fields {
+            Some(list) => list.iter().map(String::as_str).collect(),
+            None => MEETING_FIELDS.to_vec(),
+        };
+        let quiet = external && !sync.notify_external_attendees.unwrap_or(false);
+        let Json::Object(map) = patch else {
+            return Ok((Some(patch), None));
+        };
+        let allowed_here: serde_json::Map<String, Json> = map
+            .into_iter()
+            .filter(|(k, _)| allowed.contains(&k.as_str()))
+            .collect();
+        let n_allowed = allowed_here.len();
+        let kept: serde_json::Map<String, Json> = allowed_here
+            .into_iter()
+            .filter(|(k, _)| !quiet || SILENT_FIELDS.contains(&k.as_str()))
+            .collect();
+        let note = (kept.len() < n_allowed).then_some(
+            "it has attendees outside the managed domains, whom Exchange would notify (set `sync.notify_external_attendees: true` in the mapping to allow it)",
+        );
+        let patch = (!kept.is_empty()).then_some(Json::Object(kept));
+        Ok((patch, note))
     }
 }
 

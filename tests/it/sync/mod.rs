@@ -9,6 +9,7 @@ mod edits;
 mod faults;
 mod first_sync;
 mod meetings;
+mod privacy;
 mod processes;
 
 use std::{collections::BTreeMap, path::Path, sync::Arc};
@@ -95,6 +96,26 @@ impl Fixture {
             if spec.name == resource {
                 spec.policy.conflict = policy;
                 spec.policy.field_conflicts.clear();
+            }
+        }
+        engine.settings = Arc::new(settings);
+    }
+
+    /// Changes a resource's mapping `sync` settings (as if its YAML said so).
+    pub fn set_sync(
+        &mut self,
+        resource: &str,
+        change: impl Fn(&mut graph_connector::model::SyncSpec),
+    ) {
+        let engine = self.engine();
+        let mut settings = (*engine.settings).clone();
+        for spec in &mut settings.resources {
+            if spec.name == resource {
+                let mut mapping = spec.mapping.clone();
+                change(&mut mapping.sync);
+                let policy = spec.policy.clone();
+                *spec = graph_connector::sync::ResourceSpec::new(&mapping);
+                spec.policy.conflict = policy.conflict;
             }
         }
         engine.settings = Arc::new(settings);

@@ -11,8 +11,8 @@ use jsonpath_rust::parser::model::JpQuery;
 use serde_json::Value;
 
 pub use crate::spec::mapping::{
-    BodyType, Conflict, Direction, DurationUnit, MassDelete, MissingMode, OnGraphDelete, Op, Role,
-    SyncSpec, Texts,
+    BodyType, Conflict, Direction, DurationUnit, MassDelete, MissingMode, OnGraphDelete, Op,
+    Privacy, Role, SyncSpec, Texts,
 };
 
 /// All resource mappings of one template (base files plus the overlay, if any).

@@ -88,6 +88,32 @@ pub struct SyncSpec {
     /// mailbox's linked items and more than `min_count` items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mass_delete: Option<MassDelete>,
+    /// Private and confidential items: `normal` (synced with the privacy flag set, as the vendor does;
+    /// the default) or `busy-only` (written as busy blocks without subject, body, location or
+    /// attendees).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<Privacy>,
+    /// The Graph properties a CRM edit may change on an item with attendees (the organizer's copy).
+    /// Default: `subject`, `start`, `end`, `isAllDay`, `location`, `showAs`, `sensitivity`,
+    /// `importance`, `isReminderOn`, `reminderMinutesBeforeStart` — not `body`: rewriting an
+    /// organizer's body mails every attendee and can drop the online-meeting link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting_fields: Option<Vec<String>>,
+    /// Whether a CRM edit may change a meeting with attendees outside the managed domains (Exchange then
+    /// sends them an update). Default `false`: only `showAs`, `sensitivity`, `isReminderOn` and
+    /// `reminderMinutesBeforeStart`, which notify nobody, are written to such meetings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_external_attendees: Option<bool>,
+}
+
+/// How private and confidential items are synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Privacy {
+    /// Synced like any item, with the privacy flag set.
+    Normal,
+    /// Busy blocks only: no subject, body, location or attendees.
+    BusyOnly,
 }
 
 impl SyncSpec {
