@@ -219,3 +219,155 @@ async fn one_email_filed_in_two_mailboxes_is_one_record_with_both_reps() {
     assert!(reps.contains("ANA") && reps.contains("BEN"), "{r:?}");
     fx.close().await;
 }
+
+#[tokio::test]
+async fn an_all_day_meeting_seen_from_another_zone_stays_all_day_and_one_record() {
+    let fx = Fixture::start().await;
+    let day = fx.world.day(2);
+    let next = fx.world.day(3);
+    fx.sandbox
+        .graph
+        .add_item(
+            ANA,
+            ItemKind::Event,
+            None,
+            json!({
+                "subject": "Customer day",
+                "isAllDay": true,
+                "start": {"dateTime": format!("{day}T00:00:00"), "timeZone": "W. Europe Standard Time"},
+                "end": {"dateTime": format!("{next}T00:00:00"), "timeZone": "W. Europe Standard Time"},
+                "attendees": [{"type": "required", "emailAddress": {"name": "Ben Becker", "address": BEN}}],
+            }),
+        )
+        .unwrap();
+    assert_ok(&fx.cycle().await);
+    assert_eq!(fx.cycle().await.writes(), 0);
+    let records = fx.records_where("Contact", "Subject", "Customer day");
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0]["Date"], day.to_string());
+    assert!(
+        !records[0].contains_key("Time"),
+        "an all-day record has no time: {:?}",
+        records[0]
+    );
+    fx.close().await;
+}
+
+#[tokio::test]
+async fn a_declining_attendee_leaves_the_record_and_only_the_record() {
+    let fx = Fixture::start().await;
+    let date = fx.world.day(3);
+    fx.sandbox
+        .graph
+        .add_item(
+            ANA,
+            ItemKind::Event,
+            None,
+            json!({
+                "subject": "Forecast review",
+                "start": {"dateTime": format!("{date}T15:00:00"), "timeZone": "W. Europe Standard Time"},
+                "end": {"dateTime": format!("{date}T16:00:00"), "timeZone": "W. Europe Standard Time"},
+                "attendees": [{"type": "required", "emailAddress": {"name": "Ben Becker", "address": BEN}}],
+            }),
+        )
+        .unwrap();
+    assert_ok(&fx.cycle().await);
+    let before = &fx.records_where("Contact", "Subject", "Forecast review")[0];
+    assert!(before["ParticipantID"].contains("BEN"), "{before:?}");
+    let copy = fx.item_by(BEN, ItemKind::Event, "subject", "Forecast review");
+    fx.respond(BEN, copy["id"].as_str().unwrap(), "decline")
+        .await;
+    let reports = fx.settle(4).await;
+    assert_ok(reports.last().unwrap());
+    assert_eq!(reports.last().unwrap().writes(), 0);
+    let after = fx.records_where("Contact", "Subject", "Forecast review");
+    assert_eq!(after.len(), 1, "{after:#?}");
+    let r = &after[0];
+    assert_eq!(
+        r.get("ConnectorDeleted").map(String::as_str).unwrap_or(""),
+        "",
+        "{r:?}"
+    );
+    assert!(
+        !r.get("ParticipantID").is_some_and(|p| p.contains("BEN")),
+        "{r:?}"
+    );
+    fx.close().await;
+}
+
+#[tokio::test]
+async fn the_organizer_cancelling_flags_the_record_once() {
+    let fx = Fixture::start().await;
+    let date = fx.world.day(4);
+    let id = fx
+        .sandbox
+        .graph
+        .add_item(
+            ANA,
+            ItemKind::Event,
+            None,
+            json!({
+                "subject": "Offsite",
+                "start": {"dateTime": format!("{date}T09:00:00"), "timeZone": "W. Europe Standard Time"},
+                "end": {"dateTime": format!("{date}T17:00:00"), "timeZone": "W. Europe Standard Time"},
+                "attendees": [{"type": "required", "emailAddress": {"name": "Ben Becker", "address": BEN}}],
+            }),
+        )
+        .unwrap();
+    assert_ok(&fx.cycle().await);
+    fx.sandbox.graph.delete_item(ANA, &id).unwrap();
+    let reports = fx.settle(4).await;
+    assert_ok(reports.last().unwrap());
+    let r = fx.records_where("Contact", "Subject", "Offsite");
+    assert_eq!(r.len(), 1, "{r:#?}");
+    assert_eq!(r[0]["ConnectorDeleted"], "true");
+    fx.close().await;
+}
+
+#[tokio::test]
+async fn a_meeting_organized_by_an_outsider_is_published_and_read_only() {
+    let fx = Fixture::start().await;
+    let date = fx.world.day(2);
+    let id = fx
+        .sandbox
+        .graph
+        .add_item(
+            ANA,
+            ItemKind::Event,
+            None,
+            json!({
+                "subject": "Fabrikam supplier day",
+                "isOrganizer": false,
+                "organizer": {"emailAddress": {"name": "Frank Fischer", "address": "frank@fabrikam.com"}},
+                "responseStatus": {"response": "accepted"},
+                "start": {"dateTime": format!("{date}T13:00:00"), "timeZone": "W. Europe Standard Time"},
+                "end": {"dateTime": format!("{date}T14:00:00"), "timeZone": "W. Europe Standard Time"},
+            }),
+        )
+        .unwrap();
+    let item = fx.sandbox.graph.item(ANA, &id).unwrap();
+    assert_eq!(
+        item["isOrganizer"], false,
+        "the emulator kept the organizer: {item}"
+    );
+    assert_ok(&fx.cycle().await);
+    let r = fx.records_where("Contact", "Subject", "Fabrikam supplier day");
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0]["ConnectorPublished"], "true", "{:?}", r[0]);
+    // A CRM edit of a published meeting is not written back to the mailbox.
+    fx.crm_update(
+        "Contact",
+        &r[0]["id"],
+        &[(
+            "Subject",
+            graph_connector::transport::crm::Value::from("Renamed in the CRM"),
+        )],
+    )
+    .await;
+    assert_ok(&fx.cycle().await);
+    assert_eq!(
+        fx.sandbox.graph.item(ANA, &id).unwrap()["subject"],
+        "Fabrikam supplier day"
+    );
+    fx.close().await;
+}

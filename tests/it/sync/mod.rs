@@ -274,6 +274,40 @@ impl Fixture {
         out
     }
 
+    /// An attendee answers an invitation (`accept`, `decline`, `tentativelyAccept`) through Graph, as
+    /// Outlook does; the organizer's copy records the response.
+    pub async fn respond(&self, mailbox: &str, event_id: &str, action: &str) {
+        let graph = &self.sandbox.graph;
+        let http = reqwest::Client::new();
+        let token: serde_json::Value = http
+            .post(graph.token_url())
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", graph.client_id()),
+                ("client_secret", graph.client_secret()),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let status = http
+            .post(format!(
+                "{}/users/{mailbox}/events/{event_id}/{action}",
+                graph.graph_url()
+            ))
+            .bearer_auth(token["access_token"].as_str().unwrap())
+            .header("Prefer", "IdType=\"ImmutableId\"")
+            .json(&serde_json::json!({"sendResponse": true}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), 202, "{action} {event_id}");
+    }
+
     pub async fn close(mut self) {
         if let Some(c) = self.connected.take() {
             c.close().await;

@@ -118,6 +118,24 @@ pub fn check(
 pub fn new_environment() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+    // `{{ item.body | body_text }}`: a Graph itemBody (or an HTML string) as plain text, like the
+    // `html_to_text` converter.
+    env.add_filter("body_text", |v: minijinja::Value| {
+        let text = |name: &str| {
+            v.get_attr(name)
+                .ok()
+                .and_then(|a| a.as_str().map(str::to_owned))
+        };
+        let json = match (v.as_str(), text("content")) {
+            (Some(s), _) => serde_json::Value::String(s.to_owned()),
+            (None, Some(content)) => serde_json::json!({
+                "content": content,
+                "contentType": text("contentType"),
+            }),
+            (None, None) => serde_json::Value::Null,
+        };
+        crate::mapping::convert::body_text(&json)
+    });
     env
 }
 

@@ -10,6 +10,8 @@ pub(super) const FORWARD_VARS: &[&str] = &["item", "ctx"];
 pub(super) const REVERSE_VARS: &[&str] = &["record", "ctx"];
 /// minijinja's built-in filters (the only ones templates may use).
 const FILTERS: &[&str] = &[
+    // The connector's own (registered in `check::new_environment`).
+    "body_text",
     "safe",
     "escape",
     "e",

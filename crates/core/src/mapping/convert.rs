@@ -176,6 +176,28 @@ pub fn parse_bool(v: &Value) -> Option<bool> {
 
 /// HTML → plain text: no line wrapping, lists keep their bullets and numbers, links show as `[text]`, at
 /// most one blank line in a row, no trailing spaces, non-breaking spaces as spaces.
+/// A Graph `itemBody` (`{contentType, content}`) or an HTML string as plain text; other values as their
+/// key text.
+pub fn body_text(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let content = m.get("content").and_then(Value::as_str).unwrap_or_default();
+            let html = m
+                .get("contentType")
+                .and_then(Value::as_str)
+                .is_none_or(|t| t.eq_ignore_ascii_case("html"));
+            if html {
+                html_to_text(content)
+            } else {
+                content.to_string()
+            }
+        }
+        Value::String(s) => html_to_text(s),
+        Value::Null => String::new(),
+        other => key_text(other),
+    }
+}
+
 pub fn html_to_text(html: &str) -> String {
     let text = html2text::config::plain_no_decorate()
         .no_table_borders()
@@ -310,22 +332,7 @@ pub fn apply(c: &model::Convert, v: Work, env: &mut Env<'_>) -> Work {
         }
         C::HtmlToText => {
             let Work::Json(j) = &v else { return v };
-            let text = match j {
-                Value::Object(m) => {
-                    let content = m.get("content").and_then(Value::as_str).unwrap_or_default();
-                    let html = m
-                        .get("contentType")
-                        .and_then(Value::as_str)
-                        .is_none_or(|t| t.eq_ignore_ascii_case("html"));
-                    if html {
-                        html_to_text(content)
-                    } else {
-                        content.to_string()
-                    }
-                }
-                Value::String(s) => html_to_text(s),
-                other => key_text(other),
-            };
+            let text = body_text(j);
             Work::Json(if text.is_empty() {
                 Value::Null
             } else {

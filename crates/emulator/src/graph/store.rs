@@ -874,7 +874,35 @@ impl Store {
             "040000008200E00074C5B7101A82E00800000000{}",
             hex(&self.change_key())
         );
-        let e = self.event_data(ui, src, &ical, true)?;
+        // An invitation received from someone outside the tenant (seeded or added with an
+        // `organizer` who is not this user): an attendee's copy with that organizer.
+        let own = {
+            let user = &self.users[ui];
+            [user.mail.as_deref(), Some(user.upn.as_str())]
+        };
+        let invited_by = src
+            .get("organizer")
+            .filter(|o| {
+                let address = o
+                    .pointer("/emailAddress/address")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                !own.iter()
+                    .flatten()
+                    .any(|m| m.eq_ignore_ascii_case(address))
+            })
+            .cloned();
+        let response = src.get("responseStatus").cloned();
+        let mut e = self.event_data(ui, src, &ical, invited_by.is_none())?;
+        if let Some(organizer) = invited_by {
+            e.insert("organizer".into(), organizer);
+            e.insert(
+                "responseStatus".into(),
+                response.unwrap_or_else(
+                    || json!({"response": "notResponded", "time": "0001-01-01T00:00:00Z"}),
+                ),
+            );
+        }
         let calendar_id = self.mailbox(ui).calendar_id.clone();
         let id = self.insert(ui, ItemKind::Event, &calendar_id, e, now);
         self.set_web_link(ui, &id);
