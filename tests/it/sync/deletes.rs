@@ -154,3 +154,30 @@ async fn a_mailbox_that_loses_its_licence_is_skipped_and_nothing_is_deleted() {
     assert_eq!(fx.fingerprint(), before);
     fx.close().await;
 }
+
+#[tokio::test]
+async fn a_crm_delete_of_an_appointment_unlinks_and_leaves_the_calendar_alone() {
+    let fx = Fixture::start().await;
+    assert_ok(&fx.cycle().await);
+    let (id, record) = synced_event(&fx, "Strategy call", 2).await;
+    fx.crm()
+        .delete(&Actor::Master, "Contact", &RecordId::new(&record))
+        .await
+        .unwrap();
+    let report = fx.cycle().await;
+    assert_ok(&report);
+    assert!(
+        fx.sandbox.graph.item(ANA, &id).is_some(),
+        "the event was deleted"
+    );
+    // The item is not created again in the CRM either: its link is gone, but its XK row is too, and the
+    // next cycles have nothing to do.
+    let reports = fx.settle(3).await;
+    assert_eq!(
+        reports.last().unwrap().writes(),
+        0,
+        "{}",
+        reports.last().unwrap()
+    );
+    fx.close().await;
+}

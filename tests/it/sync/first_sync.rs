@@ -168,3 +168,51 @@ async fn a_rep_with_a_switch_off_gets_none_of_that_resource() {
     assert_eq!(fx.items(BEN, ItemKind::Contact).len(), before);
     fx.close().await;
 }
+
+#[tokio::test]
+async fn plan_is_a_dry_run_that_writes_nothing_anywhere() {
+    let fx = Fixture::start().await;
+    let before = fx.fingerprint();
+    let options = graph_connector::sync::CycleOptions {
+        mode: graph_connector::sync::Mode::DryRun,
+        ..fx.options()
+    };
+    let selector = graph_connector::sync::Selector::default();
+    let first = fx.cycle_with(&selector, options).await;
+    assert_ok(&first);
+    let creates = first.planned().filter(|a| a.action == "create").count();
+    assert!(creates > 5, "{first}");
+    assert_eq!(fx.fingerprint(), before, "the dry run wrote to a service");
+    let state = fx.connected.as_ref().unwrap().engine.state.clone();
+    for mailbox in &first.mailboxes {
+        if let Some(id) = &mailbox.user_id {
+            for resource in ["event", "task", "message", "contact", "absence"] {
+                assert!(state.list_cursors(id, resource).await.unwrap().is_empty());
+                assert!(state.list_links(id, resource).await.unwrap().is_empty());
+            }
+        }
+    }
+    // The same plan again: nothing was consumed.
+    let second = fx.cycle_with(&selector, options).await;
+    assert_eq!(
+        second.planned().filter(|a| a.action == "create").count(),
+        creates
+    );
+    fx.close().await;
+}
+
+#[tokio::test]
+async fn resync_replays_a_mailbox_without_duplicating() {
+    let fx = Fixture::start().await;
+    assert_ok(&fx.cycle().await);
+    assert_eq!(fx.cycle().await.writes(), 0);
+    let before = fx.fingerprint();
+    let engine = &fx.connected.as_ref().unwrap().engine;
+    let forgotten = engine.forget(ANA, &[], None).await.unwrap();
+    assert!(forgotten >= 3, "{forgotten} cursors");
+    let report = fx.cycle().await;
+    assert_ok(&report);
+    assert_eq!(report.writes(), 0, "{report}");
+    assert_eq!(fx.fingerprint(), before);
+    fx.close().await;
+}
