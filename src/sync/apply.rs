@@ -76,8 +76,15 @@ pub async fn apply(
             a.direction == Flow::GraphToCrm && matches!(a.kind, ActionKind::Create { .. })
         })
         .collect();
-    for chunk in creates.chunks(super::create_crm::CREATES_PER_REQUEST) {
-        outcomes.extend(run.create_records(chunk).await.map_err(mailbox_error)?);
+    // Series masters and single items before occurrences, so a serial appointment can name its master.
+    let (serial, single): (Vec<_>, Vec<_>) = creates
+        .iter()
+        .copied()
+        .partition(|(_, a)| a.series_master.is_some());
+    for group in [single, serial] {
+        for chunk in group.chunks(super::create_crm::CREATES_PER_REQUEST) {
+            outcomes.extend(run.create_records(chunk).await.map_err(mailbox_error)?);
+        }
     }
     for (n, action) in plan.actions.iter().enumerate() {
         if !writes(&action.kind) || creates.iter().any(|(c, _)| *c == n) {

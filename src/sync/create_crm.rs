@@ -11,9 +11,13 @@
 //! (unknown outcome) leaves the entries pending for the same reason.
 
 use crate::{
-    plan::{Action, ActionKind, CrmRef, Fields, Flow, content_hash},
+    mapping::FieldValue,
+    plan::{Action, ActionKind, CrmRef, Fields, Flow},
     state::WriteId,
-    transport::crm::{self, Actor, BatchCommand, Command, CrmErrorKind, RecordId, Reply, ext_keys},
+    transport::crm::{
+        self, Actor, BatchCommand, Command, Condition, CrmErrorKind, Query, RecordId, Reply,
+        ext_keys,
+    },
 };
 
 use super::{
@@ -34,7 +38,64 @@ struct Pending {
     xk: ext_keys::ExtKey,
 }
 
+/// The fields on a serial appointment that name its master appointment (ISI), and the master's fields
+/// they copy.
+const SERIAL_KEY: [(&str, &str); 2] = [("ContactStatNo", "StatNo"), ("ContactSeqNo", "SeqNo")];
+
 impl Run<'_> {
+    /// For serial appointments of a template that has the fields: each master's key (`StatNo`, `SeqNo`)
+    /// as the occurrence's `ContactStatNo` / `ContactSeqNo`, read in one round trip.
+    async fn master_keys(
+        &self,
+        actions: &[(usize, &Action)],
+    ) -> Result<std::collections::HashMap<String, Vec<(String, FieldValue)>>, Failure> {
+        let mut out = std::collections::HashMap::new();
+        let form = self.spec.mapping.form_fields.as_deref().unwrap_or_default();
+        if !self.spec.series_fields || !SERIAL_KEY.iter().all(|(f, _)| form.iter().any(|x| x == f))
+        {
+            return Ok(out);
+        }
+        let mut masters: Vec<(String, String)> = Vec::new();
+        for (_, action) in actions {
+            let Some(master) = &action.series_master else {
+                continue;
+            };
+            if let Some(link) = self.links.get(master)
+                && !masters.iter().any(|(m, _)| m == master)
+            {
+                masters.push((master.clone(), link.crm_id.clone()));
+            }
+        }
+        if masters.is_empty() {
+            return Ok(out);
+        }
+        let table = &self.spec.mapping.table;
+        let ids: Vec<Condition> = masters
+            .iter()
+            .map(|(_, id)| Condition::eq(table, crm::ID_FIELD, id.as_str()))
+            .collect();
+        let query = Query::table(table)
+            .fields(SERIAL_KEY.iter().map(|(_, key)| *key))
+            .filter(Condition::Or(ids));
+        let records = self.engine.crm.query(&Actor::Master, &query).await?;
+        for (master, id) in masters {
+            let Some(record) = records.iter().find(|r| r.id.as_str() == id) else {
+                continue;
+            };
+            let key: Vec<(String, FieldValue)> = SERIAL_KEY
+                .iter()
+                .filter_map(|(field, source)| {
+                    let n: i64 = record.text(source)?.trim().parse().ok()?;
+                    Some(((*field).to_owned(), FieldValue::Int(n)))
+                })
+                .collect();
+            if key.len() == SERIAL_KEY.len() {
+                out.insert(master, key);
+            }
+        }
+        Ok(out)
+    }
+
     /// Creates the records of `actions` (all Graph → CRM creates); one result per action index.
     pub(super) async fn create_records(
         &mut self,
@@ -42,12 +103,21 @@ impl Run<'_> {
     ) -> Result<Vec<(usize, Result<(), Failure>)>, Failure> {
         let mut results = Vec::new();
         let mut todo: Vec<Pending> = Vec::new();
+        let masters = self.master_keys(actions).await?;
         for (n, action) in actions {
             let ActionKind::Create { fields, published } = &action.kind else {
                 continue;
             };
+            let mut fields = fields.clone();
+            if let Some(key) = action.series_master.as_ref().and_then(|m| masters.get(m)) {
+                for (field, value) in key {
+                    fields.0.insert(field.clone(), value.clone());
+                }
+            }
+            let fields = &fields;
             let graph_id = action.graph_id.clone().unwrap_or_default();
-            let payload = content_hash(fields);
+            // What `recover` will hash when it looks for the record: the compared fields only.
+            let payload = self.crm_hash_after(None, fields, true);
             let write = self
                 .begin(Flow::GraphToCrm, "create", None, &graph_id, &payload)
                 .await?;

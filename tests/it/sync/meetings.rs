@@ -81,6 +81,15 @@ async fn a_series_maps_to_a_master_and_serial_appointments_and_a_cancelled_occur
             .all(|r| r.get("IsSerialContact").map(String::as_str) == Some("true")),
         "{series:#?}"
     );
+    // Each serial appointment names its master by the master's key.
+    let master = masters[0];
+    for r in series
+        .iter()
+        .filter(|r| r.get("IsSerialContact").map(String::as_str) == Some("true"))
+    {
+        assert_eq!(r.get("ContactStatNo"), master.get("StatNo"), "{r:?}");
+        assert_eq!(r.get("ContactSeqNo"), master.get("SeqNo"), "{r:?}");
+    }
     // The cancelled occurrence (the anchor Monday) is no appointment.
     let cancelled = fx.world.day(0).to_string();
     assert!(
