@@ -257,24 +257,34 @@ impl Engine {
         .buffer_unordered(self.settings.concurrency)
         .collect()
         .await;
-        let mut ordered: BTreeMap<usize, Result<Prepared, SyncError>> = reads.into_iter().collect();
-        // Correlated resources apply one mailbox at a time (see the module doc); the others could run
-        // concurrently, but applying is dominated by per-mailbox Graph limits, so order is kept simple.
-        for (n, entry) in mailboxes.iter().enumerate() {
-            let Some(read) = ordered.remove(&n) else {
-                continue;
-            };
-            let prepared = match read {
-                Ok(p) => p,
-                Err(e) => {
-                    report.mailbox_mut(entry).resource_failed(&spec.name, &e);
-                    continue;
+        let ordered: BTreeMap<usize, Result<Prepared, SyncError>> = reads.into_iter().collect();
+        // Correlated resources (meetings, e-mails) apply one mailbox at a time, so a second copy always
+        // finds the first copy's link; the others apply concurrently, like the reads.
+        let limit = if spec.correlated {
+            1
+        } else {
+            self.settings.concurrency
+        };
+        let outcomes: Vec<(usize, Result<RoundOutcome, SyncError>)> = stream::iter(ordered)
+            .map(|(n, read)| {
+                let entry = mailboxes[n];
+                async move {
+                    let outcome = match read {
+                        Ok(prepared) => {
+                            self.plan_and_apply(spec, entry, roster, prepared, options)
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    (n, outcome)
                 }
-            };
-            match self
-                .plan_and_apply(spec, entry, roster, prepared, options)
-                .await
-            {
+            })
+            .buffered(limit)
+            .collect()
+            .await;
+        for (n, outcome) in outcomes {
+            let entry = mailboxes[n];
+            match outcome {
                 Ok(outcome) => report.mailbox_mut(entry).resource_done(&spec.name, outcome),
                 Err(e) => report.mailbox_mut(entry).resource_failed(&spec.name, &e),
             }
