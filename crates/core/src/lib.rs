@@ -8,6 +8,7 @@
 pub mod check;
 pub mod config;
 pub mod diag;
+pub mod limits;
 pub mod directory;
 pub mod mapping;
 pub mod model;
