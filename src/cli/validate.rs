@@ -104,7 +104,7 @@ pub fn collect(args: &Args) -> anyhow::Result<Report> {
 
 /// No paths: the config (when it exists) and its mapping directory and template.
 fn default_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {
-    let (dir, template, only_template) = if args.config.is_file() {
+    let (dir, template, only_template) = if args.config.exists() {
         report.files.insert(args.config.clone());
         let Some((dir, template)) = check_config(&args.config, report) else {
             return Ok(());
@@ -207,7 +207,8 @@ fn explicit_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {
             );
             continue;
         }
-        if !path.is_file() {
+        // Anything else that exists (a device, a pipe) is read, and refused, as a file: a located error.
+        if !path.exists() {
             bail!(
                 "{} does not exist (expected a config file, a mapping directory or a mapping file)",
                 path.display()

@@ -10,6 +10,7 @@ pub mod config;
 pub mod diag;
 pub mod limits;
 pub mod directory;
+pub mod jinja;
 pub mod mapping;
 pub mod model;
 pub mod plan;

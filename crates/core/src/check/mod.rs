@@ -114,12 +114,9 @@ pub fn check(
     }
 }
 
-/// The minijinja environment all mapping templates compile into (also used by the engine).
-pub fn new_environment() -> minijinja::Environment<'static> {
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-    env
-}
+/// The minijinja environment all mapping templates compile into (also used by the engine), with its
+/// limits (see [`crate::jinja`]).
+pub use crate::jinja::new_environment;
 
 /// A location: a document and a JSON pointer into it.
 #[derive(Clone, Copy)]

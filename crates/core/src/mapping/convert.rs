@@ -123,9 +123,7 @@ pub fn render(
         .get_template(&tpl.name)
         .map_err(|e| format!("template missing: {e}"))?;
     let ctx: std::collections::BTreeMap<&str, minijinja::Value> = vars.iter().cloned().collect();
-    let out = t
-        .render(ctx)
-        .map_err(|e| format!("template failed: {e:#}"))?;
+    let out = crate::jinja::render(&t, minijinja::Value::from(ctx)).map_err(|e| e.message)?;
     Ok(if out.is_empty() {
         Value::Null
     } else {
