@@ -172,24 +172,7 @@ pub fn parse_bool(v: &Value) -> Option<bool> {
     }
 }
 
-/// HTML → plain text: no line wrapping, lists keep their bullets and numbers, links show as `[text]`, at
-/// most one blank line in a row, no trailing spaces, non-breaking spaces as spaces.
-pub fn html_to_text(html: &str) -> String {
-    let text = html2text::config::plain_no_decorate()
-        .no_table_borders()
-        .string_from_read(html.as_bytes(), usize::MAX / 4)
-        .unwrap_or_else(|_| html.to_string())
-        // `&nbsp;` is layout, not content: a CRM text field wants plain spaces.
-        .replace('\u{a0}', " ");
-    let mut out: Vec<&str> = Vec::new();
-    for line in text.lines().map(str::trim_end) {
-        if line.is_empty() && out.last().is_none_or(|l| l.is_empty()) {
-            continue;
-        }
-        out.push(line);
-    }
-    out.join("\n").trim().to_string()
-}
+pub use super::html::html_to_text;
 
 fn span_minutes(start: &GraphTime, end: &GraphTime, all_day: bool) -> i64 {
     if all_day {
