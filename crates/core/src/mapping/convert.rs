@@ -214,7 +214,13 @@ fn minutes_of(v: &Work, end: Option<&JsonPath>, env: &mut Env<'_>) -> Option<i64
     };
     match end {
         None => match v.as_f64() {
-            Some(n) => Some(n.round() as i64),
+            Some(n) if n >= 0.0 && n.is_finite() => Some(n.round() as i64),
+            Some(n) => {
+                env.warn(format!(
+                    "expected a number of minutes of at least 0, found {n}; left out"
+                ));
+                None
+            }
             None => {
                 env.warn(format!("expected a number of minutes, found {v}"));
                 None
@@ -226,6 +232,19 @@ fn minutes_of(v: &Work, end: Option<&JsonPath>, env: &mut Env<'_>) -> Option<i64
                 return None;
             }
             match (parse_graph_time(v), parse_graph_time(&end_v)) {
+                (Ok(s), Ok(e))
+                    if if env.all_day {
+                        e.civil.date() < s.civil.date()
+                    } else {
+                        e.instant < s.instant
+                    } =>
+                {
+                    env.warn(format!(
+                        "the end ({}: {}) is before the start ({}); duration left out",
+                        end.text, e.civil, s.civil
+                    ));
+                    None
+                }
                 (Ok(s), Ok(e)) => Some(span_minutes(&s, &e, env.all_day)),
                 (Err(e), _) | (_, Err(e)) => {
                     env.warn(e);
@@ -268,15 +287,25 @@ pub fn apply(c: &model::Convert, v: Work, env: &mut Env<'_>) -> Work {
             let Some(minutes) = minutes_of(&v, end.as_ref(), env) else {
                 return Work::Json(Value::Null);
             };
-            let u = pick_unit(minutes, *unit, env.all_day);
+            // An all-day item's span is whole days; a plain number of minutes (a reminder) is not
+            // a span of the item, so it keeps its own unit (15 minutes, not `0 Days`).
+            let u = pick_unit(minutes, *unit, env.all_day && end.is_some());
             if matches!(c, C::DurationUnit { .. }) {
                 return Work::Json(Value::String(unit_name(u).into()));
             }
-            let n = match u {
-                DurationUnit::Days => minutes / 1440,
-                DurationUnit::Hours => minutes / 60,
-                _ => minutes,
+            let per = match u {
+                DurationUnit::Days => 1440,
+                DurationUnit::Hours => 60,
+                _ => 1,
             };
+            if minutes % per != 0 {
+                env.warn(format!(
+                    "{minutes} minutes is not a whole number of {}; written as {}",
+                    unit_name(u),
+                    minutes / per
+                ));
+            }
+            let n = minutes / per;
             Work::Json(Value::from(n))
         }
         C::Boolean => {
