@@ -429,3 +429,153 @@ fn big_honest_files_are_not_refused() {
     let doc = yaml::parse("directory.yaml", &text).unwrap();
     assert_eq!(doc.value["persons"].as_array().unwrap().len(), 20_000);
 }
+
+// ---- secrets echoed back ----
+
+const GRAPH_CANARY: &str = "canary-Graph~secret+value/0123 x";
+const CRM_CANARY: &str = "canary-Crm-p&ss<w>rd\"9";
+
+/// Every way the canaries could show: as written and encoded (the distinctive prefix survives every
+/// encoding, and a truncated echo).
+fn leaks(text: &str) -> bool {
+    text.contains("canary-Graph") || text.contains("canary-Crm")
+}
+
+/// An endpoint that answers every request with the request itself: `/token-json` as an Entra error
+/// description, `/token-text` as a plain-text 400, `/token-bare` and `/crm-bare` without the
+/// `client_secret=` / `pwd=` keys (so only the configured values can be recognised), `/crm` inside a
+/// CRM.interface error.
+fn echo_endpoint() -> (tokio::runtime::Runtime, String) {
+    use axum::{Router, http::StatusCode, routing::post};
+    fn xml(text: &str) -> String {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    }
+    let app = Router::new()
+        .route(
+            "/token-json",
+            post(|body: String| async move {
+                let answer = json!({
+                    "error": "invalid_client",
+                    "error_description": format!("AADSTS7000215: Invalid client secret provided. You sent: {body}"),
+                    "error_codes": [7000215],
+                });
+                (StatusCode::UNAUTHORIZED, answer.to_string())
+            }),
+        )
+        .route(
+            "/token-text",
+            post(|body: String| async move { (StatusCode::BAD_REQUEST, format!("bad request: {body}")) }),
+        )
+        .route(
+            "/token-bare",
+            post(|body: String| async move {
+                let answer = json!({
+                    "error": "invalid_client",
+                    "error_description": body.replace("client_secret=", "cs "),
+                });
+                (StatusCode::UNAUTHORIZED, answer.to_string())
+            }),
+        )
+        .route(
+            "/crm",
+            post(|body: String| async move {
+                format!("<response><return type=\"error\" code=\"auth\">{}</return></response>", xml(&body))
+            }),
+        )
+        .route(
+            "/crm-bare",
+            post(|body: String| async move {
+                let body = body.replace("pwd=", "p w d ");
+                format!("<response><return type=\"error\" code=\"auth\">{}</return></response>", xml(&body))
+            }),
+        );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    (runtime, base)
+}
+
+/// Issue 10 (secrets echoed back): doctor against endpoints that echo the request prints neither the
+/// client secret nor the CRM password, in text or JSON, with logs at `-vv`.
+#[test]
+fn doctor_never_prints_an_echoed_secret() {
+    let (_runtime, base) = echo_endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    for (token, crm) in [
+        ("token-json", "crm"),
+        ("token-text", "crm-bare"),
+        ("token-bare", "crm"),
+    ] {
+        let config = dir.path().join(format!("{token}.yaml"));
+        std::fs::write(
+            &config,
+            format!(
+                "graph:\n  tenant_id: 8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f\n  client_id: 3e9a7c51-2d4b-4f6e-8a1c-7b5d9e0f2a43\n  \
+                 client_secret: env:HOSTILE_GRAPH_SECRET\n  managed_domains: [contoso.com]\n  graph_url: {base}/v1.0\n  \
+                 token_url: {base}/{token}\ncrm:\n  url: {base}/{crm}\n  user: OCSU\n  password: env:HOSTILE_CRM_PASSWORD\n"
+            ),
+        )
+        .unwrap();
+        for format in ["text", "json"] {
+            let out = Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+                .args(["-vv", "doctor", "--config"])
+                .arg(&config)
+                .args(["--format", format])
+                .env_remove("GRAPH_CONNECTOR_LOG")
+                .env("HOSTILE_GRAPH_SECRET", GRAPH_CANARY)
+                .env("HOSTILE_CRM_PASSWORD", CRM_CANARY)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+            assert!(
+                !leaks(&stdout) && !leaks(&stderr),
+                "{token}/{crm} {format}:\n{stdout}\n{stderr}"
+            );
+            // The echo did reach the messages, redacted.
+            assert!(stdout.contains("[redacted]"), "{token}/{crm} {format}:\n{stdout}");
+        }
+    }
+}
+
+/// A password in a service URL is refused by validate and never printed, by validate or doctor.
+#[test]
+fn urls_with_credentials_are_refused_without_showing_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("connector.yaml");
+    std::fs::write(
+        &config,
+        "graph:\n  tenant_id: 8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f\n  client_id: 3e9a7c51-2d4b-4f6e-8a1c-7b5d9e0f2a43\n  \
+         client_secret: env:X\n  managed_domains: [contoso.com]\n  token_url: ftp://login.example.com/token\n  \
+         graph_url: \"javascript:alert(1)\"\ncrm:\n  url: https://ocsu:canary-Crm-url@crm.example.com/crm.interface\n  \
+         user: OCSU\n  password: env:Y\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["validate", "--config"],
+        vec!["doctor", "--format", "json", "--config"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+            .args(&args)
+            .arg(&config)
+            .env("GRAPH_CONNECTOR_LOG", "off")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(!leaks(&stdout), "{stdout}");
+        for says in [
+            "`ftp://login.example.com/token` has the scheme `ftp`",
+            "`javascript:alert(1)` has the scheme `javascript`",
+            "`https://ocsu:[redacted]@crm.example.com/crm.interface` carries a user name or password",
+        ] {
+            assert!(stdout.contains(says), "{says}:\n{stdout}");
+        }
+    }
+}

@@ -14,4 +14,5 @@ pub mod jinja;
 pub mod mapping;
 pub mod model;
 pub mod plan;
+pub mod redact;
 pub mod spec;

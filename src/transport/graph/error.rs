@@ -12,20 +12,26 @@ use crate::transport::Disposition;
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
     /// The token endpoint refused the client-credentials grant.
-    #[error("{0}")]
+    #[error("{}", redacted(.0))]
     Token(Box<TokenError>),
     /// Graph answered with an error status (after retries where they apply).
-    #[error("{0}")]
+    #[error("{}", redacted(.0))]
     Api(Box<ApiError>),
     /// No HTTP response at all (connection refused, reset, timeout).
-    #[error("{0}")]
+    #[error("{}", redacted(.0))]
     Http(Box<HttpError>),
     /// A 2xx response whose body is not what Graph documents.
-    #[error("{0}")]
+    #[error("{}", redacted(.0))]
     Decode(Box<DecodeError>),
     /// The caller asked for something the transport cannot do (bad config, bad item reference).
-    #[error("{0}")]
+    #[error("{}", redacted(.0))]
     Invalid(String),
+}
+
+/// A message without secret-looking values: the texts of these errors quote response bodies, which a
+/// hostile or misconfigured endpoint can fill with the request (client secret, bearer token).
+fn redacted(e: &impl fmt::Display) -> String {
+    crate::redact::redact_patterns(&e.to_string())
 }
 
 impl GraphError {
