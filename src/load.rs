@@ -532,9 +532,28 @@ pub fn load_mapping_files(
     }
 }
 
-/// Checks a mapping test file against its schema (the test runner checks the cases' meaning).
+/// Checks a mapping test file: its schema, and what `test` would stumble on later (an unknown resource,
+/// time zone or `now`), located. The resources are those of the mapping files beside it.
 pub fn check_test_file(path: &Path) -> Vec<Diagnostic> {
-    read_spec::<TestSuite>(path, Kind::MappingTests).diagnostics
+    let read = read_spec::<TestSuite>(path, Kind::MappingTests);
+    let mut diagnostics = read.diagnostics;
+    if let (Some(doc), Some(suite)) = (&read.doc, &read.spec) {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let resources: Vec<String> = mapping_files(dir)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|file| {
+                let doc = read_document(file).ok()?;
+                Some(doc.value.get("resource")?.as_str()?.to_string())
+            })
+            .collect();
+        diagnostics.extend(
+            check::check_suite(doc, suite, Some(&resources))
+                .into_iter()
+                .filter(|d| !read.masked.contains(&(d.line, d.column))),
+        );
+    }
+    diagnostics
 }
 
 /// Checks a participant directory or an emulator seed: YAML, schema and types, every problem located;

@@ -20,6 +20,9 @@ mod participants;
 mod resource;
 mod rules;
 mod templates;
+mod test_files;
+
+pub use test_files::check_suite;
 
 use std::{
     collections::{HashMap, HashSet},
