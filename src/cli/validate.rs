@@ -56,12 +56,14 @@ pub struct Report {
     pub files: BTreeSet<PathBuf>,
     /// Remarks about what was validated (not problems), e.g. the config assumed.
     pub notes: Vec<String>,
+    seen: std::collections::HashSet<Diagnostic>,
 }
 
 impl Report {
     fn add(&mut self, diagnostics: impl IntoIterator<Item = Diagnostic>) {
         for d in diagnostics {
-            if !self.diagnostics.contains(&d) {
+            // A set, not a scan of the list: a file with many thousand errors stays linear.
+            if self.seen.insert(d.clone()) {
                 self.diagnostics.push(d);
             }
         }

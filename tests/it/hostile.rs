@@ -579,3 +579,36 @@ fn urls_with_credentials_are_refused_without_showing_the_password() {
         }
     }
 }
+
+// ---- big catalogs and many errors in validate ----
+
+/// Issue 10 (quadratic validate): a catalog of 20 000 values that are all unknown to `crm_values` is
+/// checked with sets, and reports 20 values one by one plus one error counting the rest (each listing at
+/// most 50 expected values), instead of 20 000 errors each listing 20 000 values.
+#[test]
+fn a_catalog_of_many_unknown_values_gives_bounded_errors() {
+    let n = 20_000;
+    let values: Vec<String> = (0..n).map(|i| format!("k{i}: V{i}x")).collect();
+    let crm: Vec<String> = (0..n).map(|i| format!("V{i}")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("message.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "resource: message\ntable: Contact\ncontent_type: application/x-mmRecord\ndirection: graph_to_crm\n\
+             fields:\n  - crm: Priority\n    from: {{ path: $.importance }}\n    convert: [{{ catalog: importance }}]\n\
+             catalogs:\n  importance:\n    values: {{ {} }}\n    default: V1\n    crm_values: [{}]\n",
+            values.join(", "),
+            crm.join(", ")
+        ),
+    )
+    .unwrap();
+    let failure = load::load_mapping_files(&[path], None).unwrap_err();
+    assert_eq!(failure.diagnostics.len(), 21);
+    let last = failure.diagnostics.iter().find(|d| d.message.contains("more")).unwrap();
+    assert_eq!(
+        last.message,
+        "19980 more unknown CRM catalog values in this catalog (the first 20 are reported above)"
+    );
+    assert!(last.expected.as_deref().unwrap().ends_with("… (20000 values in all)"));
+}

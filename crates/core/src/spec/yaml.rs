@@ -5,7 +5,10 @@
 //! value and address nodes by JSON pointer (`/fields/3/source`), and [`Document::locate`] turns that
 //! pointer back into a position. Scalars follow the YAML 1.2 core schema. Pure: text in, data out.
 
-use std::{borrow::Cow, collections::HashMap};
+use std::{
+    borrow::Cow,
+    collections::{BTreeMap, HashMap},
+};
 
 use serde_json::{Map, Number, Value};
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};
@@ -45,7 +48,8 @@ pub struct Document {
     pub file: String,
     /// The content as JSON (`null` for an empty file).
     pub value: Value,
-    positions: HashMap<String, NodePos>,
+    /// Ordered, so the nodes below a pointer are one range (see [`Document::subtree_positions`]).
+    positions: BTreeMap<String, NodePos>,
 }
 
 impl Document {
@@ -65,16 +69,20 @@ impl Document {
         (pos.line, pos.column)
     }
 
-    /// The positions (node and key) of the node at `pointer` and of everything below it.
+    /// The positions (node and key) of the node at `pointer` and of everything below it: one range of
+    /// the ordered positions, so asking for every violation of a big file stays cheap.
     pub fn subtree_positions(&self, pointer: &str) -> Vec<(usize, usize)> {
         let prefix = format!("{pointer}/");
         let mut out = Vec::new();
-        for (p, pos) in &self.positions {
-            if p == pointer || p.starts_with(&prefix) {
-                out.push((pos.value.line, pos.value.column));
-                if let Some(key) = pos.key {
-                    out.push((key.line, key.column));
-                }
+        let own = self.positions.get_key_value(pointer);
+        let below = self
+            .positions
+            .range::<str, _>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded))
+            .take_while(|(p, _)| p.starts_with(&prefix));
+        for (_, pos) in own.into_iter().chain(below) {
+            out.push((pos.value.line, pos.value.column));
+            if let Some(key) = pos.key {
+                out.push((key.line, key.column));
             }
         }
         out
@@ -161,7 +169,7 @@ pub fn parse(file: &str, text: &str) -> Result<Document, Vec<Diagnostic>> {
         file,
         stack: Vec::new(),
         root: None,
-        positions: HashMap::new(),
+        positions: BTreeMap::new(),
         anchors: HashMap::new(),
         diagnostics: Vec::new(),
         documents: 0,
@@ -245,7 +253,7 @@ struct Builder<'f> {
     file: &'f str,
     stack: Vec<Frame>,
     root: Option<Value>,
-    positions: HashMap<String, NodePos>,
+    positions: BTreeMap<String, NodePos>,
     /// Anchored values with their expanded size.
     anchors: HashMap<usize, (Value, Size)>,
     diagnostics: Vec<Diagnostic>,
