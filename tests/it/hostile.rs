@@ -612,3 +612,79 @@ fn a_catalog_of_many_unknown_values_gives_bounded_errors() {
     );
     assert!(last.expected.as_deref().unwrap().ends_with("… (20000 values in all)"));
 }
+
+// ---- short fuzz runs: the entry points strangers and typos reach never panic ----
+
+mod fuzz {
+    use graph_connector::{
+        check, jinja,
+        mapping::html::html_to_text,
+        redact::{Redactor, redact_patterns},
+        spec::yaml,
+    };
+    use proptest::prelude::*;
+
+    /// A fixed number of cases from a fixed seed: the same inputs on every run.
+    fn fixed_seed(cases: u32) -> ProptestConfig {
+        ProptestConfig {
+            cases,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x686f_7374_696c_6521),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    fn pieces(parts: &'static [&'static str]) -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(parts), 0..40).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(fixed_seed(256))]
+
+        #[test]
+        fn yaml_never_panics(text in pieces(&[
+            "a", ": ", "\n", "  ", "- ", "&a ", "*a", "[", "]", "{", "}", ", ", "'", "\"", "#", "!!str ",
+            "? ", "|", ">", "---\n", "\t", "é", "\u{feff}", "&b [*a, *a, *a]", "\\", "0x1", ".inf",
+        ])) {
+            let _ = yaml::parse("fuzz.yaml", &text);
+        }
+
+        #[test]
+        fn templates_never_panic(src in pieces(&[
+            "{{ ", " }}", "{% ", " %}", "item", "ctx", "|format(", "|indent(", "|replace(", "|join(", "'%",
+            "99999999999", "d'", ".9f", ")", "(", ", ", "\"", "'", "*", " ~ ", "for x in ", "endfor",
+            "if ", "endif", "set y = ", "macro m()", "endmacro", "m()", "[1, 2]", "x", "|length", "é",
+        ])) {
+            let mut env = check::new_environment();
+            if env.add_template_owned("t", src.clone()).is_ok() {
+                let tpl = env.get_template("t").unwrap();
+                let ctx: std::collections::BTreeMap<&str, minijinja::Value> =
+                    [("item", minijinja::Value::from("abc"))].into();
+                let _ = jinja::render(&tpl, minijinja::Value::from(ctx));
+            }
+            let _ = jinja::static_limits(&src);
+        }
+
+        #[test]
+        fn html_never_panics(html in pieces(&[
+            "<p>", "</p>", "<ul>", "<ol>", "<li>", "</li>", "</ol>", "<a href=x>", "<a href=\"y>z\">",
+            "</a>", "<br>", "<pre>", "</pre>", "<script>", "</script", ">", "<", "<!--", "-->", "&amp",
+            "&#x1F600;", "&#99999999;", "&", ";", "é", " ", "\n", "<td>", "<tr>", "<head>", "text",
+        ])) {
+            let text = html_to_text(&html);
+            prop_assert!(text.len() <= 8 * html.len() + 8);
+        }
+
+        #[test]
+        fn redaction_never_panics_and_hides_the_secret(
+            text in pieces(&["pwd=", "password", "\"", ":", " ", "=", "&", "https://", "u:", "@h", "é", "x"]),
+            secret in "[A-Z0-9~+/ &<>\"]{4,12}",
+        ) {
+            let _ = redact_patterns(&text);
+            let mut r = Redactor::new();
+            r.add(&secret);
+            let out = r.redact(&format!("{text}{secret}{text}"));
+            prop_assert!(!out.contains(&secret), "{}", out);
+        }
+    }
+}
