@@ -23,8 +23,8 @@ use graph_connector::{
     connect::{self, CrmConnection, Patience},
     diag::Diagnostic,
     load,
-    redact::Redactor,
     mapping::mailboxes::{self, MailboxEntry, Status},
+    redact::Redactor,
     transport::{
         crm::{self, Actor, CrmErrorKind, Rep},
         graph::{
@@ -722,7 +722,10 @@ fn pad(s: &str, width: usize) -> String {
 }
 
 fn table(entries: &[MailboxEntry], domains: &[String]) -> Vec<String> {
-    let mut lines = vec![format!("mailboxes (managed domains: {}):", domains.join(", "))];
+    let mut lines = vec![format!(
+        "mailboxes (managed domains: {}):",
+        domains.join(", ")
+    )];
     let w_id = entries
         .iter()
         .map(|e| e.rep_id.chars().count())

@@ -129,7 +129,11 @@ fn hostile_corpus() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let mut wrong = Vec::new();
             if out.status.code() != Some(run.code) {
-                wrong.push(format!("exit code {:?}, expected {}", out.status.code(), run.code));
+                wrong.push(format!(
+                    "exit code {:?}, expected {}",
+                    out.status.code(),
+                    run.code
+                ));
             }
             if stderr.contains("panicked") {
                 wrong.push("panicked".to_string());
@@ -193,7 +197,10 @@ fn yaml_alias_bombs_are_refused_in_every_file_kind() {
         let path = dir.path().join(file);
         std::fs::write(&path, alias_bomb(key, 9)).unwrap();
         let err = load::read_document(&path).unwrap_err();
-        assert_eq!(err[0].message, "the document expands to too many values", "{file}");
+        assert_eq!(
+            err[0].message, "the document expands to too many values",
+            "{file}"
+        );
         assert!((6..=8).contains(&err[0].line), "{file}: {}", err[0]);
     }
 }
@@ -203,8 +210,14 @@ fn yaml_alias_bombs_are_refused_by_the_emulator_seed_parsers() {
     use graph_connector::emulator::{crm, graph};
     let bomb = alias_bomb("tables", 9);
     let err = crm::Seed::from_yaml(&bomb, "crm-seed.yaml").unwrap_err();
-    assert!(err.starts_with("crm-seed.yaml: invalid CRM emulator seed: line "), "{err}");
-    assert!(err.contains("the seed expands to more than 250000 values"), "{err}");
+    assert!(
+        err.starts_with("crm-seed.yaml: invalid CRM emulator seed: line "),
+        "{err}"
+    );
+    assert!(
+        err.contains("the seed expands to more than 250000 values"),
+        "{err}"
+    );
     let text_bomb = format!(
         "tenant: {{id: 8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f, domains: [x.com]}}\nnote: &s {}\nusers: [{}]\n",
         "x".repeat(100_000),
@@ -212,9 +225,12 @@ fn yaml_alias_bombs_are_refused_by_the_emulator_seed_parsers() {
     );
     let err = graph::Seed::from_yaml(&text_bomb, "graph-seed.yaml").unwrap_err();
     assert!(err.to_string().contains("graph-seed.yaml"), "{err}");
-    assert!(err.to_string().contains("line 3: the seed expands"), "{err}");
-    let err = crm::Seed::from_yaml(&text_bomb.replace("users", "tables"), "crm-seed.yaml")
-        .unwrap_err();
+    assert!(
+        err.to_string().contains("line 3: the seed expands"),
+        "{err}"
+    );
+    let err =
+        crm::Seed::from_yaml(&text_bomb.replace("users", "tables"), "crm-seed.yaml").unwrap_err();
     assert!(err.contains("line 3: the seed expands"), "{err}");
 }
 
@@ -288,7 +304,10 @@ fn a_hundred_thousand_attendees_map_with_a_warning() {
 #[test]
 fn devices_and_oversized_files_are_refused() {
     let err = load::read_text(Path::new("/dev/zero"), MAX_FILE_BYTES).unwrap_err();
-    assert_eq!(err.to_string(), "not a regular file but a device; expected a file");
+    assert_eq!(
+        err.to_string(),
+        "not a regular file but a device; expected a file"
+    );
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.yaml");
     let file = std::fs::File::create(&big).unwrap();
@@ -303,7 +322,10 @@ fn devices_and_oversized_files_are_refused() {
         Path::new("/"),
     )
     .unwrap_err();
-    assert!(secret.to_string().contains("not a regular file"), "{secret}");
+    assert!(
+        secret.to_string().contains("not a regular file"),
+        "{secret}"
+    );
 }
 
 // ---- silent corruption ----
@@ -404,7 +426,9 @@ fn an_all_day_reminder_keeps_its_minutes() {
 fn a_hostile_item_does_not_change_the_next_one() {
     let set = set(Some("isi"));
     let res = set.resource("event").unwrap();
-    let good = event(json!({"attendees": [{"type": "required", "emailAddress": {"address": "frank@fabrikam.com"}}]}));
+    let good = event(
+        json!({"attendees": [{"type": "required", "emailAddress": {"address": "frank@fabrikam.com"}}]}),
+    );
     let alone = mapping::to_crm(&set, res, &good, &ctx());
     let hostile = event(json!({
         "isAllDay": {"nested": [1, 2]},
@@ -539,7 +563,10 @@ fn doctor_never_prints_an_echoed_secret() {
                 "{token}/{crm} {format}:\n{stdout}\n{stderr}"
             );
             // The echo did reach the messages, redacted.
-            assert!(stdout.contains("[redacted]"), "{token}/{crm} {format}:\n{stdout}");
+            assert!(
+                stdout.contains("[redacted]"),
+                "{token}/{crm} {format}:\n{stdout}"
+            );
         }
     }
 }
@@ -605,12 +632,21 @@ fn a_catalog_of_many_unknown_values_gives_bounded_errors() {
     .unwrap();
     let failure = load::load_mapping_files(&[path], None).unwrap_err();
     assert_eq!(failure.diagnostics.len(), 21);
-    let last = failure.diagnostics.iter().find(|d| d.message.contains("more")).unwrap();
+    let last = failure
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("more"))
+        .unwrap();
     assert_eq!(
         last.message,
         "19980 more unknown CRM catalog values in this catalog (the first 20 are reported above)"
     );
-    assert!(last.expected.as_deref().unwrap().ends_with("… (20000 values in all)"));
+    assert!(
+        last.expected
+            .as_deref()
+            .unwrap()
+            .ends_with("… (20000 values in all)")
+    );
 }
 
 // ---- short fuzz runs: the entry points strangers and typos reach never panic ----

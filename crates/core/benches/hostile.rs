@@ -18,10 +18,19 @@ use graph_connector_core::{
 use serde_json::{Value, json};
 
 const FILES: [(&str, &str); 5] = [
-    ("absence.yaml", include_str!("../../../mappings/absence.yaml")),
-    ("contact.yaml", include_str!("../../../mappings/contact.yaml")),
+    (
+        "absence.yaml",
+        include_str!("../../../mappings/absence.yaml"),
+    ),
+    (
+        "contact.yaml",
+        include_str!("../../../mappings/contact.yaml"),
+    ),
     ("event.yaml", include_str!("../../../mappings/event.yaml")),
-    ("message.yaml", include_str!("../../../mappings/message.yaml")),
+    (
+        "message.yaml",
+        include_str!("../../../mappings/message.yaml"),
+    ),
     ("task.yaml", include_str!("../../../mappings/task.yaml")),
 ];
 const ISI: &str = include_str!("../../../mappings/templates/isi.yaml");
@@ -69,10 +78,16 @@ fn event(extra: Value) -> Value {
 
 fn bench(c: &mut Criterion) {
     let flat = "<p>Hello &amp; welcome, this is a paragraph of the body.</p>\n".repeat(170_000);
-    let nested = format!("{}deep{}", "<div>".repeat(200_000), "</div>".repeat(200_000));
+    let nested = format!(
+        "{}deep{}",
+        "<div>".repeat(200_000),
+        "</div>".repeat(200_000)
+    );
     let mut group = c.benchmark_group("html_to_text");
     group.sample_size(10);
-    group.bench_function("flat 10 MB body", |b| b.iter(|| html_to_text(black_box(&flat))));
+    group.bench_function("flat 10 MB body", |b| {
+        b.iter(|| html_to_text(black_box(&flat)))
+    });
     group.bench_function("200k nested elements", |b| {
         b.iter(|| html_to_text(black_box(&nested)))
     });
@@ -111,7 +126,10 @@ fn bench(c: &mut Criterion) {
     let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..9 {
         let prev = format!("*a{}", i - 1);
-        bomb.push_str(&format!("a{i}: &a{i} [{}]\n", [prev.as_str(); 10].join(", ")));
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            [prev.as_str(); 10].join(", ")
+        ));
     }
     let mut env = jinja::new_environment();
     env.add_template_owned(

@@ -124,7 +124,9 @@ fn format(
     args: Rest<ValueOrKwargs>,
 ) -> Result<Value, Error> {
     if let Some(text) = format_str.as_str()
-        && let Some((what, n)) = printf_specs(text).into_iter().find(|(_, n)| *n > MAX_FORMAT_WIDTH as u128)
+        && let Some((what, n)) = printf_specs(text)
+            .into_iter()
+            .find(|(_, n)| *n > MAX_FORMAT_WIDTH as u128)
     {
         return Err(over_limit(&format!("format {what}"), n, MAX_FORMAT_WIDTH));
     }
@@ -382,9 +384,15 @@ mod tests {
 
     #[test]
     fn filters_within_the_limits_work_as_before() {
-        assert_eq!(run(r#"{{ "%5.1f|%-4s|"|format(1.25, "ab") }}"#).unwrap(), "  1.2|ab  |");
+        assert_eq!(
+            run(r#"{{ "%5.1f|%-4s|"|format(1.25, "ab") }}"#).unwrap(),
+            "  1.2|ab  |"
+        );
         assert_eq!(run(r#"{{ "a\nb"|indent(2) }}"#).unwrap(), "a\n  b");
-        assert_eq!(run(r#"{{ "a\nb"|indent(width=1, first=true) }}"#).unwrap(), " a\n b");
+        assert_eq!(
+            run(r#"{{ "a\nb"|indent(width=1, first=true) }}"#).unwrap(),
+            " a\n b"
+        );
         assert_eq!(run("{{ item * 3 }}").unwrap(), "abcabcabc");
     }
 

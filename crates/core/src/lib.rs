@@ -8,9 +8,9 @@
 pub mod check;
 pub mod config;
 pub mod diag;
-pub mod limits;
 pub mod directory;
 pub mod jinja;
+pub mod limits;
 pub mod mapping;
 pub mod model;
 pub mod plan;

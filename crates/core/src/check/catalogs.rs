@@ -58,7 +58,10 @@ impl Checker {
             unknown.retain(|(_, v)| !v.is_null() && !known.contains(&v.to_string()));
             let expected = one_of_bounded(&valid_text);
             for (ptr, v) in unknown.iter().take(MAX_REPORTED) {
-                let d = self.error(at_ptr(at, ptr), format!("unknown CRM catalog value `{}`", show(v)));
+                let d = self.error(
+                    at_ptr(at, ptr),
+                    format!("unknown CRM catalog value `{}`", show(v)),
+                );
                 d.expected = Some(expected.clone());
                 d.hint = did_you_mean(&show(v), &valid_text);
             }

@@ -15,7 +15,11 @@ use crate::{
 
 /// Checks a test suite read from `doc`: its resource is one of `resources` (when known), and every
 /// context's `tz` and `now` can be used.
-pub fn check_suite(doc: &Document, suite: &TestSuite, resources: Option<&[String]>) -> Vec<Diagnostic> {
+pub fn check_suite(
+    doc: &Document,
+    suite: &TestSuite,
+    resources: Option<&[String]>,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if let Some(names) = resources
         && !names.is_empty()
@@ -24,7 +28,10 @@ pub fn check_suite(doc: &Document, suite: &TestSuite, resources: Option<&[String
         out.push(
             doc.error(
                 "/resource",
-                format!("no mapping for resource `{}` in this directory", suite.resource),
+                format!(
+                    "no mapping for resource `{}` in this directory",
+                    suite.resource
+                ),
             )
             .with_expected(one_of(names))
             .with_hint_opt(did_you_mean(&suite.resource, names)),
@@ -79,9 +86,20 @@ mod tests {
             .map(ToString::to_string)
             .collect();
         assert_eq!(found.len(), 3, "{found:#?}");
-        assert!(found[0].starts_with("event.test.yaml:1:11: error: no mapping for resource `evnt`"));
-        assert!(found[0].contains("hint: did you mean `event`?"), "{}", found[0]);
-        assert!(found[1].starts_with("event.test.yaml:2:15: error: unknown time zone `Mars Standard Time`"));
-        assert!(found[2].starts_with("event.test.yaml:5:20: error: `yesterday` is not a point in time"));
+        assert!(
+            found[0].starts_with("event.test.yaml:1:11: error: no mapping for resource `evnt`")
+        );
+        assert!(
+            found[0].contains("hint: did you mean `event`?"),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[1]
+                .starts_with("event.test.yaml:2:15: error: unknown time zone `Mars Standard Time`")
+        );
+        assert!(
+            found[2].starts_with("event.test.yaml:5:20: error: `yesterday` is not a point in time")
+        );
     }
 }

@@ -5,7 +5,9 @@ use serde_json::Value;
 
 use super::{
     context::{Context, Found},
-    convert::{Env, Work, apply, ctx_value, eval_path, key_text, parse_bool, render, to_jinja, truthy},
+    convert::{
+        Env, Work, apply, ctx_value, eval_path, key_text, parse_bool, render, to_jinja, truthy,
+    },
     participants,
     value::{CrmRecord, FieldValue, clean_fields},
 };

@@ -81,8 +81,8 @@ enum Markup {
 fn markup(html: &str, i: usize) -> Markup {
     let bytes = html.as_bytes();
     let rest = &html[i..];
-    if rest.starts_with("<!--") {
-        return Markup::Comment(rest[4..].find("-->").map_or(bytes.len(), |n| i + 4 + n + 3));
+    if let Some(comment) = rest.strip_prefix("<!--") {
+        return Markup::Comment(comment.find("-->").map_or(bytes.len(), |n| i + 4 + n + 3));
     }
     match bytes.get(i + 1) {
         Some(b'!' | b'?') => {
@@ -118,7 +118,9 @@ fn markup(html: &str, i: usize) -> Markup {
             Some(_) => {}
         }
         let attr = j;
-        while j < bytes.len() && !matches!(bytes[j], b'=' | b'>' | b'/') && !bytes[j].is_ascii_whitespace()
+        while j < bytes.len()
+            && !matches!(bytes[j], b'=' | b'>' | b'/')
+            && !bytes[j].is_ascii_whitespace()
         {
             j += 1;
         }
@@ -220,7 +222,13 @@ impl Out {
     /// Writes what the next visible character needs before it.
     fn flush(&mut self) {
         if self.pending_lines > 0 && !self.buf.is_empty() {
-            let have = self.buf.bytes().rev().take(2).take_while(|&b| b == b'\n').count();
+            let have = self
+                .buf
+                .bytes()
+                .rev()
+                .take(2)
+                .take_while(|&b| b == b'\n')
+                .count();
             for _ in have..self.pending_lines {
                 self.buf.push('\n');
             }
@@ -276,10 +284,10 @@ impl Out {
         if tag.end {
             match name {
                 "head" => self.head = false,
-                "p" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote" | "div" | "section"
-                | "article" | "header" | "footer" | "nav" | "main" | "aside" | "address"
-                | "form" | "fieldset" | "figure" | "figcaption" | "dl" | "dt" | "dd" | "table"
-                | "tr" | "li" | "center" | "details" | "summary" => self.lines(1),
+                "p" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote" | "div"
+                | "section" | "article" | "header" | "footer" | "nav" | "main" | "aside"
+                | "address" | "form" | "fieldset" | "figure" | "figcaption" | "dl" | "dt"
+                | "dd" | "table" | "tr" | "li" | "center" | "details" | "summary" => self.lines(1),
                 "ul" | "ol" | "menu" => {
                     self.lists.pop();
                     self.pending_marker = None;
@@ -385,7 +393,13 @@ fn entity(text: &str) -> Option<(char, usize)> {
         };
         let n = digits
             .bytes()
-            .take_while(|b| if hex { b.is_ascii_hexdigit() } else { b.is_ascii_digit() })
+            .take_while(|b| {
+                if hex {
+                    b.is_ascii_hexdigit()
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
             .count();
         if n == 0 || n > 8 {
             return None;
@@ -426,11 +440,11 @@ fn named(name: &str) -> Option<char> {
         "para", "middot", "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
         "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil", "Egrave",
         "Eacute", "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde", "Ograve",
-        "Oacute", "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml",
-        "Yacute", "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig",
-        "ccedil", "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth",
-        "ntilde", "ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash", "ugrave",
-        "uacute", "ucirc", "uuml", "yacute", "thorn", "yuml",
+        "Oacute", "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc",
+        "Uuml", "Yacute", "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring",
+        "aelig", "ccedil", "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc",
+        "iuml", "eth", "ntilde", "ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash",
+        "ugrave", "uacute", "ucirc", "uuml", "yacute", "thorn", "yuml",
     ];
     if let Some(i) = LATIN1.iter().position(|n| *n == name) {
         return char::from_u32(0xa0 + i as u32);
@@ -503,13 +517,28 @@ mod tests {
                  <li>Dörr's proposal</li></ol></body></html>",
                 "Agenda:\n1. Prices < 10% & rebates\n2. Dörr's proposal",
             ),
-            ("<p>Grüße &amp; &lt;Tags&gt; — Zoë</p>", "Grüße & <Tags> — Zoë"),
+            (
+                "<p>Grüße &amp; &lt;Tags&gt; — Zoë</p>",
+                "Grüße & <Tags> — Zoë",
+            ),
             ("a<br>b<br/><br />c", "a\nb\n\nc"),
-            ("<div>a</div><div>b</div>x < y &unknown; &#65;&#x42;&#0;", "a\nb\nx < y &unknown; AB\u{fffd}"),
-            ("<ul><li>a<ul><li>b</li></ul></li><li>c</li></ul>", "* a\n  * b\n* c"),
-            ("<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>", "a  b\nc"),
+            (
+                "<div>a</div><div>b</div>x < y &unknown; &#65;&#x42;&#0;",
+                "a\nb\nx < y &unknown; AB\u{fffd}",
+            ),
+            (
+                "<ul><li>a<ul><li>b</li></ul></li><li>c</li></ul>",
+                "* a\n  * b\n* c",
+            ),
+            (
+                "<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>",
+                "a  b\nc",
+            ),
             ("<p>a</p><pre>  x\n  y</pre>after", "a\n\n  x\n  y\nafter"),
-            ("<!-- <p>hidden</p> --><script>if (a < b) {}</SCRIPT >shown<a href=x><img src=y></a>", "shown"),
+            (
+                "<!-- <p>hidden</p> --><script>if (a < b) {}</SCRIPT >shown<a href=x><img src=y></a>",
+                "shown",
+            ),
             ("<p title=\"a > b\">text</p><p", "text"),
             ("  lots   of\n\n  space  ", "lots of space"),
         ] {
@@ -527,7 +556,11 @@ mod tests {
         let html = "<ul><li>a".repeat(n);
         let text = html_to_text(&html);
         assert!(text.len() < 3 * html.len(), "{}", text.len());
-        assert!(text.ends_with("\n                * a"), "{}", &text[text.len() - 40..]);
+        assert!(
+            text.ends_with("\n                * a"),
+            "{}",
+            &text[text.len() - 40..]
+        );
         let html = format!("{}x", "<a href=y>".repeat(n));
         assert_eq!(html_to_text(&html).len(), n + 1);
     }

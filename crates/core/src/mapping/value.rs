@@ -135,7 +135,10 @@ mod tests {
     #[test]
     fn control_characters_never_pass() {
         assert_eq!(clean_text("a\r\nb\rc\td", false), ("a\nb\nc\td".into(), 0));
-        assert_eq!(clean_text("a\0b\u{1b}[31m\u{85}c", false), ("ab[31mc".into(), 3));
+        assert_eq!(
+            clean_text("a\0b\u{1b}[31m\u{85}c", false),
+            ("ab[31mc".into(), 3)
+        );
         assert_eq!(
             clean_text("x@y.com\nRequired: z@y.com\0", true),
             ("x@y.com Required: z@y.com ".into(), 2)

@@ -77,7 +77,10 @@ impl Document {
         let own = self.positions.get_key_value(pointer);
         let below = self
             .positions
-            .range::<str, _>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(p, _)| p.starts_with(&prefix));
         for (_, pos) in own.into_iter().chain(below) {
             out.push((pos.value.line, pos.value.column));
@@ -345,7 +348,10 @@ impl Builder<'_> {
                 self.finish(value);
             }
             Event::Alias(id) => {
-                let size = self.anchors.get(&id).map_or(Size::default(), |(_, size)| *size);
+                let size = self
+                    .anchors
+                    .get(&id)
+                    .map_or(Size::default(), |(_, size)| *size);
                 self.nodes = self.nodes.saturating_add(size.nodes.max(1));
                 self.bytes = self.bytes.saturating_add(size.bytes);
                 if self.nodes > MAX_YAML_NODES || self.bytes > MAX_YAML_BYTES {
@@ -828,7 +834,9 @@ list: [a, 'b', 3]
                     || d.message.starts_with("invalid YAML")),
             "{err:?}"
         );
-        let text: String = (0..100).map(|i| format!("{}- \n", "  ".repeat(i))).collect();
+        let text: String = (0..100)
+            .map(|i| format!("{}- \n", "  ".repeat(i)))
+            .collect();
         let err = parse("deep-block.yaml", &text).unwrap_err();
         assert_eq!(err[0].message, "the document nests too deeply");
     }
