@@ -712,6 +712,21 @@ mod fuzz {
         }
 
         #[test]
+        fn jsonpaths_and_crm_answers_never_panic(text in pieces(&[
+            "$", ".", "[", "]", "*", "?", "@", "(", ")", "'", "==", "..", "a", "0", ":", ",", "-1",
+            "<response>", "</response>", "<return type=\"error\" code=\"", "auth", "\">", "</return>",
+            "<Contact", " id=\"1\"", " corr=\"", "/>", "<catalog", ">x<", "&amp;", "<!--", "é",
+        ])) {
+            use graph_connector::transport::crm::{BatchCommand, Command, RecordId, encode};
+            let _ = jsonpath_rust::parser::parse_json_path(&text);
+            let commands = [
+                BatchCommand::new(Command::ReadCatalog("Country".into())),
+                BatchCommand::new(Command::Delete { table: "Contact".into(), id: RecordId::new("1") }),
+            ];
+            let _ = encode::decode_response(&text, &commands);
+        }
+
+        #[test]
         fn redaction_never_panics_and_hides_the_secret(
             text in pieces(&["pwd=", "password", "\"", ":", " ", "=", "&", "https://", "u:", "@h", "é", "x"]),
             secret in "[A-Z0-9~+/ &<>\"]{4,12}",
