@@ -294,7 +294,8 @@ impl StateLocation {
             return Ok(StateLocation::Sqlite(PathBuf::from(path)));
         }
         Err(format!(
-            "state location `{text}` is not understood: expected `sqlite:PATH`, `postgres://USER@HOST:PORT/DATABASE` or `memory`"
+            "state location `{}` is not understood: expected `sqlite:PATH`, `postgres://USER@HOST:PORT/DATABASE` or `memory`",
+            crate::redact::mask_url(text)
         ))
     }
 }
