@@ -739,3 +739,37 @@ mod fuzz {
         }
     }
 }
+
+/// Graph and CRM error texts quote the services' answers; secret-looking values in them never print,
+/// whatever logs or prints the error.
+#[test]
+fn error_texts_never_show_secret_looking_values() {
+    use graph_connector::transport::{
+        crm::{CrmError, CrmErrorKind},
+        graph::ApiError,
+    };
+    let api = ApiError {
+        method: "GET".into(),
+        url: "/users".into(),
+        status: 400,
+        code: "BadRequest".into(),
+        message: "you sent Authorization: Bearer eyJ0eXAi.canary and client_secret=canary-Graph"
+            .into(),
+        request_id: None,
+        client_request_id: "c".into(),
+        retry_after: None,
+        attempts: 1,
+        hint: None,
+    };
+    let text = api.to_string();
+    assert!(!text.contains("canary"), "{text}");
+    assert!(text.contains("Bearer [redacted]") && text.contains("client_secret=[redacted]"));
+    let crm = CrmError::new(
+        CrmErrorKind::Auth,
+        r#"<request user="OCSU" pwd="canary-Crm">"#,
+    );
+    assert_eq!(
+        crm.to_string(),
+        r#"crm auth: <request user="OCSU" pwd="[redacted]">"#
+    );
+}
