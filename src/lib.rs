@@ -6,7 +6,9 @@
 //! config types — is the `graph-connector-core` crate, re-exported here under its module names. See
 //! ARCHITECTURE.md.
 
-pub use graph_connector_core::{check, config, diag, directory, mapping, model, plan, spec};
+pub use graph_connector_core::{
+    check, config, diag, directory, jinja, limits, mapping, model, plan, redact, spec,
+};
 #[cfg(feature = "sandbox")]
 pub use graph_connector_emulator as emulator;
 

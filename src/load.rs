@@ -23,6 +23,7 @@ use crate::{
     check::{self, Source},
     config::{self, ConnectorConfig},
     diag::{Diagnostic, did_you_mean, one_of},
+    limits::MAX_FILE_BYTES,
     model::MappingSet,
     spec::{
         DirectorySpec, MappingSpec, OverlaySpec, TestSuite,
@@ -65,17 +66,79 @@ pub fn display_name(path: &Path) -> String {
     text.strip_prefix("./").map(str::to_string).unwrap_or(text)
 }
 
-/// Reads and parses a YAML file.
+/// Why a file could not be read as text.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("not a regular file but {0}; expected a file")]
+    NotAFile(&'static str),
+    #[error("file is larger than {} ({limit} bytes); expected a smaller file", human_bytes(*limit))]
+    TooLarge { limit: u64 },
+    #[error("not UTF-8 text (invalid byte at offset {offset}); expected a UTF-8 text file")]
+    NotUtf8 { offset: usize },
+}
+
+/// `32 MiB`, `64 KiB`, `100 bytes`.
+pub fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1024 * 1024 && n % (1024 * 1024) == 0 => format!("{} MiB", n / (1024 * 1024)),
+        n if n >= 1024 && n % 1024 == 0 => format!("{} KiB", n / 1024),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// Reads a UTF-8 text file of at most `limit` bytes, without a leading byte-order mark. Devices
+/// (`/dev/zero`), FIFOs and directories are refused before reading, and no more than `limit + 1` bytes
+/// are ever read, so no path given on the command line or in a config can make the process read
+/// without end.
+pub fn read_text(path: &Path, limit: u64) -> Result<String, ReadError> {
+    use std::io::Read;
+    let kind = std::fs::metadata(path)?.file_type();
+    if !kind.is_file() {
+        return Err(ReadError::NotAFile(file_kind(&kind)));
+    }
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge { limit });
+    }
+    let mut text = String::from_utf8(bytes).map_err(|e| ReadError::NotUtf8 {
+        offset: e.utf8_error().valid_up_to(),
+    })?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
+}
+
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_fifo() {
+            return "a pipe";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
+/// Reads and parses a YAML file (at most [`MAX_FILE_BYTES`]).
 pub fn read_document(path: &Path) -> Result<Document, Vec<Diagnostic>> {
     let name = display_name(path);
-    let text = std::fs::read_to_string(path).map_err(|err| {
-        vec![Diagnostic::error(
-            &name,
-            0,
-            0,
-            format!("cannot read file: {err}"),
-        )]
-    })?;
+    let text = read_text(path, MAX_FILE_BYTES)
+        .map_err(|err| vec![Diagnostic::error(&name, 0, 0, err.to_string())])?;
     yaml::parse(&name, &text)
 }
 
@@ -282,7 +345,8 @@ fn list_yaml(dir: &Path, keep: impl Fn(&str) -> bool) -> std::io::Result<Vec<Pat
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        if path.is_file() && (name.ends_with(".yaml") || name.ends_with(".yml")) && keep(name) {
+        // Not `is_file`: a device or pipe named `*.yaml` is read, and refused with a located error.
+        if !path.is_dir() && (name.ends_with(".yaml") || name.ends_with(".yml")) && keep(name) {
             files.push(path);
         }
     }
@@ -363,7 +427,7 @@ fn resource_and_form(file: &SpecFile<MappingSpec>) -> (Option<String>, Option<St
     });
     let form = match &file.doc {
         Some(_) => get("form"),
-        None => std::fs::read_to_string(&file.path).ok().and_then(|text| {
+        None => read_text(&file.path, MAX_FILE_BYTES).ok().and_then(|text| {
             text.lines().find_map(|line| {
                 let value = line.strip_prefix("form:")?;
                 let value = value.split(" #").next()?.trim().trim_matches(['"', '\'']);
@@ -468,9 +532,28 @@ pub fn load_mapping_files(
     }
 }
 
-/// Checks a mapping test file against its schema (the test runner checks the cases' meaning).
+/// Checks a mapping test file: its schema, and what `test` would stumble on later (an unknown resource,
+/// time zone or `now`), located. The resources are those of the mapping files beside it.
 pub fn check_test_file(path: &Path) -> Vec<Diagnostic> {
-    read_spec::<TestSuite>(path, Kind::MappingTests).diagnostics
+    let read = read_spec::<TestSuite>(path, Kind::MappingTests);
+    let mut diagnostics = read.diagnostics;
+    if let (Some(doc), Some(suite)) = (&read.doc, &read.spec) {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let resources: Vec<String> = mapping_files(dir)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|file| {
+                let doc = read_document(file).ok()?;
+                Some(doc.value.get("resource")?.as_str()?.to_string())
+            })
+            .collect();
+        diagnostics.extend(
+            check::check_suite(doc, suite, Some(&resources))
+                .into_iter()
+                .filter(|d| !read.masked.contains(&(d.line, d.column))),
+        );
+    }
+    diagnostics
 }
 
 /// Checks a participant directory or an emulator seed: YAML, schema and types, every problem located;
@@ -502,7 +585,7 @@ pub fn check_data_file(path: &Path, kind: Kind) -> Vec<Diagnostic> {
             if !read.diagnostics.is_empty() || read.spec.is_none() {
                 return read.diagnostics;
             }
-            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let text = read_text(path, MAX_FILE_BYTES).unwrap_or_default();
             match GraphSeed::from_yaml(&text, &doc.file) {
                 Ok(_) => Vec::new(),
                 Err(crate::emulator::graph::Error::Seed { message, .. }) => {

@@ -69,6 +69,12 @@ pub fn run_dir(dir: &Path) -> Report {
         let read = load::read_spec::<TestSuite>(&path, Kind::MappingTests);
         report.errors.extend(read.diagnostics);
         let Some(suite) = read.spec else { continue };
+        if let Some(doc) = &read.doc {
+            // A bad `now` or time zone fails its cases below; this says where it is written.
+            report
+                .errors
+                .extend(crate::check::check_suite(doc, &suite, None));
+        }
         for case in &suite.cases {
             let set = sets.entry(case.template.clone()).or_insert_with(|| {
                 match load::load_mappings(dir, case.template.as_deref()) {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
 
-use crate::config::SecretRef;
+use crate::{config::SecretRef, limits::MAX_SECRET_FILE_BYTES};
 
 /// Why a secret reference could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +15,7 @@ pub enum SecretError {
     #[error("cannot read secret file `{path}`: {source}")]
     File {
         path: PathBuf,
-        source: std::io::Error,
+        source: crate::load::ReadError,
     },
     #[error("secret reference `{0}` resolves to an empty value")]
     Empty(String),
@@ -27,7 +27,7 @@ pub fn resolve_secret(secret: &SecretRef, base: &Path) -> Result<SecretString, S
         std::env::var(name).map_err(|_| SecretError::MissingEnv(name.to_string()))?
     } else if let Some(path) = secret.0.strip_prefix("file:") {
         let path = base.join(path);
-        std::fs::read_to_string(&path)
+        crate::load::read_text(&path, MAX_SECRET_FILE_BYTES)
             .map_err(|source| SecretError::File { path, source })?
             .trim()
             .to_string()

@@ -14,7 +14,7 @@ use std::{
 };
 
 use jiff::{SignedDuration, Timestamp};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::validate::Format;
@@ -24,6 +24,7 @@ use graph_connector::{
     diag::Diagnostic,
     load,
     mapping::mailboxes::{self, MailboxEntry, Status},
+    redact::Redactor,
     transport::{
         crm::{self, Actor, CrmErrorKind, Rep},
         graph::{
@@ -230,6 +231,17 @@ async fn check_setup(
                 .to_owned(),
         ),
     };
+    // From here on every line doctor prints is redacted of both secrets: an endpoint that echoes the
+    // request (or a misconfigured proxy) must not make doctor print them. The sandbox's are the
+    // emulators' published fixtures (the CRM password is the word `sandbox`): only the patterns apply.
+    if secrets_from.is_none() {
+        if let Ok(secret) = &graph_secret {
+            report.redactor.add(secret.expose_secret());
+        }
+        if let Ok(Some(password)) = &crm_password {
+            report.redactor.add(password.expose_secret());
+        }
+    }
     let mut problems = Vec::new();
     for r in [graph_secret.as_ref().err(), crm_password.as_ref().err()]
         .into_iter()
@@ -533,9 +545,11 @@ async fn probe_permissions(
     Ok(format!("{} of {mailbox} readable", read.join(", ")))
 }
 
-/// Collects (and in text mode prints as it goes) what doctor found.
+/// Collects (and in text mode prints as it goes) what doctor found; every text is redacted of the
+/// configured secrets and of secret-looking patterns before it is printed or kept.
 struct Report {
     format: Format,
+    redactor: Redactor,
     checks: Vec<Value>,
     diagnostics: Vec<Diagnostic>,
     warnings: Vec<String>,
@@ -548,6 +562,7 @@ impl Report {
     fn new(format: Format) -> Report {
         Report {
             format,
+            redactor: Redactor::new(),
             checks: Vec::new(),
             diagnostics: Vec::new(),
             warnings: Vec::new(),
@@ -566,18 +581,22 @@ impl Report {
     }
 
     fn diagnostics(&mut self, diagnostics: &[Diagnostic]) {
-        if self.text() {
-            for d in diagnostics {
+        for d in diagnostics {
+            let mut d = d.clone();
+            d.message = self.redactor.redact(&d.message);
+            d.expected = d.expected.map(|e| self.redactor.redact(&e));
+            d.hint = d.hint.map(|h| self.redactor.redact(&h));
+            if self.text() {
                 println!("{d}");
             }
+            self.diagnostics.push(d);
         }
-        self.diagnostics.extend_from_slice(diagnostics);
     }
 
     fn check(&mut self, name: &str, result: Result<String, String>) {
         let (ok, detail) = match result {
-            Ok(d) => (true, d),
-            Err(d) => (false, d),
+            Ok(d) => (true, self.redactor.redact(&d)),
+            Err(d) => (false, self.redactor.redact(&d)),
         };
         if !ok {
             self.failed += 1;
@@ -593,6 +612,7 @@ impl Report {
     }
 
     fn warning(&mut self, w: String) {
+        let w = self.redactor.redact(&w);
         if self.text() {
             println!("warning: {w}");
         }
@@ -601,6 +621,7 @@ impl Report {
 
     /// A warning whose fix the text output has just shown (in the mailbox table).
     fn warning_with_fix(&mut self, line: String, fix: String) {
+        let (line, fix) = (self.redactor.redact(&line), self.redactor.redact(&fix));
         if self.text() {
             println!("warning: {line}");
         }
@@ -608,6 +629,7 @@ impl Report {
     }
 
     fn note(&mut self, n: String) {
+        let n = self.redactor.redact(&n);
         if self.text() {
             println!("note: {n}");
         }
@@ -616,7 +638,9 @@ impl Report {
 
     fn mailboxes(&mut self, entries: Vec<MailboxEntry>, domains: &[String]) {
         if self.text() {
-            print_table(&entries, domains);
+            for line in table(&entries, domains) {
+                println!("{}", self.redactor.redact(&line));
+            }
         }
         self.mailboxes = Some(entries);
     }
@@ -662,10 +686,8 @@ impl Report {
                     "mailboxes": mailboxes,
                     "summary": synced.map(|(n, total)| json!({"synced": n, "total": total})),
                 });
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned())
-                );
+                let text = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned());
+                println!("{}", self.redactor.redact(&text));
             }
         }
     }
@@ -702,8 +724,11 @@ fn pad(s: &str, width: usize) -> String {
     format!("{s}{}", " ".repeat(width.saturating_sub(n)))
 }
 
-fn print_table(entries: &[MailboxEntry], domains: &[String]) {
-    println!("mailboxes (managed domains: {}):", domains.join(", "));
+fn table(entries: &[MailboxEntry], domains: &[String]) -> Vec<String> {
+    let mut lines = vec![format!(
+        "mailboxes (managed domains: {}):",
+        domains.join(", ")
+    )];
     let w_id = entries
         .iter()
         .map(|e| e.rep_id.chars().count())
@@ -732,18 +757,19 @@ fn print_table(entries: &[MailboxEntry], domains: &[String]) {
             }
             Status::Skip(r) => ("skip", r.message()),
         };
-        println!(
+        lines.push(format!(
             "  {}  {}  {}  {status}  {detail}",
             pad(&e.rep_id, w_id),
             pad(&e.rep_name, w_name),
             pad(e.email.as_deref().unwrap_or("-"), w_mail),
-        );
+        ));
         if let Status::Skip(r) = &e.status {
-            println!(
+            lines.push(format!(
                 "  {}  fix: {}",
                 " ".repeat(w_id),
                 r.fix(&e.rep_id, e.email.as_deref().unwrap_or(""))
-            );
+            ));
         }
     }
+    lines
 }

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use graph_connector::{
     diag::did_you_mean,
-    load::{load_set, read_directory},
+    limits::MAX_FILE_BYTES,
+    load::{self, load_set, read_directory},
     mapping::{self, Context},
 };
 
@@ -66,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .join(", ")
         );
     };
-    let text = std::fs::read_to_string(&args.input)
+    let text = load::read_text(&args.input, MAX_FILE_BYTES)
         .with_context(|| format!("cannot read input {}", args.input.display()))?;
     let input: Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: expected a JSON object", args.input.display()))?;

@@ -56,12 +56,14 @@ pub struct Report {
     pub files: BTreeSet<PathBuf>,
     /// Remarks about what was validated (not problems), e.g. the config assumed.
     pub notes: Vec<String>,
+    seen: std::collections::HashSet<Diagnostic>,
 }
 
 impl Report {
     fn add(&mut self, diagnostics: impl IntoIterator<Item = Diagnostic>) {
         for d in diagnostics {
-            if !self.diagnostics.contains(&d) {
+            // A set, not a scan of the list: a file with many thousand errors stays linear.
+            if self.seen.insert(d.clone()) {
                 self.diagnostics.push(d);
             }
         }
@@ -104,7 +106,7 @@ pub fn collect(args: &Args) -> anyhow::Result<Report> {
 
 /// No paths: the config (when it exists) and its mapping directory and template.
 fn default_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {
-    let (dir, template, only_template) = if args.config.is_file() {
+    let (dir, template, only_template) = if args.config.exists() {
         report.files.insert(args.config.clone());
         let Some((dir, template)) = check_config(&args.config, report) else {
             return Ok(());
@@ -207,7 +209,8 @@ fn explicit_targets(args: &Args, report: &mut Report) -> anyhow::Result<()> {
             );
             continue;
         }
-        if !path.is_file() {
+        // Anything else that exists (a device, a pipe) is read, and refused, as a file: a located error.
+        if !path.exists() {
             bail!(
                 "{} does not exist (expected a config file, a mapping directory or a mapping file)",
                 path.display()

@@ -300,7 +300,8 @@ impl StateLocation {
             return Ok(StateLocation::Sqlite(PathBuf::from(path)));
         }
         Err(format!(
-            "state location `{text}` is not understood: expected `sqlite:PATH`, `postgres://USER@HOST:PORT/DATABASE` or `memory`"
+            "state location `{}` is not understood: expected `sqlite:PATH`, `postgres://USER@HOST:PORT/DATABASE` or `memory`",
+            crate::redact::mask_url(text)
         ))
     }
 }
@@ -664,6 +665,44 @@ fn is_guid(text: &str) -> bool {
             .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// A service URL must be `http(s)://` without user info: a password in a URL is a secret written
+/// literally, and it would show wherever the URL does. Messages never repeat a URL's password.
+fn check_url(doc: &Document, pointer: &str, value: &str) -> Option<Diagnostic> {
+    let shown = crate::redact::mask_url(value);
+    let expected = "an absolute `http://` or `https://` URL without user name or password";
+    let url = match url::Url::parse(value) {
+        Ok(url) => url,
+        Err(err) => {
+            return Some(
+                doc.error(pointer, format!("`{shown}` is not a URL: {err}"))
+                    .with_expected(expected),
+            );
+        }
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Some(
+            doc.error(
+                pointer,
+                format!("`{shown}` has the scheme `{}`", url.scheme()),
+            )
+            .with_expected(expected),
+        );
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some(
+            doc.error(
+                pointer,
+                format!("`{shown}` carries a user name or password"),
+            )
+            .with_expected(expected)
+            .with_hint(
+                "credentials belong in the secret references (`crm.password: env:CRM_PASSWORD`), never in a URL",
+            ),
+        );
+    }
+    None
+}
+
 /// Checks the schema cannot express: literal secrets, GUIDs, URLs, the listen address, required
 /// settings of the chosen transport. Returns warnings and errors located in `doc`.
 pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
@@ -737,13 +776,8 @@ pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
             ("/crm/url", config.crm.url.as_ref()),
         ])
     {
-        if let Some(value) = value
-            && let Err(err) = url::Url::parse(value)
-        {
-            out.push(
-                doc.error(pointer, format!("`{value}` is not a URL: {err}"))
-                    .with_expected("an absolute `http://` or `https://` URL"),
-            );
+        if let Some(value) = value {
+            out.extend(check_url(doc, pointer, value));
         }
     }
     if crate::mapping::time::resolve_time_zone(&graph.default_time_zone).is_none() {

@@ -26,7 +26,7 @@ impl fmt::Display for Severity {
 }
 
 /// One located problem. `line` and `column` are 1-based; `0` means "the whole file".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Diagnostic {
     pub file: String,
     pub line: usize,

@@ -193,14 +193,29 @@ impl CrmClient {
                 maybe_applied: false,
             });
         }
-        encode::decode_response(&text, commands).map_err(|error| {
-            // A request-level 511/500 inside a 200: the server failed somewhere; assume the worst.
-            let maybe_applied = error.is_retryable();
-            SendFailure {
-                error,
-                maybe_applied,
-            }
-        })
+        // The answer's texts reach messages: an endpoint echoing the request must not reveal the password.
+        let mut redactor = crate::redact::Redactor::new();
+        redactor.add(self.config.password.expose_secret());
+        let redact = |mut error: CrmError| {
+            error.message = redactor.redact(&error.message);
+            error
+        };
+        encode::decode_response(&text, commands)
+            .map(|results| {
+                results
+                    .into_iter()
+                    .map(|result| result.map_err(redact))
+                    .collect()
+            })
+            .map_err(|error| {
+                let error = redact(error);
+                // A request-level 511/500 inside a 200: the server failed somewhere; assume the worst.
+                let maybe_applied = error.is_retryable();
+                SendFailure {
+                    error,
+                    maybe_applied,
+                }
+            })
     }
 
     /// Asks, in one round trip, which uncertain upserts already exist (G13): per upsert, the undeleted

@@ -156,7 +156,10 @@ impl CrmError {
 
 impl fmt::Display for CrmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "crm {}: {}", self.kind.code(), self.message)?;
+        // The message may quote the CRM's answer, which a hostile endpoint can fill with the request
+        // (`pwd="…"`): secret-looking values never print.
+        let message = crate::redact::redact_patterns(&self.message);
+        write!(f, "crm {}: {message}", self.kind.code())?;
         let mut place = Vec::new();
         if let Some(table) = &self.table {
             place.push(format!("table `{table}`"));

@@ -198,7 +198,7 @@ impl TokenCache {
                     .await;
                 continue;
             }
-            let err = match serde_json::from_slice::<TokenErrorBody>(&bytes) {
+            let mut err = match serde_json::from_slice::<TokenErrorBody>(&bytes) {
                 Ok(body) => TokenError::classify(
                     &self.creds.tenant_id,
                     &self.creds.client_id,
@@ -212,6 +212,11 @@ impl TokenCache {
                     String::from_utf8_lossy(&bytes).chars().take(200).collect(),
                 ),
             };
+            // The body is the endpoint's: it must not bring the secret into a message.
+            let mut redactor = crate::redact::Redactor::new();
+            redactor.add(self.creds.client_secret.expose_secret());
+            err.description = redactor.redact(&err.description);
+            err.error = redactor.redact(&err.error);
             tracing::error!(
                 tenant = %self.creds.tenant_id, status, aadsts = ?err.aadsts,
                 trace_id = ?err.trace_id, correlation_id = ?err.correlation_id, "token request refused"

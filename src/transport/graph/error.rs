@@ -12,20 +12,26 @@ use crate::transport::Disposition;
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
     /// The token endpoint refused the client-credentials grant.
-    #[error("{0}")]
+    #[error("{}", redacted(.0))]
     Token(Box<TokenError>),
     /// Graph answered with an error status (after retries where they apply).
-    #[error("{0}")]
+    #[error("{}", redacted(.0))]
     Api(Box<ApiError>),
     /// No HTTP response at all (connection refused, reset, timeout).
-    #[error("{0}")]
+    #[error("{}", redacted(.0))]
     Http(Box<HttpError>),
     /// A 2xx response whose body is not what Graph documents.
-    #[error("{0}")]
+    #[error("{}", redacted(.0))]
     Decode(Box<DecodeError>),
     /// The caller asked for something the transport cannot do (bad config, bad item reference).
-    #[error("{0}")]
+    #[error("{}", redacted(.0))]
     Invalid(String),
+}
+
+/// A message without secret-looking values: the texts of these errors quote response bodies, which a
+/// hostile or misconfigured endpoint can fill with the request (client secret, bearer token).
+fn redacted(e: &impl fmt::Display) -> String {
+    crate::redact::redact_patterns(&e.to_string())
 }
 
 impl GraphError {
@@ -154,32 +160,40 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The message is the service's: secret-looking values in it never print (see `redacted`).
+        f.write_str(&crate::redact::redact_patterns(&self.line()))
+    }
+}
+
+impl ApiError {
+    fn line(&self) -> String {
+        use std::fmt::Write as _;
         let code = if self.code.is_empty() {
             "-"
         } else {
             &self.code
         };
-        write!(
-            f,
+        let mut out = format!(
             "{} {}: {} {}: {}",
             self.method,
             self.url,
             self.status,
             code,
             self.message.trim_end_matches('.')
-        )?;
+        );
         if let Some(hint) = &self.hint {
-            write!(f, "; fix: {hint}")?;
+            let _ = write!(out, "; fix: {hint}");
         }
         if self.attempts > 1 {
-            write!(f, " (gave up after {} attempts)", self.attempts)?;
+            let _ = write!(out, " (gave up after {} attempts)", self.attempts);
         }
-        write!(
-            f,
+        let _ = write!(
+            out,
             " (request-id {}, client-request-id {})",
             self.request_id.as_deref().unwrap_or("-"),
             self.client_request_id
-        )
+        );
+        out
     }
 }
 
@@ -436,14 +450,15 @@ impl fmt::Display for TokenError {
             }
             None => format!("{} {}: {}", self.status, self.error, first_line.trim()),
         };
-        write!(
-            f,
+        let line = format!(
             "token request for tenant {} failed: {summary}; fix: {} (trace-id {}, correlation-id {})",
             self.tenant_id,
             self.hint,
             self.trace_id.as_deref().unwrap_or("-"),
             self.correlation_id.as_deref().unwrap_or("-")
-        )
+        );
+        // The description is the endpoint's: secret-looking values in it never print.
+        f.write_str(&crate::redact::redact_patterns(&line))
     }
 }
 

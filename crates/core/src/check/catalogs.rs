@@ -1,6 +1,8 @@
 //! Catalogs: references by name, and the values a catalog maps to (checked against `crm_values` when the
 //! mapping lists the CRM's valid values).
 
+use std::collections::HashSet;
+
 use indexmap::IndexMap;
 use serde_json::Value;
 
@@ -43,25 +45,37 @@ impl Checker {
 
     pub(super) fn catalog(&mut self, at: At<'_>, c: &sm::Catalog) -> model::Catalog {
         if let Some(valid) = &c.crm_values {
+            // Sets and a bounded number of messages: a catalog of many thousand values is checked in
+            // linear time, and its errors do not repeat the whole list thousands of times.
+            let known: HashSet<String> = valid.iter().map(Value::to_string).collect();
             let valid_text: Vec<String> = valid.iter().map(show).collect();
-            let check_value = |cx: &mut Checker, ptr: String, v: &Value| {
-                if v.is_null() || valid.contains(v) {
-                    return;
-                }
-                let d = cx.error(
-                    At {
-                        doc: at.doc,
-                        ptr: &ptr,
-                    },
+            let mut unknown: Vec<(String, &Value)> = c
+                .values
+                .iter()
+                .map(|(k, v)| (p(&p(at.ptr, "values"), k), v))
+                .collect();
+            unknown.push((p(at.ptr, "default"), &c.default));
+            unknown.retain(|(_, v)| !v.is_null() && !known.contains(&v.to_string()));
+            let expected = one_of_bounded(&valid_text);
+            for (ptr, v) in unknown.iter().take(MAX_REPORTED) {
+                let d = self.error(
+                    at_ptr(at, ptr),
                     format!("unknown CRM catalog value `{}`", show(v)),
                 );
-                d.expected = Some(one_of(&valid_text));
+                d.expected = Some(expected.clone());
                 d.hint = did_you_mean(&show(v), &valid_text);
-            };
-            for (k, v) in &c.values {
-                check_value(self, p(&p(at.ptr, "values"), k), v);
             }
-            check_value(self, p(at.ptr, "default"), &c.default);
+            if unknown.len() > MAX_REPORTED {
+                let d = self.error(
+                    at,
+                    format!(
+                        "{} more unknown CRM catalog values in this catalog (the first {MAX_REPORTED} are \
+                         reported above)",
+                        unknown.len() - MAX_REPORTED
+                    ),
+                );
+                d.expected = Some(expected);
+            }
         }
         model::Catalog {
             values: c.values.clone(),
@@ -69,6 +83,28 @@ impl Checker {
             reverse_default: c.reverse_default.clone(),
         }
     }
+}
+
+/// Unknown values reported one by one per catalog; the rest are counted in one more error.
+const MAX_REPORTED: usize = 20;
+
+/// Values listed in an `expected:` line; longer lists end with how many there are.
+const MAX_LISTED: usize = 50;
+
+fn at_ptr<'a>(at: At<'a>, ptr: &'a str) -> At<'a> {
+    At { doc: at.doc, ptr }
+}
+
+/// `one of: a, b, …` listing at most [`MAX_LISTED`] values.
+fn one_of_bounded(values: &[String]) -> String {
+    if values.len() <= MAX_LISTED {
+        return one_of(values);
+    }
+    format!(
+        "{}, … ({} values in all)",
+        one_of(&values[..MAX_LISTED]),
+        values.len()
+    )
 }
 
 /// A JSON value as an admin wrote it (strings without quotes).

@@ -20,6 +20,9 @@ mod participants;
 mod resource;
 mod rules;
 mod templates;
+mod test_files;
+
+pub use test_files::check_suite;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -114,30 +117,9 @@ pub fn check(
     }
 }
 
-/// The minijinja environment all mapping templates compile into (also used by the engine).
-pub fn new_environment() -> minijinja::Environment<'static> {
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
-    // `{{ item.body | body_text }}`: a Graph itemBody (or an HTML string) as plain text, like the
-    // `html_to_text` converter.
-    env.add_filter("body_text", |v: minijinja::Value| {
-        let text = |name: &str| {
-            v.get_attr(name)
-                .ok()
-                .and_then(|a| a.as_str().map(str::to_owned))
-        };
-        let json = match (v.as_str(), text("content")) {
-            (Some(s), _) => serde_json::Value::String(s.to_owned()),
-            (None, Some(content)) => serde_json::json!({
-                "content": content,
-                "contentType": text("contentType"),
-            }),
-            (None, None) => serde_json::Value::Null,
-        };
-        crate::mapping::convert::body_text(&json)
-    });
-    env
-}
+/// The minijinja environment all mapping templates compile into (also used by the engine), with its
+/// limits (see [`crate::jinja`]).
+pub use crate::jinja::new_environment;
 
 /// A location: a document and a JSON pointer into it.
 #[derive(Clone, Copy)]

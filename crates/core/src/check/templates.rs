@@ -2,7 +2,7 @@
 //! of its direction and only minijinja's built-in filters.
 
 use super::{At, Checker, one_of};
-use crate::{diag::did_you_mean, model};
+use crate::{diag::did_you_mean, jinja, model};
 
 /// Variables of forward templates.
 pub(super) const FORWARD_VARS: &[&str] = &["item", "ctx"];
@@ -112,9 +112,47 @@ impl Checker {
                 d.hint = did_you_mean(&f, FILTERS.iter().copied());
             }
         }
+        if ok {
+            ok = self.template_limits(at, &name, source, vars);
+        }
         ok.then_some(model::TemplateRef { name })
     }
+
+    /// Rejects what can never run within the limits: literal arguments over a cap, and templates that
+    /// hit a limit even when rendered for an empty item (or record).
+    fn template_limits(&mut self, at: At<'_>, name: &str, source: &str, vars: &[&str]) -> bool {
+        let literal = jinja::static_limits(source);
+        let found = !literal.is_empty();
+        for message in literal {
+            let d = self.error(at, format!("template can never run: {message}"));
+            d.expected = Some(LIMITS_EXPECTED.into());
+        }
+        if found {
+            return false;
+        }
+        let Ok(tpl) = self.env.get_template(name) else {
+            return true;
+        };
+        let empty = minijinja::Value::from(std::collections::BTreeMap::<String, String>::new());
+        let ctx: std::collections::BTreeMap<&str, minijinja::Value> =
+            vars.iter().map(|v| (*v, empty.clone())).collect();
+        match jinja::render(&tpl, minijinja::Value::from(ctx)) {
+            Err(e) if e.limit => {
+                let d = self.error(
+                    at,
+                    format!("template exceeds the limits even for an empty input: {e}"),
+                );
+                d.expected = Some(LIMITS_EXPECTED.into());
+                false
+            }
+            _ => true,
+        }
+    }
 }
+
+const LIMITS_EXPECTED: &str = "a template within the limits: format widths and precisions up to 1000, \
+     indent up to 100, text repeated at most 100000 times, output up to 1 MiB, at most 1000000 steps \
+     (see docs/limits.md)";
 
 /// Filter names used in a template (`| name`), outside string literals.
 fn used_filters(source: &str) -> Vec<String> {

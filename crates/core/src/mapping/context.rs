@@ -1,6 +1,8 @@
 //! The evaluation context: what the connector knows besides the item (mailbox time zone, language, "now",
 //! the mailbox owner, the folder and the directory of known CRM participants).
 
+use std::collections::HashMap;
+
 use indexmap::IndexMap;
 use jiff::{Timestamp, tz::TimeZone};
 use serde_json::Value;
@@ -78,6 +80,26 @@ pub enum Found<'a> {
 }
 
 impl Directory {
+    /// Every entry by its lower-case address, reps winning over persons (as in [`Directory::lookup`]):
+    /// built once per item so resolving many participants is linear, not participants × entries.
+    pub fn index(&self) -> HashMap<String, Found<'_>> {
+        let mut index = HashMap::with_capacity(self.reps.len() + self.persons.len());
+        let entries = self
+            .reps
+            .iter()
+            .map(Found::Rep)
+            .chain(self.persons.iter().map(Found::Person));
+        for found in entries {
+            let entry = match found {
+                Found::Rep(e) | Found::Person(e) => e,
+            };
+            index
+                .entry(entry.email.trim().to_ascii_lowercase())
+                .or_insert(found);
+        }
+        index
+    }
+
     /// Reps first, then persons.
     pub fn lookup(&self, email: &str) -> Option<Found<'_>> {
         let eq = |e: &&DirectoryEntry| e.email.eq_ignore_ascii_case(email.trim());

@@ -123,9 +123,7 @@ pub fn render(
         .get_template(&tpl.name)
         .map_err(|e| format!("template missing: {e}"))?;
     let ctx: std::collections::BTreeMap<&str, minijinja::Value> = vars.iter().cloned().collect();
-    let out = t
-        .render(ctx)
-        .map_err(|e| format!("template failed: {e:#}"))?;
+    let out = crate::jinja::render(&t, minijinja::Value::from(ctx)).map_err(|e| e.message)?;
     Ok(if out.is_empty() {
         Value::Null
     } else {
@@ -174,8 +172,8 @@ pub fn parse_bool(v: &Value) -> Option<bool> {
     }
 }
 
-/// HTML → plain text: no line wrapping, lists keep their bullets and numbers, links show as `[text]`, at
-/// most one blank line in a row, no trailing spaces, non-breaking spaces as spaces.
+pub use super::html::html_to_text;
+
 /// A Graph `itemBody` (`{contentType, content}`) or an HTML string as plain text; other values as their
 /// key text.
 pub fn body_text(v: &Value) -> String {
@@ -196,23 +194,6 @@ pub fn body_text(v: &Value) -> String {
         Value::Null => String::new(),
         other => key_text(other),
     }
-}
-
-pub fn html_to_text(html: &str) -> String {
-    let text = html2text::config::plain_no_decorate()
-        .no_table_borders()
-        .string_from_read(html.as_bytes(), usize::MAX / 4)
-        .unwrap_or_else(|_| html.to_string())
-        // `&nbsp;` is layout, not content: a CRM text field wants plain spaces.
-        .replace('\u{a0}', " ");
-    let mut out: Vec<&str> = Vec::new();
-    for line in text.lines().map(str::trim_end) {
-        if line.is_empty() && out.last().is_none_or(|l| l.is_empty()) {
-            continue;
-        }
-        out.push(line);
-    }
-    out.join("\n").trim().to_string()
 }
 
 fn span_minutes(start: &GraphTime, end: &GraphTime, all_day: bool) -> i64 {
@@ -255,7 +236,13 @@ fn minutes_of(v: &Work, end: Option<&JsonPath>, env: &mut Env<'_>) -> Option<i64
     };
     match end {
         None => match v.as_f64() {
-            Some(n) => Some(n.round() as i64),
+            Some(n) if n >= 0.0 && n.is_finite() => Some(n.round() as i64),
+            Some(n) => {
+                env.warn(format!(
+                    "expected a number of minutes of at least 0, found {n}; left out"
+                ));
+                None
+            }
             None => {
                 env.warn(format!("expected a number of minutes, found {v}"));
                 None
@@ -267,6 +254,19 @@ fn minutes_of(v: &Work, end: Option<&JsonPath>, env: &mut Env<'_>) -> Option<i64
                 return None;
             }
             match (parse_graph_time(v), parse_graph_time(&end_v)) {
+                (Ok(s), Ok(e))
+                    if if env.all_day {
+                        e.civil.date() < s.civil.date()
+                    } else {
+                        e.instant < s.instant
+                    } =>
+                {
+                    env.warn(format!(
+                        "the end ({}: {}) is before the start ({}); duration left out",
+                        end.text, e.civil, s.civil
+                    ));
+                    None
+                }
                 (Ok(s), Ok(e)) => Some(span_minutes(&s, &e, env.all_day)),
                 (Err(e), _) | (_, Err(e)) => {
                     env.warn(e);
@@ -309,15 +309,25 @@ pub fn apply(c: &model::Convert, v: Work, env: &mut Env<'_>) -> Work {
             let Some(minutes) = minutes_of(&v, end.as_ref(), env) else {
                 return Work::Json(Value::Null);
             };
-            let u = pick_unit(minutes, *unit, env.all_day);
+            // An all-day item's span is whole days; a plain number of minutes (a reminder) is not
+            // a span of the item, so it keeps its own unit (15 minutes, not `0 Days`).
+            let u = pick_unit(minutes, *unit, env.all_day && end.is_some());
             if matches!(c, C::DurationUnit { .. }) {
                 return Work::Json(Value::String(unit_name(u).into()));
             }
-            let n = match u {
-                DurationUnit::Days => minutes / 1440,
-                DurationUnit::Hours => minutes / 60,
-                _ => minutes,
+            let per = match u {
+                DurationUnit::Days => 1440,
+                DurationUnit::Hours => 60,
+                _ => 1,
             };
+            if minutes % per != 0 {
+                env.warn(format!(
+                    "{minutes} minutes is not a whole number of {}; written as {}",
+                    unit_name(u),
+                    minutes / per
+                ));
+            }
+            let n = minutes / per;
             Work::Json(Value::from(n))
         }
         C::Boolean => {

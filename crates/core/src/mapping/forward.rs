@@ -5,9 +5,11 @@ use serde_json::Value;
 
 use super::{
     context::{Context, Found},
-    convert::{Env, Work, apply, ctx_value, eval_path, render, to_jinja, truthy},
+    convert::{
+        Env, Work, apply, ctx_value, eval_path, key_text, parse_bool, render, to_jinja, truthy,
+    },
     participants,
-    value::{CrmRecord, FieldValue},
+    value::{CrmRecord, FieldValue, clean_fields},
 };
 use crate::model::{MappingSet, Resource, Selection, Source};
 
@@ -16,13 +18,25 @@ use crate::model::{MappingSet, Resource, Selection, Source};
 pub fn to_crm(set: &MappingSet, res: &Resource, item: &Value, ctx: &Context) -> CrmRecord {
     let mut warnings = Vec::new();
     let mut fields: IndexMap<String, FieldValue> = IndexMap::new();
-    let all_day = res
-        .all_day
-        .as_ref()
-        .is_some_and(|p| truthy(&eval_path(p, item)));
+    let all_day = res.all_day.as_ref().is_some_and(|p| {
+        let v = eval_path(p, item);
+        match parse_bool(&v) {
+            Some(b) => b,
+            None if v.is_null() => false,
+            None => {
+                // `"false"` is false (parse_bool); what is no boolean at all must not drop the times.
+                warnings.push(format!(
+                    "{}: `{}` is not a boolean; the item is mapped as not all-day",
+                    p.text,
+                    key_text(&v)
+                ));
+                false
+            }
+        }
+    });
     for rule in res.rules.iter().filter(|r| r.to_crm()) {
         if let Some(when) = &rule.when
-            && !truthy(&eval_path(when, item))
+            && !condition(&eval_path(when, item))
         {
             continue;
         }
@@ -66,14 +80,20 @@ pub fn to_crm(set: &MappingSet, res: &Resource, item: &Value, ctx: &Context) -> 
         }
     }
     if let Some(p) = &res.participants {
-        let list = participants::collect(p, item, ctx);
+        let list = participants::collect_with_warnings(p, item, ctx, &mut warnings);
         participants::write(p, &list, ctx, &mut fields, &mut warnings);
     }
+    clean_fields(&mut fields, &mut warnings);
     CrmRecord {
         table: res.table.clone(),
         fields,
         warnings,
     }
+}
+
+/// A `when` condition: booleans in their usual spellings (`"false"` is false), else JSON truthiness.
+fn condition(v: &Value) -> bool {
+    parse_bool(v).unwrap_or_else(|| truthy(v))
 }
 
 /// Whether a Graph item passes the resource's Graph-side selection (no selection: every item).

@@ -13,6 +13,7 @@ pub mod context;
 pub mod convert;
 pub mod filter;
 pub mod forward;
+pub mod html;
 pub mod kinds;
 pub mod mailboxes;
 pub mod participants;

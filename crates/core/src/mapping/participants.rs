@@ -1,15 +1,20 @@
 //! Participant resolution: attendees / recipients by e-mail against CRM reps and persons, and the
 //! missing-participants block for the ones that do not resolve.
 
+use std::collections::HashSet;
+
 use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::{
     context::{Context, Found},
     convert::{eval_path, key_text},
-    value::FieldValue,
+    value::{FieldValue, clean_text},
 };
-use crate::model::{self, MissingMode, Role};
+use crate::{
+    limits::MAX_PARTICIPANTS,
+    model::{self, MissingMode, Role},
+};
 
 /// One participant of an item.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +41,24 @@ pub fn collect<'c>(
     item: &Value,
     ctx: &'c Context,
 ) -> Vec<Participant<'c>> {
+    collect_with_warnings(p, item, ctx, &mut Vec::new())
+}
+
+/// [`collect`], with a warning for each address or name that held control characters (replaced by
+/// spaces, so no address can add a line to the missing-participants block) and when more than
+/// [`MAX_PARTICIPANTS`] participants had to be left out. Linear in the number of participants: each
+/// address is looked up in one index of the directory and one set of the addresses seen.
+pub fn collect_with_warnings<'c>(
+    p: &model::Participants,
+    item: &Value,
+    ctx: &'c Context,
+    warnings: &mut Vec<String>,
+) -> Vec<Participant<'c>> {
+    let index = ctx.directory.index();
+    let mailbox = ctx.mailbox.as_deref().map(str::to_ascii_lowercase);
+    let mut seen: HashSet<String> = HashSet::new();
     let mut out: Vec<Participant<'c>> = Vec::new();
+    let mut left_out = 0usize;
     for src in &p.sources {
         let nodes = match eval_path(&src.path, item) {
             Value::Array(a) => a,
@@ -44,31 +66,51 @@ pub fn collect<'c>(
             one => vec![one],
         };
         for node in nodes {
-            let address = key_text(&eval_path(&p.address, &node)).trim().to_string();
+            let raw = key_text(&eval_path(&p.address, &node));
+            let (address, changed) = clean_text(raw.trim(), true);
+            let address = address.trim().to_string();
             if address.is_empty() || address == "null" {
                 continue;
             }
-            if p.skip_mailbox
-                && ctx
-                    .mailbox
-                    .as_deref()
-                    .is_some_and(|m| m.eq_ignore_ascii_case(&address))
-            {
+            let key = address.to_ascii_lowercase();
+            if p.skip_mailbox && mailbox.as_deref() == Some(key.as_str()) {
                 continue;
             }
-            if out.iter().any(|o| o.address.eq_ignore_ascii_case(&address)) {
+            if seen.contains(&key) {
                 continue;
+            }
+            if out.len() >= MAX_PARTICIPANTS {
+                left_out += 1;
+                continue;
+            }
+            if changed > 0 {
+                warnings.push(format!(
+                    "participant address {:?} holds control characters (line breaks, NUL, …); \
+                     they were replaced by spaces",
+                    raw.trim()
+                ));
             }
             let name = match eval_path(&p.name, &node) {
                 Value::Null => String::new(),
-                v => key_text(&v),
+                v => {
+                    let raw = key_text(&v);
+                    let (name, changed) = clean_text(&raw, true);
+                    if changed > 0 {
+                        warnings.push(format!(
+                            "participant name {raw:?} of {address} holds control characters; they were \
+                             replaced by spaces"
+                        ));
+                    }
+                    name
+                }
             };
             let role = match (&src.role, &src.role_path) {
                 (Some(r), _) => *r,
                 (None, Some(path)) => role_of(&key_text(&eval_path(path, &node))),
                 (None, None) => Role::Unknown,
             };
-            let found = ctx.directory.lookup(&address);
+            let found = index.get(key.as_str()).copied();
+            seen.insert(key);
             out.push(Participant {
                 address,
                 name,
@@ -76,6 +118,12 @@ pub fn collect<'c>(
                 found,
             });
         }
+    }
+    if left_out > 0 {
+        warnings.push(format!(
+            "{left_out} participants left out: at most {MAX_PARTICIPANTS} participants of one item are \
+             resolved"
+        ));
     }
     out
 }

@@ -63,6 +63,53 @@ impl Serialize for FieldValue {
     }
 }
 
+/// Text without control characters: `\r\n` and a lone `\r` become `\n`; with `single_line` every control
+/// character (line breaks and tabs included) becomes a space, else line breaks and tabs stay and the
+/// other control characters (NUL, escape, C1 controls, …) are dropped. Returns the text and how many
+/// characters were replaced or dropped (line-ending normalisation not counted).
+pub fn clean_text(text: &str, single_line: bool) -> (String, usize) {
+    if !text.chars().any(char::is_control) {
+        return (text.to_string(), 0);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut changed = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if !single_line => {
+                if chars.peek() != Some(&'\n') {
+                    out.push('\n');
+                }
+            }
+            '\n' | '\t' if !single_line => out.push(c),
+            c if c.is_control() => {
+                changed += 1;
+                if single_line {
+                    out.push(' ');
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    (out, changed)
+}
+
+/// Drops the control characters of every text field (see [`clean_text`]), with a warning naming the
+/// field: no NUL, escape or other control character reaches the CRM.
+pub fn clean_fields(fields: &mut IndexMap<String, FieldValue>, warnings: &mut Vec<String>) {
+    for (name, value) in fields.iter_mut() {
+        if let FieldValue::Text(text) = value {
+            let (clean, changed) = clean_text(text, false);
+            if changed > 0 {
+                warnings.push(format!(
+                    "{name}: {changed} control character(s) (such as NUL) removed from the text"
+                ));
+            }
+            *text = clean;
+        }
+    }
+}
+
 /// A mapped CRM record: `{"table", "fields", "warnings"}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CrmRecord {
@@ -78,5 +125,24 @@ impl CrmRecord {
             .iter()
             .map(|(k, v)| (k.clone(), v.to_json()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_never_pass() {
+        assert_eq!(clean_text("a\r\nb\rc\td", false), ("a\nb\nc\td".into(), 0));
+        assert_eq!(
+            clean_text("a\0b\u{1b}[31m\u{85}c", false),
+            ("ab[31mc".into(), 3)
+        );
+        assert_eq!(
+            clean_text("x@y.com\nRequired: z@y.com\0", true),
+            ("x@y.com Required: z@y.com ".into(), 2)
+        );
+        assert_eq!(clean_text("plain ü", true), ("plain ü".into(), 0));
     }
 }

@@ -5,12 +5,18 @@
 //! value and address nodes by JSON pointer (`/fields/3/source`), and [`Document::locate`] turns that
 //! pointer back into a position. Scalars follow the YAML 1.2 core schema. Pure: text in, data out.
 
-use std::{borrow::Cow, collections::HashMap};
+use std::{
+    borrow::Cow,
+    collections::{BTreeMap, HashMap},
+};
 
 use serde_json::{Map, Number, Value};
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};
 
-use crate::diag::{Diagnostic, Severity};
+use crate::{
+    diag::{Diagnostic, Severity},
+    limits::{MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES},
+};
 
 /// A 1-based source position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,7 +48,8 @@ pub struct Document {
     pub file: String,
     /// The content as JSON (`null` for an empty file).
     pub value: Value,
-    positions: HashMap<String, NodePos>,
+    /// Ordered, so the nodes below a pointer are one range (see [`Document::subtree_positions`]).
+    positions: BTreeMap<String, NodePos>,
 }
 
 impl Document {
@@ -62,16 +69,23 @@ impl Document {
         (pos.line, pos.column)
     }
 
-    /// The positions (node and key) of the node at `pointer` and of everything below it.
+    /// The positions (node and key) of the node at `pointer` and of everything below it: one range of
+    /// the ordered positions, so asking for every violation of a big file stays cheap.
     pub fn subtree_positions(&self, pointer: &str) -> Vec<(usize, usize)> {
         let prefix = format!("{pointer}/");
         let mut out = Vec::new();
-        for (p, pos) in &self.positions {
-            if p == pointer || p.starts_with(&prefix) {
-                out.push((pos.value.line, pos.value.column));
-                if let Some(key) = pos.key {
-                    out.push((key.line, key.column));
-                }
+        let own = self.positions.get_key_value(pointer);
+        let below = self
+            .positions
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(p, _)| p.starts_with(&prefix));
+        for (_, pos) in own.into_iter().chain(below) {
+            out.push((pos.value.line, pos.value.column));
+            if let Some(key) = pos.key {
+                out.push((key.line, key.column));
             }
         }
         out
@@ -148,38 +162,29 @@ pub fn pointer_push(pointer: &str, token: &str) -> String {
     out
 }
 
-/// Parses one YAML document. Syntax errors, duplicate keys, non-scalar keys and multiple documents are
-/// located diagnostics; everything the parser can say is collected before giving up.
+/// Parses one YAML document. Syntax errors, duplicate keys, non-scalar keys, multiple documents and
+/// documents over the limits (values, text and nesting, every alias expansion counted: see
+/// [`crate::limits`]) are located diagnostics; everything the parser can say is collected before giving up.
+/// A leading byte-order mark is skipped.
 pub fn parse(file: &str, text: &str) -> Result<Document, Vec<Diagnostic>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder {
         file,
         stack: Vec::new(),
         root: None,
-        positions: HashMap::new(),
+        positions: BTreeMap::new(),
         anchors: HashMap::new(),
         diagnostics: Vec::new(),
         documents: 0,
         nodes: 0,
+        bytes: 0,
     };
     for event in Parser::new_from_str(text) {
         match event {
             Ok((event, span)) => {
                 builder.event(event, &span);
-                if builder.nodes > MAX_NODES {
-                    builder.diagnostics.push(
-                        Diagnostic::error(
-                            file,
-                            span.start.line(),
-                            span.start.col() + 1,
-                            "the document expands to too many values",
-                        )
-                        .with_expected(format!(
-                            "at most {MAX_NODES} values, counting every alias expansion"
-                        ))
-                        .with_hint(
-                            "aliases (`*name`) copy the anchored value; nest them less deeply",
-                        ),
-                    );
+                if let Some(d) = builder.over_limit(&span) {
+                    builder.diagnostics.push(d);
                     break;
                 }
             }
@@ -222,11 +227,14 @@ enum Frame {
     Seq {
         pointer: String,
         anchor: usize,
+        /// The document's node and byte counts when the collection started, to size an anchored one.
+        start: Size,
         items: Vec<Value>,
     },
     Map {
         pointer: String,
         anchor: usize,
+        start: Size,
         entries: Map<String, Value>,
         /// Key positions, to report a duplicate against the first occurrence.
         key_lines: HashMap<String, Pos>,
@@ -237,31 +245,71 @@ enum Frame {
     },
 }
 
+/// Nodes and bytes: what a value costs, alias expansions included.
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    nodes: usize,
+    bytes: usize,
+}
+
 struct Builder<'f> {
     file: &'f str,
     stack: Vec<Frame>,
     root: Option<Value>,
-    positions: HashMap<String, NodePos>,
-    /// Anchored values with their node counts.
-    anchors: HashMap<usize, (Value, usize)>,
+    positions: BTreeMap<String, NodePos>,
+    /// Anchored values with their expanded size.
+    anchors: HashMap<usize, (Value, Size)>,
     diagnostics: Vec<Diagnostic>,
     documents: usize,
     /// Nodes built so far, alias expansions included (a guard against "billion laughs" documents).
     nodes: usize,
-}
-
-/// The most nodes one document may expand to; mapping files have a few thousand at most.
-const MAX_NODES: usize = 1_000_000;
-
-fn count_nodes(value: &Value) -> usize {
-    match value {
-        Value::Array(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
-        Value::Object(map) => 1 + map.values().map(count_nodes).sum::<usize>(),
-        _ => 1,
-    }
+    /// Bytes of text built so far (scalars, keys, node paths), alias expansions included: a few
+    /// aliases of one long string cost as much memory as many small values.
+    bytes: usize,
 }
 
 impl Builder<'_> {
+    fn size(&self) -> Size {
+        Size {
+            nodes: self.nodes,
+            bytes: self.bytes,
+        }
+    }
+
+    /// A located error when the document went past a limit (checked after every event, so it stops
+    /// before the next copy).
+    fn over_limit(&self, span: &Span) -> Option<Diagnostic> {
+        let (message, expected, hint) = if self.nodes > MAX_YAML_NODES {
+            (
+                "the document expands to too many values",
+                format!("at most {MAX_YAML_NODES} values, counting every alias expansion"),
+                "aliases (`*name`) copy the anchored value; nest them less deeply",
+            )
+        } else if self.bytes > MAX_YAML_BYTES {
+            (
+                "the document expands to too much text",
+                format!(
+                    "at most {} MiB of text, counting every alias expansion",
+                    MAX_YAML_BYTES / (1024 * 1024)
+                ),
+                "aliases (`*name`) copy the anchored value; anchor less text or alias it less often",
+            )
+        } else if self.stack.len() > MAX_YAML_DEPTH {
+            (
+                "the document nests too deeply",
+                format!("at most {MAX_YAML_DEPTH} levels of nested lists and mappings"),
+                "flatten the structure",
+            )
+        } else {
+            return None;
+        };
+        Some(
+            Diagnostic::error(self.file, span.start.line(), span.start.col() + 1, message)
+                .with_expected(expected)
+                .with_hint(hint),
+        )
+    }
+
     fn event(&mut self, event: Event<'_>, span: &Span) {
         match event {
             Event::DocumentStart(..) => {
@@ -281,6 +329,7 @@ impl Builder<'_> {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
+                self.bytes = self.bytes.saturating_add(text.len());
                 if self.key_expected() {
                     self.key(text.into_owned(), span);
                     return;
@@ -289,15 +338,23 @@ impl Builder<'_> {
                 let value = scalar(&text, style, tag.as_deref());
                 self.nodes += 1;
                 if anchor != 0 {
-                    self.anchors.insert(anchor, (value.clone(), 1));
+                    let size = Size {
+                        nodes: 1,
+                        bytes: text.len(),
+                    };
+                    self.anchors.insert(anchor, (value.clone(), size));
                 }
                 self.begin_node(span);
                 self.finish(value);
             }
             Event::Alias(id) => {
-                let size = self.anchors.get(&id).map_or(1, |(_, size)| *size);
-                self.nodes += size;
-                if self.nodes > MAX_NODES {
+                let size = self
+                    .anchors
+                    .get(&id)
+                    .map_or(Size::default(), |(_, size)| *size);
+                self.nodes = self.nodes.saturating_add(size.nodes.max(1));
+                self.bytes = self.bytes.saturating_add(size.bytes);
+                if self.nodes > MAX_YAML_NODES || self.bytes > MAX_YAML_BYTES {
                     // Refused before copying; `parse` reports it.
                     return;
                 }
@@ -320,9 +377,11 @@ impl Builder<'_> {
                     self.bad_key(span);
                 }
                 let pointer = self.begin_node(span);
+                let start = self.size();
                 self.stack.push(Frame::Seq {
                     pointer,
                     anchor,
+                    start,
                     items: Vec::new(),
                 });
             }
@@ -331,9 +390,11 @@ impl Builder<'_> {
                     self.bad_key(span);
                 }
                 let pointer = self.begin_node(span);
+                let start = self.size();
                 self.stack.push(Frame::Map {
                     pointer,
                     anchor,
+                    start,
                     entries: Map::new(),
                     key_lines: HashMap::new(),
                     pending: None,
@@ -341,11 +402,17 @@ impl Builder<'_> {
                 });
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { anchor, items, .. }) = self.stack.pop() {
+                if let Some(Frame::Seq {
+                    anchor,
+                    start,
+                    items,
+                    ..
+                }) = self.stack.pop()
+                {
                     let value = Value::Array(items);
                     self.nodes += 1;
                     if anchor != 0 {
-                        let size = count_nodes(&value);
+                        let size = self.size_since(start);
                         self.anchors.insert(anchor, (value.clone(), size));
                     }
                     self.finish(value);
@@ -353,19 +420,30 @@ impl Builder<'_> {
             }
             Event::MappingEnd => {
                 if let Some(Frame::Map {
-                    anchor, entries, ..
+                    anchor,
+                    start,
+                    entries,
+                    ..
                 }) = self.stack.pop()
                 {
                     let value = Value::Object(entries);
                     self.nodes += 1;
                     if anchor != 0 {
-                        let size = count_nodes(&value);
+                        let size = self.size_since(start);
                         self.anchors.insert(anchor, (value.clone(), size));
                     }
                     self.finish(value);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// What was built since `start`: the expanded size of a collection that has just ended.
+    fn size_since(&self, start: Size) -> Size {
+        Size {
+            nodes: self.nodes - start.nodes,
+            bytes: self.bytes - start.bytes,
         }
     }
 
@@ -439,6 +517,8 @@ impl Builder<'_> {
                 None => (pointer_push(pointer, "\u{0}"), None),
             },
         };
+        // Paths are memory too: long keys repeated down a deep tree must count against the budget.
+        self.bytes = self.bytes.saturating_add(pointer.len());
         self.positions
             .entry(pointer.clone())
             .or_insert(NodePos { key, value: pos });
@@ -711,6 +791,72 @@ list: [a, 'b', 3]
         }
         let err = parse("bomb.yaml", &text).unwrap_err();
         assert_eq!(err[0].message, "the document expands to too many values");
+    }
+
+    /// Issue 10 (YAML alias bombs): a few aliases of one long string expand to gigabytes while the
+    /// number of values stays small; the expanded text is counted and refused at the alias.
+    #[test]
+    fn text_bombs_are_refused_at_the_alias() {
+        let long = "x".repeat(100_000);
+        let mut text = format!("s: &s {long}\nl: [");
+        for _ in 0..2_000 {
+            text.push_str("*s, ");
+        }
+        text.push_str("]\n");
+        let err = parse("text-bomb.yaml", &text).unwrap_err();
+        assert_eq!(err[0].message, "the document expands to too much text");
+        assert_eq!(err[0].line, 2, "{}", err[0]);
+        assert!(err[0].column > 1, "{}", err[0]);
+    }
+
+    /// Issue 10: nested anchors are sized without walking the anchored value again, and a bomb of
+    /// nested lists is stopped at the alias that crosses the limit.
+    #[test]
+    fn nested_alias_bombs_are_refused_with_their_line() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let prev = format!("*a{}", i - 1);
+            let items = [prev.as_str(); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{items}]\n"));
+        }
+        let err = parse("bomb.yaml", &text).unwrap_err();
+        assert_eq!(err[0].message, "the document expands to too many values");
+        assert!((5..=7).contains(&err[0].line), "{}", err[0]);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = format!("{}x{}", "[".repeat(200), "]".repeat(200));
+        let err = parse("deep.yaml", &text).unwrap_err();
+        assert!(
+            err.iter()
+                .any(|d| d.message == "the document nests too deeply"
+                    || d.message.starts_with("invalid YAML")),
+            "{err:?}"
+        );
+        let text: String = (0..100)
+            .map(|i| format!("{}- \n", "  ".repeat(i)))
+            .collect();
+        let err = parse("deep-block.yaml", &text).unwrap_err();
+        assert_eq!(err[0].message, "the document nests too deeply");
+    }
+
+    #[test]
+    fn long_keys_down_a_deep_tree_count_as_text() {
+        // Every node's path repeats the long key: the paths alone would need gigabytes.
+        let key = "k".repeat(1_000);
+        let mut text = format!("{key}:\n");
+        for i in 0..100_000 {
+            text.push_str(&format!("  - {i}\n"));
+        }
+        let err = parse("keys.yaml", &text).unwrap_err();
+        assert_eq!(err[0].message, "the document expands to too much text");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let doc = parse("bom.yaml", "\u{feff}a: 1\n").unwrap();
+        assert_eq!(doc.value, json!({"a": 1}));
     }
 
     #[test]
