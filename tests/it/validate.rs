@@ -87,7 +87,7 @@ fn unknown_keys_name_the_allowed_ones_and_the_closest() {
     );
     insta::assert_snapshot!(schema_diagnostics(Kind::Mapping, &text), @r"
     event.yaml:5:1: error: unknown key `descripton` at the top level
-      expected: one of: resource, table, content_type, form, direction, description, all_day, selection, filters, fields, catalogs, participants, deletion, form_fields, sync
+      expected: one of: resource, table, content_type, form, direction, description, all_day, floating_dates, selection, filters, fields, catalogs, participants, deletion, form_fields, sync
       hint: did you mean `description`?
     event.yaml:8:5: error: unknown key `form` in `fields[0]`
       expected: one of: crm, from, convert, when, direction, reverse

@@ -26,8 +26,10 @@ pub const MAX_YAML_DEPTH: usize = 64;
 /// created, so it bounds both the time (well under a second) and the memory (about 64 MiB) of a render.
 pub const TEMPLATE_FUEL: u64 = 1_000_000;
 
-/// Bytes one template render may output; more is a warning and the field is left out.
-pub const MAX_TEMPLATE_OUTPUT: usize = 1024 * 1024;
+/// Bytes one template render may output; more is a warning and the field is left out. Big enough for a
+/// template that carries a whole e-mail or meeting body (the shipped event mapping's `Text`), as large as
+/// an input file may be.
+pub const MAX_TEMPLATE_OUTPUT: usize = 32 * 1024 * 1024;
 
 /// The largest width or precision a `format` conversion (`%10.2f`) may ask for.
 pub const MAX_FORMAT_WIDTH: usize = 1_000;

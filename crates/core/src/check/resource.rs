@@ -108,6 +108,7 @@ impl Checker {
             form: spec.form.clone(),
             direction: spec.direction,
             all_day,
+            floating_dates: spec.floating_dates,
             selection,
             filter,
             rules,

@@ -151,7 +151,7 @@ impl Checker {
 }
 
 const LIMITS_EXPECTED: &str = "a template within the limits: format widths and precisions up to 1000, \
-     indent up to 100, text repeated at most 100000 times, output up to 1 MiB, at most 1000000 steps \
+     indent up to 100, text repeated at most 100000 times, output up to 32 MiB, at most 1000000 steps \
      (see docs/limits.md)";
 
 /// Filter names used in a template (`| name`), outside string literals.

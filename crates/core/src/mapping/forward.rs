@@ -18,22 +18,23 @@ use crate::model::{MappingSet, Resource, Selection, Source};
 pub fn to_crm(set: &MappingSet, res: &Resource, item: &Value, ctx: &Context) -> CrmRecord {
     let mut warnings = Vec::new();
     let mut fields: IndexMap<String, FieldValue> = IndexMap::new();
-    let all_day = res.all_day.as_ref().is_some_and(|p| {
-        let v = eval_path(p, item);
-        match parse_bool(&v) {
-            Some(b) => b,
-            None if v.is_null() => false,
-            None => {
-                // `"false"` is false (parse_bool); what is no boolean at all must not drop the times.
-                warnings.push(format!(
-                    "{}: `{}` is not a boolean; the item is mapped as not all-day",
-                    p.text,
-                    key_text(&v)
-                ));
-                false
+    let all_day = res.floating_dates
+        || res.all_day.as_ref().is_some_and(|p| {
+            let v = eval_path(p, item);
+            match parse_bool(&v) {
+                Some(b) => b,
+                None if v.is_null() => false,
+                None => {
+                    // `"false"` is false (parse_bool); what is no boolean at all must not drop the times.
+                    warnings.push(format!(
+                        "{}: `{}` is not a boolean; the item is mapped as not all-day",
+                        p.text,
+                        key_text(&v)
+                    ));
+                    false
+                }
             }
-        }
-    });
+        });
     for rule in res.rules.iter().filter(|r| r.to_crm()) {
         if let Some(when) = &rule.when
             && !condition(&eval_path(when, item))

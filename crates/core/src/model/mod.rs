@@ -42,6 +42,8 @@ pub struct Resource {
     pub form: Option<String>,
     pub direction: Direction,
     pub all_day: Option<JsonPath>,
+    /// Every date is a calendar day (no time-zone conversion), as for all-day items.
+    pub floating_dates: bool,
     pub selection: Option<Selection>,
     pub filter: Option<Filter>,
     pub rules: Vec<Rule>,

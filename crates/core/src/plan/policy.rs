@@ -331,6 +331,7 @@ mod tests {
             form: None,
             direction: Direction::GraphToCrm,
             all_day: None,
+            floating_dates: false,
             selection: None,
             filter: None,
             rules: Vec::new(),

@@ -31,6 +31,10 @@ pub struct MappingSpec {
     /// same calendar day in every time zone), no times, and durations in days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all_day: Option<String>,
+    /// Every date of this resource is a calendar day, not an instant (To Do due and start dates): no
+    /// time-zone conversion, as for all-day items.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub floating_dates: bool,
     /// Graph-side selection: which Graph items are synced at all (categories, sensitivity, folder, a
     /// resolved CRM person or participant), combined with `all`/`any`/`not`. Absent: every item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
