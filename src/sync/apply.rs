@@ -351,6 +351,42 @@ impl Run<'_> {
         Ok(self.engine.state.resolve_write(id, &outcome).await?)
     }
 
+    /// The result of a journalled write: an error resolves the entry as failed and is returned as the
+    /// item's failure.
+    pub(super) async fn settle<T, E>(
+        &self,
+        write: state::WriteId,
+        result: Result<T, E>,
+    ) -> Result<T, Failure>
+    where
+        E: std::fmt::Display + Into<Failure>,
+    {
+        match result {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                self.resolve(write, Err(&e.to_string())).await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// A `GraphApi` XK row of this rep linking `key` to `record`.
+    pub(super) fn xk_row(
+        &self,
+        key: &str,
+        record: &CrmRef,
+    ) -> crate::transport::crm::ext_keys::ExtKey {
+        use crate::transport::crm::{RecordId, ext_keys};
+        let mut xk = ext_keys::ExtKey::graph(
+            key,
+            &self.spec.mapping.content_type,
+            ext_keys::info_area(&record.table),
+            Some(RecordId::new(&record.id)),
+        );
+        xk.rep_id = Some(self.entry.rep.rep_id.clone());
+        xk
+    }
+
     pub(super) fn audit(
         &mut self,
         flow: Flow,

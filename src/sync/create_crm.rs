@@ -214,13 +214,11 @@ impl Run<'_> {
         let mut correlation_rows = Vec::new();
         for (p, id) in &created {
             if let Some(corr) = self.correlation_of(&p.graph_id) {
-                let mut xk = ext_keys::ExtKey::graph(
-                    &correlation_xk(self.spec, &corr),
-                    &self.spec.mapping.content_type,
-                    ext_keys::info_area(&self.spec.mapping.table),
-                    Some(id.clone()),
-                );
-                xk.rep_id = Some(self.entry.rep.rep_id.clone());
+                let record = CrmRef {
+                    table: self.spec.mapping.table.clone(),
+                    id: id.to_string(),
+                };
+                let xk = self.xk_row(&correlation_xk(self.spec, &corr), &record);
                 correlation_rows.push(BatchCommand::new(ext_keys::put_command(&xk)));
             }
         }

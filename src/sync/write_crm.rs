@@ -51,24 +51,14 @@ impl Run<'_> {
                     .crm
                     .update(&actor, &record.table, &id, crm_fields(fields, &clears))
                     .await;
-                if let Err(e) = result {
-                    self.resolve(write, Err(&e.to_string())).await?;
-                    return Err(e.into());
-                }
+                self.settle(write, result).await?;
                 if let ActionKind::Adopt { .. } = &action.kind {
-                    let mut xk = ext_keys::ExtKey::graph(
-                        &graph_id,
-                        &self.spec.mapping.content_type,
-                        ext_keys::info_area(&record.table),
-                        Some(id.clone()),
-                    );
-                    xk.rep_id = Some(self.entry.rep.rep_id.clone());
-                    if let Err(e) =
-                        ext_keys::put(self.engine.crm.as_ref(), &Actor::Master, &xk).await
-                    {
-                        self.resolve(write, Err(&e.to_string())).await?;
-                        return Err(e.into());
-                    }
+                    let xk = self.xk_row(&graph_id, &record);
+                    self.settle(
+                        write,
+                        ext_keys::put(self.engine.crm.as_ref(), &Actor::Master, &xk).await,
+                    )
+                    .await?;
                     self.correlation_key_row(&graph_id, &record).await;
                 }
                 self.resolve(write, Ok(Some(record.id.clone()))).await?;
@@ -174,13 +164,7 @@ impl Run<'_> {
             ActionKind::AddParticipant { authoritative } => {
                 let record = action.crm.clone().unwrap_or_default_ref(&table);
                 self.participant(&record, true).await?;
-                let mut xk = ext_keys::ExtKey::graph(
-                    &graph_id,
-                    &self.spec.mapping.content_type,
-                    ext_keys::info_area(&record.table),
-                    Some(RecordId::new(&record.id)),
-                );
-                xk.rep_id = Some(self.entry.rep.rep_id.clone());
+                let xk = self.xk_row(&graph_id, &record);
                 ext_keys::put(self.engine.crm.as_ref(), &Actor::Master, &xk).await?;
                 let mut link = self.new_link(&graph_id, &record, "graph");
                 link.graph_hash = self.graph_hash_of(&graph_id);
@@ -294,13 +278,7 @@ impl Run<'_> {
         let Some(corr) = self.correlation_of(graph_id) else {
             return;
         };
-        let mut xk = ext_keys::ExtKey::graph(
-            &correlation_xk(self.spec, &corr),
-            &self.spec.mapping.content_type,
-            ext_keys::info_area(&record.table),
-            Some(RecordId::new(&record.id)),
-        );
-        xk.rep_id = Some(self.entry.rep.rep_id.clone());
+        let xk = self.xk_row(&correlation_xk(self.spec, &corr), record);
         if let Err(e) = ext_keys::put(self.engine.crm.as_ref(), &Actor::Master, &xk).await {
             tracing::warn!(graph_id, error = %e, "cannot write the correlation key's XK row");
         }

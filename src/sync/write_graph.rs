@@ -8,7 +8,7 @@ use crate::{
     mapping::{FieldValue, to_graph},
     plan::{Action, ActionKind, Flow, content_hash},
     transport::{
-        crm::{Actor, RecordId, ext_keys},
+        crm::{Actor, ext_keys},
         graph::{CreateOptions, CreateTarget, ItemRef},
     },
 };
@@ -63,30 +63,22 @@ impl Run<'_> {
                     crm_stamp: Some(key.clone()),
                     transaction_id: Some(transaction_id(self.entry.mailbox_id(), &key)),
                 };
-                let item = match self
-                    .engine
-                    .graph
-                    .create_item(&target, &body.body, &options)
-                    .await
-                {
-                    Ok(item) => item,
-                    Err(e) => {
-                        self.resolve(write, Err(&e.to_string())).await?;
-                        return Err(e.into());
-                    }
-                };
+                let item = self
+                    .settle(
+                        write,
+                        self.engine
+                            .graph
+                            .create_item(&target, &body.body, &options)
+                            .await,
+                    )
+                    .await?;
                 let new_id = item.id().to_owned();
-                let mut xk = ext_keys::ExtKey::graph(
-                    &new_id,
-                    &self.spec.mapping.content_type,
-                    ext_keys::info_area(&record.table),
-                    Some(RecordId::new(&record.id)),
-                );
-                xk.rep_id = Some(self.entry.rep.rep_id.clone());
-                if let Err(e) = ext_keys::put(self.engine.crm.as_ref(), &Actor::Master, &xk).await {
-                    self.resolve(write, Err(&e.to_string())).await?;
-                    return Err(e.into());
-                }
+                let xk = self.xk_row(&new_id, &record);
+                self.settle(
+                    write,
+                    ext_keys::put(self.engine.crm.as_ref(), &Actor::Master, &xk).await,
+                )
+                .await?;
                 self.resolve(write, Ok(Some(new_id.clone()))).await?;
                 let mut link = self.new_link(&new_id, &record, "crm");
                 link.change_key = etag_change_key(item.etag());
@@ -168,13 +160,12 @@ impl Run<'_> {
                     id: graph_id.clone(),
                     list_id: self.prepared.graph.list_id.clone(),
                 };
-                let outcome = match self.engine.graph.update_item(&item, &patch, None).await {
-                    Ok(o) => o,
-                    Err(e) => {
-                        self.resolve(write, Err(&e.to_string())).await?;
-                        return Err(e.into());
-                    }
-                };
+                let outcome = self
+                    .settle(
+                        write,
+                        self.engine.graph.update_item(&item, &patch, None).await,
+                    )
+                    .await?;
                 self.resolve(write, Ok(Some(graph_id.clone()))).await?;
                 let mut link = match self.links.get(&graph_id) {
                     Some(l) => l.clone(),
@@ -218,10 +209,8 @@ impl Run<'_> {
                     id: graph_id.clone(),
                     list_id: self.prepared.graph.list_id.clone(),
                 };
-                if let Err(e) = self.engine.graph.delete_item(&item, None).await {
-                    self.resolve(write, Err(&e.to_string())).await?;
-                    return Err(e.into());
-                }
+                self.settle(write, self.engine.graph.delete_item(&item, None).await)
+                    .await?;
                 self.resolve(write, Ok(None)).await?;
                 self.remove_xk(&graph_id).await?;
                 let before = self.links.get(&graph_id).map(|l| l.graph_hash.clone());
@@ -293,24 +282,13 @@ impl Run<'_> {
                     Ok::<_, crate::transport::graph::GraphError>(outcome)
                 }
                 .await;
-                let outcome = match updated {
-                    Ok(o) => o,
-                    Err(e) => {
-                        self.resolve(write, Err(&e.to_string())).await?;
-                        return Err(e.into());
-                    }
-                };
-                let mut xk = ext_keys::ExtKey::graph(
-                    &graph_id,
-                    &self.spec.mapping.content_type,
-                    ext_keys::info_area(&record.table),
-                    Some(RecordId::new(&record.id)),
-                );
-                xk.rep_id = Some(self.entry.rep.rep_id.clone());
-                if let Err(e) = ext_keys::put(self.engine.crm.as_ref(), &Actor::Master, &xk).await {
-                    self.resolve(write, Err(&e.to_string())).await?;
-                    return Err(e.into());
-                }
+                let outcome = self.settle(write, updated).await?;
+                let xk = self.xk_row(&graph_id, &record);
+                self.settle(
+                    write,
+                    ext_keys::put(self.engine.crm.as_ref(), &Actor::Master, &xk).await,
+                )
+                .await?;
                 self.resolve(write, Ok(Some(graph_id.clone()))).await?;
                 let mut link = self.new_link(&graph_id, &record, "graph");
                 link.crm_hash = self.crm_hash_of(&record);

@@ -2,6 +2,7 @@
 
 pub mod crm;
 pub mod graph;
+mod seed_limits;
 
 use std::{
     net::SocketAddr,
