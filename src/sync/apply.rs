@@ -86,8 +86,19 @@ pub async fn apply(
             outcomes.extend(run.create_records(chunk).await.map_err(mailbox_error)?);
         }
     }
+    let graph_creates: Vec<(usize, &Action)> = plan
+        .actions
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| {
+            a.direction == Flow::CrmToGraph && matches!(a.kind, ActionKind::Create { .. })
+        })
+        .collect();
+    for chunk in graph_creates.chunks(super::create_crm::CREATES_PER_REQUEST) {
+        outcomes.extend(run.create_graph_items(chunk).await.map_err(mailbox_error)?);
+    }
     for (n, action) in plan.actions.iter().enumerate() {
-        if !writes(&action.kind) || creates.iter().any(|(c, _)| *c == n) {
+        if !writes(&action.kind) || matches!(action.kind, ActionKind::Create { .. }) {
             continue;
         }
         let outcome = run.action(action).await;

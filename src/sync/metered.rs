@@ -109,6 +109,16 @@ impl GraphTransport for MeteredGraph {
         self.inner.create_item(target, body, options)
     }
 
+    fn create_items<'a>(
+        &'a self,
+        items: &'a [crate::transport::graph::NewItem],
+    ) -> BoxFuture<'a, Vec<Result<Item, GraphError>>> {
+        // One `$batch` per 20 items (throttled re-sends and single fallbacks are not counted).
+        self.count
+            .fetch_add(items.len().div_ceil(20) as u64, Ordering::Relaxed);
+        self.inner.create_items(items)
+    }
+
     fn update_item<'a>(
         &'a self,
         item: &'a ItemRef,

@@ -8,8 +8,8 @@ use crate::{
     mapping::{FieldValue, to_graph},
     plan::{Action, ActionKind, Flow, content_hash},
     transport::{
-        crm::{Actor, ext_keys},
-        graph::{CreateOptions, CreateTarget, ItemRef},
+        crm::{Actor, BatchCommand, ext_keys},
+        graph::{CreateOptions, CreateTarget, ItemRef, NewItem},
     },
 };
 
@@ -19,6 +19,127 @@ use super::{
 };
 
 impl Run<'_> {
+    /// Creates the Graph items of `actions` (all CRM → Graph creates): journalled, sent together
+    /// (`create_items`: `$batch`), stamped with their record and idempotent by `transactionId`; their XK
+    /// rows go to the CRM in one request. A row that cannot be written leaves the entry pending, and
+    /// `recover` finds the item by its stamp next cycle.
+    pub(super) async fn create_graph_items(
+        &mut self,
+        actions: &[(usize, &Action)],
+    ) -> Result<Vec<(usize, Result<(), Failure>)>, Failure> {
+        let mailbox = self.entry.graph_user().to_owned();
+        let mut pending = Vec::new();
+        let mut items = Vec::new();
+        for (n, action) in actions {
+            let Some(record) = action.crm.clone() else {
+                continue;
+            };
+            let fields = self
+                .prepared
+                .crm
+                .records
+                .get(&record)
+                .cloned()
+                .unwrap_or_default();
+            let body = to_graph(
+                &self.engine.settings.mappings,
+                &self.spec.mapping,
+                &fields,
+                &self.ctx,
+            );
+            let key = stamp(&record);
+            let write = self
+                .begin(
+                    Flow::CrmToGraph,
+                    "create",
+                    None,
+                    &key,
+                    &self.crm_hash_of(&record),
+                )
+                .await?;
+            items.push(NewItem {
+                target: CreateTarget {
+                    mailbox: mailbox.clone(),
+                    kind: self.spec.kind,
+                    container: self.prepared.graph.list_id.clone(),
+                },
+                body: body.body,
+                options: CreateOptions {
+                    crm_stamp: Some(key.clone()),
+                    transaction_id: Some(transaction_id(self.entry.mailbox_id(), &key)),
+                },
+            });
+            pending.push((*n, record, write));
+        }
+        let mut results = Vec::new();
+        if items.is_empty() {
+            return Ok(results);
+        }
+        let created = self.engine.graph.create_items(&items).await;
+        let mut made = Vec::new();
+        for ((n, record, write), result) in pending.into_iter().zip(created) {
+            match result {
+                Ok(item) => made.push((n, record, write, item)),
+                Err(e) => {
+                    let failure = self.settle(write, Err::<(), _>(e)).await;
+                    if let Err(Failure::Mailbox(e)) = failure {
+                        return Err(Failure::Mailbox(e));
+                    }
+                    results.push((n, failure));
+                }
+            }
+        }
+        if made.is_empty() {
+            return Ok(results);
+        }
+        let commands: Vec<BatchCommand> = made
+            .iter()
+            .map(|(_, record, _, item)| {
+                BatchCommand::new(ext_keys::put_command(&self.xk_row(item.id(), record)))
+            })
+            .collect();
+        let replies = match self.engine.crm.execute(&Actor::Master, &commands).await {
+            Ok(replies) => replies.into_iter().map(Some).collect(),
+            Err(e) => {
+                if let Failure::Mailbox(e) = Failure::from(e) {
+                    return Err(Failure::Mailbox(e));
+                }
+                Vec::new()
+            }
+        };
+        for (k, (n, record, write, item)) in made.into_iter().enumerate() {
+            if !matches!(replies.get(k), Some(Some(Ok(_)))) {
+                // The item exists and carries its stamp; the entry stays pending for `recover`.
+                results.push((
+                    n,
+                    Err(Failure::Item(
+                        "the CRM did not confirm the item's external key; finished next cycle"
+                            .into(),
+                    )),
+                ));
+                continue;
+            }
+            let new_id = item.id().to_owned();
+            self.resolve(write, Ok(Some(new_id.clone()))).await?;
+            let mut link = self.new_link(&new_id, &record, "crm");
+            link.change_key = etag_change_key(item.etag());
+            link.graph_hash = self.graph_hash_of_item(&item.to_json()).await?;
+            link.crm_hash = self.crm_hash_of(&record);
+            let after = link.graph_hash.clone();
+            self.keep_link(link);
+            self.audit(
+                Flow::CrmToGraph,
+                "create",
+                Some(&new_id),
+                Some(&record),
+                None,
+                Some(after),
+            );
+            results.push((n, Ok(())));
+        }
+        Ok(results)
+    }
+
     pub(super) async fn write_graph(&mut self, action: &Action) -> Result<(), Failure> {
         let Some(record) = action.crm.clone() else {
             return Ok(());
@@ -30,71 +151,8 @@ impl Run<'_> {
                 .cloned()
         });
         match &action.kind {
-            ActionKind::Create { .. } => {
-                let fields = self
-                    .prepared
-                    .crm
-                    .records
-                    .get(&record)
-                    .cloned()
-                    .unwrap_or_default();
-                let body = to_graph(
-                    &self.engine.settings.mappings,
-                    &self.spec.mapping,
-                    &fields,
-                    &self.ctx,
-                );
-                let key = stamp(&record);
-                let write = self
-                    .begin(
-                        Flow::CrmToGraph,
-                        "create",
-                        None,
-                        &key,
-                        &self.crm_hash_of(&record),
-                    )
-                    .await?;
-                let target = CreateTarget {
-                    mailbox: mailbox.clone(),
-                    kind: self.spec.kind,
-                    container: self.prepared.graph.list_id.clone(),
-                };
-                let options = CreateOptions {
-                    crm_stamp: Some(key.clone()),
-                    transaction_id: Some(transaction_id(self.entry.mailbox_id(), &key)),
-                };
-                let item = self
-                    .settle(
-                        write,
-                        self.engine
-                            .graph
-                            .create_item(&target, &body.body, &options)
-                            .await,
-                    )
-                    .await?;
-                let new_id = item.id().to_owned();
-                let xk = self.xk_row(&new_id, &record);
-                self.settle(
-                    write,
-                    ext_keys::put(self.engine.crm.as_ref(), &Actor::Master, &xk).await,
-                )
-                .await?;
-                self.resolve(write, Ok(Some(new_id.clone()))).await?;
-                let mut link = self.new_link(&new_id, &record, "crm");
-                link.change_key = etag_change_key(item.etag());
-                link.graph_hash = self.graph_hash_of_item(&item.to_json()).await?;
-                link.crm_hash = self.crm_hash_of(&record);
-                let after = link.graph_hash.clone();
-                self.keep_link(link);
-                self.audit(
-                    Flow::CrmToGraph,
-                    "create",
-                    Some(&new_id),
-                    Some(&record),
-                    None,
-                    Some(after),
-                );
-            }
+            // Creates go through `create_graph_items`, many per round trip.
+            ActionKind::Create { .. } => {}
             ActionKind::Update { fields } => {
                 let Some(graph_id) = graph_id else {
                     return Ok(());

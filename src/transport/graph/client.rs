@@ -279,6 +279,111 @@ impl GraphClient {
         }
     }
 
+    /// `create_items` through `$batch` (20 a request; the batch layer re-sends throttled items). An item
+    /// whose answer is lost or a server error is finished one by one: events by their `transactionId`,
+    /// others looked up by stamp first, so nothing is created twice.
+    async fn create_many(&self, items: &[super::NewItem]) -> Vec<Result<Item, GraphError>> {
+        // Every event gets its transactionId now, so a later single retry repeats the same one.
+        let items: Vec<super::NewItem> = items
+            .iter()
+            .map(|i| {
+                let mut i = i.clone();
+                if i.target.kind == ItemKind::Event && i.options.transaction_id.is_none() {
+                    i.options.transaction_id = Some(uuid::Uuid::new_v4().to_string());
+                }
+                i
+            })
+            .collect();
+        let mut out: Vec<Option<Result<Item, GraphError>>> = items.iter().map(|_| None).collect();
+        let mut requests = Vec::new();
+        let mut sent = Vec::new();
+        for (n, item) in items.iter().enumerate() {
+            let built = encode::create_path(&item.target).and_then(|path| {
+                let tid = item.options.transaction_id.as_deref();
+                let body = encode::create_body(
+                    item.target.kind,
+                    &item.body,
+                    item.options.crm_stamp.as_deref(),
+                    tid,
+                )?;
+                Ok(Request::new(Method::POST, path, Some(&item.target.mailbox)).json(body))
+            });
+            match built {
+                Ok(req) => {
+                    requests.push(req);
+                    sent.push(n);
+                }
+                Err(e) => out[n] = Some(Err(e)),
+            }
+        }
+        let mut again: Vec<usize> = Vec::new();
+        match self
+            .http
+            .batch(&requests, super::batch::BatchMode::Parallel)
+            .await
+        {
+            Ok(replies) => {
+                for (k, reply) in replies.into_iter().enumerate() {
+                    let n = sent[k];
+                    let kind = items[n].target.kind;
+                    out[n] = Some(match reply {
+                        Ok(r) => match r.body {
+                            Some(body) => Item::from_json(kind, body).map_err(|e| {
+                                GraphError::Invalid(format!(
+                                    "a created {} in a $batch answer does not parse: {e}",
+                                    kind.as_str()
+                                ))
+                            }),
+                            None => {
+                                again.push(n);
+                                continue;
+                            }
+                        },
+                        Err(api) if is_ambiguous(api.status) => {
+                            again.push(n);
+                            continue;
+                        }
+                        Err(api) => Err(GraphError::Api(api)),
+                    });
+                }
+            }
+            Err(e) if is_ambiguous_failure(&e) => again.extend(sent.iter().copied()),
+            Err(e) => {
+                // The first item carries the error itself (its disposition: a revoked consent parks the
+                // mailbox), the others its text.
+                let message = e.to_string();
+                let mut first = Some(e);
+                for n in &sent {
+                    out[*n] = Some(Err(first
+                        .take()
+                        .unwrap_or_else(|| GraphError::Invalid(message.clone()))));
+                }
+            }
+        }
+        for n in again {
+            let item = &items[n];
+            let found = match (&item.options.crm_stamp, item.target.kind) {
+                (Some(stamp), kind) if kind != ItemKind::Event => {
+                    let scope = StampScope {
+                        mailbox: item.target.mailbox.clone(),
+                        kind,
+                        list_id: item.target.container.clone(),
+                    };
+                    self.find(&scope, stamp).await.map(|v| v.into_iter().next())
+                }
+                _ => Ok(None),
+            };
+            out[n] = Some(match found {
+                Ok(Some(existing)) => Ok(existing),
+                Ok(None) => self.create(&item.target, &item.body, &item.options).await,
+                Err(e) => Err(e),
+            });
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(GraphError::Invalid("no answer for a create".into()))))
+            .collect()
+    }
+
     async fn update(
         &self,
         item: &ItemRef,
@@ -671,6 +776,13 @@ impl GraphTransport for GraphClient {
         options: &'a CreateOptions,
     ) -> BoxFuture<'a, Result<Item, GraphError>> {
         Box::pin(self.create(target, body, options))
+    }
+
+    fn create_items<'a>(
+        &'a self,
+        items: &'a [super::NewItem],
+    ) -> BoxFuture<'a, Vec<Result<Item, GraphError>>> {
+        Box::pin(self.create_many(items))
     }
 
     fn update_item<'a>(

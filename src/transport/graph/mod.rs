@@ -176,6 +176,14 @@ pub struct CreateOptions {
     pub transaction_id: Option<String>,
 }
 
+/// One item of [`GraphTransport::create_items`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewItem {
+    pub target: CreateTarget,
+    pub body: Value,
+    pub options: CreateOptions,
+}
+
 /// Result of an update.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateOutcome {
@@ -362,6 +370,28 @@ pub trait GraphTransport: Send + Sync {
         body: &'a Value,
         options: &'a CreateOptions,
     ) -> BoxFuture<'a, Result<Item, GraphError>>;
+
+    /// Creates many items, one result each in order, with the same idempotency as [`create_item`]
+    /// (events by `transactionId`, others looked up by stamp before a create whose outcome is unknown is
+    /// sent again). Implementations may send them in few requests (`$batch`); the default sends one
+    /// `create_item` after the other.
+    ///
+    /// [`create_item`]: GraphTransport::create_item
+    fn create_items<'a>(
+        &'a self,
+        items: &'a [NewItem],
+    ) -> BoxFuture<'a, Vec<Result<Item, GraphError>>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(
+                    self.create_item(&item.target, &item.body, &item.options)
+                        .await,
+                );
+            }
+            out
+        })
+    }
 
     /// PATCHes an item (for received messages only `isRead`, `categories`, `flag`, `importance`…).
     fn update_item<'a>(
