@@ -233,6 +233,21 @@ impl Engine {
                     "not selected: the item is left alone (never a delete)".into()
                 },
             );
+            let dry = super::CycleOptions {
+                mode: super::Mode::DryRun,
+                adopt: true,
+                allow_mass_delete: false,
+                now,
+            };
+            let rules = super::scope::rules(self, spec, entry, dry).await?;
+            out.verdicts.insert(
+                "scope".into(),
+                match (rules.verdict(item), &link) {
+                    (None, _) => "in scope".into(),
+                    (Some(why), None) => why.to_string(),
+                    (Some(why), Some(_)) => format!("{why}; but it is linked, so it keeps syncing"),
+                },
+            );
             if spec.kind == crate::transport::graph::ItemKind::Event {
                 let (start, end) = graph_side::window(
                     self,

@@ -28,6 +28,7 @@ mod recover;
 pub mod report;
 mod resources;
 mod roster;
+mod scope;
 pub mod setup;
 mod write_crm;
 mod write_graph;
@@ -81,8 +82,10 @@ pub struct Settings {
     /// The calendar window around today (`schedules.events.past` / `future`).
     pub event_past: std::time::Duration,
     pub event_future: std::time::Duration,
-    /// Mail folders read for e-mails (well-known names or ids).
+    /// Mail folders read for e-mails (well-known names or ids; `schedules.messages.folders`).
     pub mail_folders: Vec<String>,
+    /// Where e-mail history starts (`schedules.messages.since`; `None`: at the first sync).
+    pub message_since: Option<crate::config::Since>,
     /// Namespaces stamps and XK keys by CRM installation and tenant.
     pub tenant_id: String,
 }
@@ -154,7 +157,8 @@ impl Settings {
             concurrency: config.service.concurrency.max(1),
             event_past: config.schedules.events.past.map_or(WEEK, |d| d.get()),
             event_future: config.schedules.events.future.map_or(WEEK, |d| d.get()),
-            mail_folders: vec!["inbox".to_owned(), "sentitems".to_owned()],
+            mail_folders: config.schedules.messages.folders.clone(),
+            message_since: config.schedules.messages.since,
             tenant_id: config.graph.tenant_id.clone(),
             mappings,
         })
@@ -318,7 +322,18 @@ impl Engine {
             if !selector.wants_resource(&spec.name) {
                 continue;
             }
+            // The e-mail start is not a cursor: a replay must not import the old mail it kept out.
+            let kept = self
+                .state
+                .get_cursor(id, &spec.name, scope::SINCE_SCOPE)
+                .await?;
             n += self.state.forget_cursors(id, Some(&spec.name)).await?;
+            if let Some(value) = kept {
+                self.state
+                    .put_cursor(id, &spec.name, scope::SINCE_SCOPE, &value)
+                    .await?;
+                n = n.saturating_sub(1);
+            }
             if let Some(since) = since {
                 self.state
                     .put_cursor(id, &spec.name, crm_side::CRM_SCOPE, &since.to_string())
@@ -335,6 +350,8 @@ pub(crate) struct Prepared {
     pub crm: crm_side::CrmRead,
     pub links: Vec<crate::state::Link>,
     pub directory: Directory,
+    /// New items the mailbox's scope kept out (not planned), with the reason.
+    pub out_of_scope: Vec<(String, crate::scope::OutOfScope)>,
 }
 
 /// What one mailbox and resource did.
@@ -361,7 +378,12 @@ impl Engine {
             .list_links(mailbox, &spec.name)
             .await
             .map_err(SyncError::state)?;
-        let graph = graph_side::read(self, spec, entry, &links, options).await?;
+        let mut graph = graph_side::read(self, spec, entry, &links, options).await?;
+        let rules = scope::rules(self, spec, entry, options).await?;
+        let out_of_scope = scope::retain(&rules, &links, &mut graph);
+        for (id, why) in &out_of_scope {
+            tracing::debug!(mailbox = %entry.address(), resource = %spec.name, graph_id = %id, reason = why.code(), "out of scope: {why}");
+        }
         let crm = crm_side::read(self, spec, entry, &links, options).await?;
         let directory = context::directory(self, spec, entry, roster, &graph).await?;
         Ok(Prepared {
@@ -369,6 +391,7 @@ impl Engine {
             crm,
             links,
             directory,
+            out_of_scope,
         })
     }
 
@@ -417,12 +440,15 @@ impl Engine {
                 "{stop}; nothing was deleted and the cursor stays, so the removals come back next cycle: check the mailbox, or run once with --allow-mass-delete"
             ));
         }
+        let kept_out = prepared.out_of_scope.len() as u64;
         if options.mode == Mode::DryRun {
             outcome.counts = ResourceCounts::from_plan(&plan, &[]);
+            outcome.counts.graph_to_crm.skipped += kept_out;
             return Ok(outcome);
         }
         let applied = apply::apply(self, spec, entry, &ctx, &prepared, &plan, options).await?;
         outcome.counts = ResourceCounts::from_plan(&plan, &applied.failed);
+        outcome.counts.graph_to_crm.skipped += kept_out;
         outcome.item_errors = applied.errors.clone();
         outcome.notes = applied.notes.clone();
         outcome

@@ -42,6 +42,7 @@ pub fn item_path(item: &ItemRef) -> Result<String, GraphError> {
 pub fn expand_for(kind: ItemKind) -> String {
     match kind {
         ItemKind::Task => "linkedResources".to_owned(),
+        ItemKind::Message => super::delta::message_expand(),
         _ => stamp_expand(),
     }
 }
