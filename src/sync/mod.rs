@@ -86,8 +86,9 @@ pub struct Settings {
     pub mail_folders: Vec<String>,
     /// Where e-mail history starts (`schedules.messages.since`; `None`: at the first sync).
     pub message_since: Option<crate::config::Since>,
-    /// Namespaces stamps and XK keys by CRM installation and tenant.
     pub tenant_id: String,
+    /// The namespace of this installation's stamps on Graph items (`ConnectorConfig::installation`).
+    pub installation: String,
 }
 
 /// Which mailboxes and resources a command covers (empty = all).
@@ -105,13 +106,10 @@ impl Selector {
 
     fn wants_mailbox(&self, entry: &RosterEntry) -> bool {
         self.mailboxes.is_empty()
-            || self.mailboxes.iter().any(|m| {
-                entry
-                    .email
-                    .as_deref()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(m.trim()))
-                    || entry.user_id.as_deref() == Some(m.trim())
-            })
+            || self
+                .mailboxes
+                .iter()
+                .any(|m| entry.has_address(m) || entry.user_id.as_deref() == Some(m.trim()))
     }
 }
 
@@ -160,8 +158,16 @@ impl Settings {
             mail_folders: config.schedules.messages.folders.clone(),
             message_since: config.schedules.messages.since,
             tenant_id: config.graph.tenant_id.clone(),
+            installation: config.installation(),
             mappings,
         })
+    }
+}
+
+impl Settings {
+    /// The stamp of `record` on the Graph item the connector writes for it: `INSTALLATION/TABLE:ID`.
+    pub fn stamp(&self, record: &plan::CrmRef) -> String {
+        links::graph_stamp(&self.installation, record)
     }
 }
 
@@ -415,11 +421,23 @@ impl Engine {
             &ctx,
         );
         let links = links::plan_links(self, spec, entry, &prepared.links, &changes).await?;
+        let mut foreign = Vec::new();
         let candidates = if options.adopt && spec.policy.adopt {
-            links::candidates(self, spec, entry, &changes, &links, &prepared.graph).await?
+            links::candidates(
+                self,
+                spec,
+                entry,
+                &changes,
+                &links,
+                &prepared.graph,
+                &mut foreign,
+            )
+            .await?
         } else {
             plan::Candidates::default()
         };
+        // Items another installation stamped are that installation's: never adopted, never imported.
+        changes.graph.retain(|c| !foreign.contains(&c.graph_id));
         // A record a Graph item adopts this cycle is that item's: its own change would create it again.
         changes
             .crm

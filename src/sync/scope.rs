@@ -32,7 +32,7 @@ pub async fn rules(
     let sync = &spec.mapping.sync;
     let mut scope = Scope {
         exclude: sync.exclude.clone(),
-        owner: entry.email.iter().cloned().collect(),
+        owner: entry.addresses(),
         ..Scope::default()
     };
     if spec.name == "message" {

@@ -131,6 +131,12 @@ pub struct CrmConfig {
     /// `graph.default_time_zone`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// Names this CRM installation in the stamps the connector puts on Graph items (`NAMESPACE/TABLE:ID`),
+    /// so a second installation (a test CRM pointed at the production tenant) never takes over the items
+    /// of another. Letters, digits, `.`, `_`, `-`; at most 32 characters. Default: a short hash of
+    /// `crm.url` and `graph.tenant_id` (set it to keep the stamps when the CRM's URL changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<String>,
 }
 
 impl Default for CrmConfig {
@@ -146,6 +152,7 @@ impl Default for CrmConfig {
             time_format: default_time_format(),
             timeout: default_crm_timeout(),
             time_zone: None,
+            installation: None,
         }
     }
 }
@@ -646,6 +653,35 @@ fn yes() -> bool {
 }
 
 impl ConnectorConfig {
+    /// The namespace of this installation's stamps on Graph items: `crm.installation`, or the first 12
+    /// hex digits of the FNV-1a 64 hash of `crm.url` (lower case, no trailing `/`; `memory` for the
+    /// in-process CRM) and `graph.tenant_id` (lower case), joined by `|`.
+    pub fn installation(&self) -> String {
+        if let Some(name) = self.crm.installation.as_deref().map(str::trim)
+            && !name.is_empty()
+        {
+            return name.to_owned();
+        }
+        let url = match self.crm.transport {
+            CrmTransport::Memory => "memory".to_owned(),
+            CrmTransport::Interface => self
+                .crm
+                .url
+                .as_deref()
+                .unwrap_or("")
+                .trim()
+                .trim_end_matches('/')
+                .to_lowercase(),
+        };
+        let text = format!("{url}|{}", self.graph.tenant_id.trim().to_lowercase());
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{hash:016x}")[..12].to_owned()
+    }
+
     /// Makes relative paths (mapping directory, `sqlite:` state file) relative to `base`, the
     /// directory of the config file.
     pub fn resolve_paths(&mut self, base: &Path) {
@@ -1011,6 +1047,20 @@ pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
         );
     }
     out.extend(check_mail_folders(doc, &config.schedules.messages.folders));
+    if let Some(name) = &config.crm.installation {
+        let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if name.trim().is_empty() || name.len() > 32 || !name.chars().all(valid) {
+            out.push(
+                doc.error(
+                    "/crm/installation",
+                    format!("`{name}` cannot name a CRM installation in stamps"),
+                )
+                .with_expected(
+                    "1 to 32 letters, digits, `.`, `_` or `-`, e.g. `production` or `test-crm`",
+                ),
+            );
+        }
+    }
     if config.mailboxes.refresh.0.is_zero() {
         out.push(
             doc.error("/mailboxes/refresh", "a refresh interval of zero")
@@ -1113,6 +1163,35 @@ mod tests {
         for name in ["inbox", "sentitems", "archive", "AAMkAGI2"] {
             assert!(!never_read_folder(name), "{name}");
         }
+    }
+
+    #[test]
+    fn the_installation_namespace_depends_on_the_crm_and_the_tenant() {
+        let config = |url: &str, tenant: &str, name: Option<&str>| -> ConnectorConfig {
+            serde_json::from_value(serde_json::json!({
+                "graph": {"tenant_id": tenant, "client_id": "c", "client_secret": "env:S"},
+                "crm": {"url": url, "installation": name},
+            }))
+            .unwrap()
+        };
+        let prod = config("https://crm.contoso.com/crm.interface", "t1", None).installation();
+        assert_eq!(prod.len(), 12);
+        assert_eq!(
+            prod,
+            config("https://CRM.contoso.com/crm.interface/", "T1", None).installation()
+        );
+        assert_ne!(
+            prod,
+            config("https://crm-test.contoso.com/crm.interface", "t1", None).installation()
+        );
+        assert_ne!(
+            prod,
+            config("https://crm.contoso.com/crm.interface", "t2", None).installation()
+        );
+        assert_eq!(
+            config("https://x", "t1", Some("production")).installation(),
+            "production"
+        );
     }
 
     #[test]

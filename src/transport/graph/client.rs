@@ -516,7 +516,7 @@ impl GraphTransport for GraphClient {
                 &[
                     (
                         "$select",
-                        "id,userPrincipalName,mail,displayName,accountEnabled,userType",
+                        "id,userPrincipalName,mail,displayName,accountEnabled,userType,proxyAddresses",
                     ),
                     ("$top", "999"),
                 ],
@@ -530,6 +530,11 @@ impl GraphTransport for GraphClient {
                         || u.user_principal_name
                             .as_deref()
                             .is_some_and(|m| in_domains(m, domains))
+                        || u.proxy_addresses.iter().flatten().any(|p| {
+                            p.split_once(':').is_some_and(|(kind, a)| {
+                                kind.eq_ignore_ascii_case("smtp") && in_domains(a, domains)
+                            })
+                        })
                 })
                 .collect();
             wanted.sort_by(|a, b| a.user_principal_name.cmp(&b.user_principal_name));
@@ -559,6 +564,7 @@ impl GraphTransport for GraphClient {
                     display_name: u.display_name,
                     account_enabled: u.account_enabled,
                     mailbox: state?,
+                    proxy_addresses: u.proxy_addresses.unwrap_or_default(),
                 });
             }
             Ok(listing)

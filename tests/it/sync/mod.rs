@@ -8,6 +8,7 @@ mod deletes;
 mod edits;
 mod faults;
 mod first_sync;
+mod identity;
 mod meetings;
 mod privacy;
 mod processes;
