@@ -136,7 +136,7 @@ pub async fn candidates(
         list_id: graph.list_id.clone(),
         foreign,
     };
-    crm_candidates(engine, spec, changes, links, &mut out, &mut check).await?;
+    crm_candidates(engine, spec, entry, changes, links, &mut out, &mut check).await?;
     graph_candidates(
         engine, spec, entry, changes, links, graph, &mut out, &mut check,
     )
@@ -184,6 +184,7 @@ impl StampCheck<'_> {
 async fn crm_candidates(
     engine: &Engine,
     spec: &ResourceSpec,
+    entry: &RosterEntry,
     changes: &Changes,
     links: &[plan::Link],
     out: &mut Candidates,
@@ -213,9 +214,11 @@ async fn crm_candidates(
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let mut systems = vec![ext_keys::GRAPH_API];
     systems.extend_from_slice(ext_keys::LEGACY_SYSTEMS);
-    let rows = ext_keys::find(engine.crm.as_ref(), &Actor::Master, &systems, &key_refs)
+    let mut rows = ext_keys::find(engine.crm.as_ref(), &Actor::Master, &systems, &key_refs)
         .await
         .map_err(SyncError::crm)?;
+    // The old connector's keys are EWS ids: translated, they match like any legacy key.
+    rows.extend(super::legacy::translated_rows(engine, spec, entry).await?);
     let table = &spec.mapping.table;
     let area = ext_keys::info_area(table);
     let usable = |r: &&ext_keys::ExtKey| {

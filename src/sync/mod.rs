@@ -22,6 +22,7 @@ mod create_crm;
 mod crm_side;
 pub mod explain;
 mod graph_side;
+pub mod legacy;
 mod links;
 pub mod metered;
 mod recover;
@@ -61,6 +62,8 @@ pub struct Engine {
     pub crm: Arc<dyn CrmTransport>,
     pub state: Arc<dyn StateStore>,
     pub settings: Arc<Settings>,
+    /// The old connector's EWS ids already translated (`legacy`).
+    pub legacy: Arc<legacy::Translations>,
 }
 
 /// Everything a cycle needs to know besides the services.

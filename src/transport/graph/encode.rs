@@ -55,6 +55,19 @@ pub fn get_url(item: &ItemRef) -> Result<String, GraphError> {
     ))
 }
 
+/// `POST /users/{mailbox}/translateExchangeIds` and its body.
+pub fn translate_ids(
+    mailbox: &str,
+    ids: &[String],
+    from: super::ExchangeIdType,
+    to: super::ExchangeIdType,
+) -> (String, Value) {
+    (
+        format!("/users/{}/translateExchangeIds", seg(mailbox)),
+        json!({"inputIds": ids, "sourceIdType": from.as_str(), "targetIdType": to.as_str()}),
+    )
+}
+
 /// Where a create goes.
 pub fn create_path(target: &CreateTarget) -> Result<String, GraphError> {
     let user = seg(&target.mailbox);

@@ -13,6 +13,7 @@ mod meetings;
 mod privacy;
 mod processes;
 mod scope;
+mod takeover;
 
 use std::{collections::BTreeMap, path::Path, sync::Arc};
 
