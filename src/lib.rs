@@ -7,7 +7,7 @@
 //! ARCHITECTURE.md.
 
 pub use graph_connector_core::{
-    check, config, diag, directory, jinja, limits, mapping, model, plan, redact, spec,
+    check, config, diag, directory, jinja, limits, mapping, model, plan, redact, scope, spec,
 };
 #[cfg(feature = "sandbox")]
 pub use graph_connector_emulator as emulator;

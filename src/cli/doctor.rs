@@ -344,6 +344,19 @@ async fn check_setup(
         None => None,
     };
 
+    // Taking over: the old connector must have stopped writing its external keys.
+    if let Some(t) = &crm {
+        match graph_connector::sync::legacy::still_writing(t.transport.as_ref(), Timestamp::now())
+            .await
+        {
+            Ok(Some(warning)) => report.warning(warning),
+            Ok(None) => {}
+            Err(e) => report.note(format!(
+                "could not tell whether the old connector still writes external keys: {e}"
+            )),
+        }
+    }
+
     // Tenant users of the managed domains with their mailbox probes.
     let domains = &config.graph.managed_domains;
     if domains.is_empty() {

@@ -93,6 +93,11 @@ async fn sandbox(args: &Args) -> anyhow::Result<ExitCode> {
     let mut config = sandbox.config(&sandbox.credentials())?;
     config.state.location = StateLocation::Sqlite(db.clone());
     config.mappings.template = template.map(str::to_owned);
+    // The world holds a fortnight of mail around today: file it (an installation's default is to start
+    // at the first sync, docs/sync-rules.md "E-mail scope").
+    config.schedules.messages.since = Some(graph_connector::config::Since::Before(
+        graph_connector::config::Duration::from_secs(30 * 86_400),
+    ));
     eprintln!(
         "sandbox: Graph emulator at {}, CRM emulator at {}, state in {}",
         sandbox.graph.graph_url(),

@@ -29,6 +29,7 @@ pub fn base(engine: &Engine, entry: &RosterEntry, now: Timestamp) -> Result<Cont
         .clone()
         .unwrap_or_else(|| engine.settings.language.clone());
     ctx.mailbox = entry.email.clone();
+    ctx.mailbox_aliases = entry.aliases.clone();
     Ok(ctx)
 }
 
@@ -41,12 +42,14 @@ pub async fn directory(
     graph: &GraphRead,
 ) -> Result<Directory, SyncError> {
     let mut directory = Directory {
+        // A rep is known by every address of its mailbox (proxy addresses too).
         reps: roster
             .entries
             .iter()
-            .filter_map(|e| {
-                Some(DirectoryEntry {
-                    email: e.email.clone()?,
+            .filter(|e| e.email.is_some())
+            .flat_map(|e| {
+                e.addresses().into_iter().map(|email| DirectoryEntry {
+                    email,
                     id: e.rep.rep_id.clone(),
                     name: e.rep.name.clone(),
                     fields: IndexMap::new(),
@@ -77,6 +80,7 @@ pub async fn resolve_persons(
     }
     let probe = Context {
         mailbox: entry.email.clone(),
+        mailbox_aliases: entry.aliases.clone(),
         ..Context::new("UTC").map_err(|e| SyncError::new(e.to_string(), ""))?
     };
     let mut addresses: Vec<String> = Vec::new();

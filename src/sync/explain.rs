@@ -233,6 +233,21 @@ impl Engine {
                     "not selected: the item is left alone (never a delete)".into()
                 },
             );
+            let dry = super::CycleOptions {
+                mode: super::Mode::DryRun,
+                adopt: true,
+                allow_mass_delete: false,
+                now,
+            };
+            let rules = super::scope::rules(self, spec, entry, dry).await?;
+            out.verdicts.insert(
+                "scope".into(),
+                match (rules.verdict(item), &link) {
+                    (None, _) => "in scope".into(),
+                    (Some(why), None) => why.to_string(),
+                    (Some(why), Some(_)) => format!("{why}; but it is linked, so it keeps syncing"),
+                },
+            );
             if spec.kind == crate::transport::graph::ItemKind::Event {
                 let (start, end) = graph_side::window(
                     self,
@@ -324,11 +339,28 @@ impl Engine {
             changes: crm_change.into_iter().collect(),
             ..Default::default()
         };
-        let changes: Changes =
+        let mut changes: Changes =
             graph_side::map_changes(self, spec, entry, &roster, &mut read, &crm_read, &ctx);
         let own: Vec<state::Link> = link.iter().cloned().collect();
         let plan_links = links::plan_links(self, spec, entry, &own, &changes).await?;
-        let candidates = links::candidates(self, spec, entry, &changes, &plan_links, &read).await?;
+        let mut foreign = Vec::new();
+        let candidates = links::candidates(
+            self,
+            spec,
+            entry,
+            &changes,
+            &plan_links,
+            &read,
+            &mut foreign,
+        )
+        .await?;
+        if !foreign.is_empty() {
+            out.decisions.push(
+                "the item carries another CRM installation's stamp: it is that installation's, left alone"
+                    .into(),
+            );
+            changes.graph.retain(|c| !foreign.contains(&c.graph_id));
+        }
         let plan = plan::plan(&spec.policy, &changes, &plan_links, &candidates);
         for action in &plan.actions {
             out.decisions.push(format!(

@@ -26,9 +26,31 @@ pub fn correlation_xk(spec: &ResourceSpec, correlation: &Correlation) -> String 
     }
 }
 
-/// The stamp put on Graph items the connector creates: `TABLE:ID` of the CRM record.
+/// `TABLE:ID` of a CRM record: the journal's record key, and the last part of a stamp.
 pub fn stamp(record: &CrmRef) -> String {
     format!("{}:{}", record.table, record.id)
+}
+
+/// The stamp put on Graph items the connector creates or adopts: `INSTALLATION/TABLE:ID`, so that a
+/// second installation (a test CRM pointed at the same tenant) never recovers or adopts this one's
+/// items (docs/sync-rules.md, "Stamps").
+pub fn graph_stamp(installation: &str, record: &CrmRef) -> String {
+    format!("{installation}/{}", stamp(record))
+}
+
+/// `(installation, TABLE, ID)` of a stamp; the installation is `None` in an unnamespaced `TABLE:ID`.
+pub fn parse_stamp(text: &str) -> Option<(Option<&str>, &str, &str)> {
+    let (installation, rest) = match text.split_once('/') {
+        Some((ns, rest)) if !ns.contains(':') => (Some(ns), rest),
+        _ => (None, text),
+    };
+    let (table, id) = rest.split_once(':')?;
+    Some((installation, table, id))
+}
+
+/// Whether a stamp was written by another installation (an unnamespaced stamp counts as ours).
+pub fn foreign_stamp(installation: &str, text: &str) -> bool {
+    parse_stamp(text).is_some_and(|(ns, _, _)| ns.is_some_and(|ns| ns != installation))
 }
 
 /// The planner's links: this mailbox's, and other mailboxes' links sharing a correlation key with a change.
@@ -94,6 +116,9 @@ fn to_plan_link(link: &state::Link) -> plan::Link {
 /// correlation key) and those earlier connectors left (`SyncML`, `marketing.manager`); for unlinked CRM
 /// records, our XK rows naming an item of this rep (a create whose link was lost) and, for contacts, an
 /// Outlook contact with the record's e-mail address.
+///
+/// An item that carries another installation's stamp is never a candidate: its id is returned in
+/// `foreign`, and the runner leaves it alone.
 pub async fn candidates(
     engine: &Engine,
     spec: &ResourceSpec,
@@ -101,19 +126,69 @@ pub async fn candidates(
     changes: &Changes,
     links: &[plan::Link],
     graph: &GraphRead,
+    foreign: &mut Vec<String>,
 ) -> Result<Candidates, SyncError> {
     let mut out = Candidates::default();
-    crm_candidates(engine, spec, changes, links, &mut out).await?;
-    graph_candidates(engine, spec, entry, changes, links, graph, &mut out).await?;
+    let mut check = StampCheck {
+        engine,
+        spec,
+        entry,
+        list_id: graph.list_id.clone(),
+        foreign,
+    };
+    crm_candidates(engine, spec, entry, changes, links, &mut out, &mut check).await?;
+    graph_candidates(
+        engine, spec, entry, changes, links, graph, &mut out, &mut check,
+    )
+    .await?;
     Ok(out)
+}
+
+/// Reads the stamp of an item adoption is about to take: one with another installation's stamp is
+/// that installation's.
+struct StampCheck<'a> {
+    engine: &'a Engine,
+    spec: &'a ResourceSpec,
+    entry: &'a RosterEntry,
+    list_id: Option<String>,
+    foreign: &'a mut Vec<String>,
+}
+
+impl StampCheck<'_> {
+    /// `true` when the item may be adopted; `false` (and remembered) when another installation's.
+    async fn ours(&mut self, graph_id: &str) -> Result<bool, SyncError> {
+        if self.foreign.iter().any(|f| f == graph_id) {
+            return Ok(false);
+        }
+        let item = self
+            .engine
+            .graph
+            .get_item(&crate::transport::graph::ItemRef {
+                mailbox: self.entry.graph_user().to_owned(),
+                kind: self.spec.kind,
+                id: graph_id.to_owned(),
+                list_id: self.list_id.clone(),
+            })
+            .await
+            .map_err(SyncError::graph)?;
+        let stamp = item.as_ref().and_then(|i| i.crm_stamp().map(str::to_owned));
+        if stamp.is_some_and(|s| foreign_stamp(&self.engine.settings.installation, &s)) {
+            tracing::info!(mailbox = %self.entry.address(), resource = %self.spec.name, graph_id, "another installation's item (its stamp names another CRM installation): left alone");
+            self.foreign.push(graph_id.to_owned());
+            return Ok(false);
+        }
+        Ok(true)
+    }
 }
 
 async fn crm_candidates(
     engine: &Engine,
     spec: &ResourceSpec,
+    entry: &RosterEntry,
     changes: &Changes,
     links: &[plan::Link],
     out: &mut Candidates,
+    check: &mut StampCheck<'_>,
 ) -> Result<(), SyncError> {
     let unlinked: Vec<&plan::GraphChange> = changes
         .graph
@@ -139,9 +214,11 @@ async fn crm_candidates(
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let mut systems = vec![ext_keys::GRAPH_API];
     systems.extend_from_slice(ext_keys::LEGACY_SYSTEMS);
-    let rows = ext_keys::find(engine.crm.as_ref(), &Actor::Master, &systems, &key_refs)
+    let mut rows = ext_keys::find(engine.crm.as_ref(), &Actor::Master, &systems, &key_refs)
         .await
         .map_err(SyncError::crm)?;
+    // The old connector's keys are EWS ids: translated, they match like any legacy key.
+    rows.extend(super::legacy::translated_rows(engine, spec, entry).await?);
     let table = &spec.mapping.table;
     let area = ext_keys::info_area(table);
     let usable = |r: &&ext_keys::ExtKey| {
@@ -172,6 +249,9 @@ async fn crm_candidates(
                 })
             });
         if let Some((row, found_by)) = hit {
+            if row.system == ext_keys::GRAPH_API && !check.ours(&c.graph_id).await? {
+                continue;
+            }
             let record = CrmRef {
                 table: table.clone(),
                 id: row
@@ -192,6 +272,7 @@ async fn crm_candidates(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn graph_candidates(
     engine: &Engine,
     spec: &ResourceSpec,
@@ -200,6 +281,7 @@ async fn graph_candidates(
     links: &[plan::Link],
     graph: &GraphRead,
     out: &mut Candidates,
+    check: &mut StampCheck<'_>,
 ) -> Result<(), SyncError> {
     let unlinked: Vec<&plan::CrmChange> = changes
         .crm
@@ -239,7 +321,9 @@ async fn graph_candidates(
                 && !r.key.starts_with("ical:")
                 && !r.key.starts_with("msg:")
         });
-        if let Some(row) = by_stamp {
+        if let Some(row) = by_stamp
+            && check.ours(&row.key).await?
+        {
             out.graph.push(GraphCandidate {
                 record: c.record.clone(),
                 graph_id: row.key.clone(),
@@ -277,6 +361,7 @@ async fn graph_candidates(
             });
             if let Some((id, _)) = found
                 && !out.graph.iter().any(|g| g.graph_id == *id)
+                && check.ours(id).await?
             {
                 out.graph.push(GraphCandidate {
                     record: c.record.clone(),

@@ -12,8 +12,9 @@ use serde_json::Value;
 use crate::transport::{
     crm::{Actor, BatchCommand, CrmError, CrmTransport, Health, Reply},
     graph::{
-        CreateOptions, CreateTarget, DeltaCursor, DeltaPage, DeltaScope, GraphError,
-        GraphTransport, Item, ItemRef, StampScope, UpdateOutcome, UserListing,
+        CreateOptions, CreateTarget, DeltaCursor, DeltaPage, DeltaScope, ExchangeIdType,
+        GraphError, GraphTransport, Item, ItemRef, StampScope, TRANSLATE_IDS_PER_REQUEST,
+        UpdateOutcome, UserListing,
         types::{ContactFolder, TodoTaskList},
     },
 };
@@ -154,6 +155,20 @@ impl GraphTransport for MeteredGraph {
     ) -> BoxFuture<'a, Result<Vec<Item>, GraphError>> {
         self.tick();
         self.inner.find_by_stamp(scope, crm_id)
+    }
+
+    fn translate_exchange_ids<'a>(
+        &'a self,
+        mailbox: &'a str,
+        ids: &'a [String],
+        from: ExchangeIdType,
+        to: ExchangeIdType,
+    ) -> BoxFuture<'a, Result<Vec<Option<String>>, GraphError>> {
+        // One round trip per 1000 ids.
+        for _ in 0..ids.len().div_ceil(TRANSLATE_IDS_PER_REQUEST).max(1) {
+            self.tick();
+        }
+        self.inner.translate_exchange_ids(mailbox, ids, from, to)
     }
 }
 

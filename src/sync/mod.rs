@@ -22,12 +22,14 @@ mod create_crm;
 mod crm_side;
 pub mod explain;
 mod graph_side;
+pub mod legacy;
 mod links;
 pub mod metered;
 mod recover;
 pub mod report;
 mod resources;
 mod roster;
+mod scope;
 pub mod setup;
 mod write_crm;
 mod write_graph;
@@ -60,6 +62,8 @@ pub struct Engine {
     pub crm: Arc<dyn CrmTransport>,
     pub state: Arc<dyn StateStore>,
     pub settings: Arc<Settings>,
+    /// The old connector's EWS ids already translated (`legacy`).
+    pub legacy: Arc<legacy::Translations>,
 }
 
 /// Everything a cycle needs to know besides the services.
@@ -81,10 +85,13 @@ pub struct Settings {
     /// The calendar window around today (`schedules.events.past` / `future`).
     pub event_past: std::time::Duration,
     pub event_future: std::time::Duration,
-    /// Mail folders read for e-mails (well-known names or ids).
+    /// Mail folders read for e-mails (well-known names or ids; `schedules.messages.folders`).
     pub mail_folders: Vec<String>,
-    /// Namespaces stamps and XK keys by CRM installation and tenant.
+    /// Where e-mail history starts (`schedules.messages.since`; `None`: at the first sync).
+    pub message_since: Option<crate::config::Since>,
     pub tenant_id: String,
+    /// The namespace of this installation's stamps on Graph items (`ConnectorConfig::installation`).
+    pub installation: String,
 }
 
 /// Which mailboxes and resources a command covers (empty = all).
@@ -102,13 +109,10 @@ impl Selector {
 
     fn wants_mailbox(&self, entry: &RosterEntry) -> bool {
         self.mailboxes.is_empty()
-            || self.mailboxes.iter().any(|m| {
-                entry
-                    .email
-                    .as_deref()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(m.trim()))
-                    || entry.user_id.as_deref() == Some(m.trim())
-            })
+            || self
+                .mailboxes
+                .iter()
+                .any(|m| entry.has_address(m) || entry.user_id.as_deref() == Some(m.trim()))
     }
 }
 
@@ -154,10 +158,19 @@ impl Settings {
             concurrency: config.service.concurrency.max(1),
             event_past: config.schedules.events.past.map_or(WEEK, |d| d.get()),
             event_future: config.schedules.events.future.map_or(WEEK, |d| d.get()),
-            mail_folders: vec!["inbox".to_owned(), "sentitems".to_owned()],
+            mail_folders: config.schedules.messages.folders.clone(),
+            message_since: config.schedules.messages.since,
             tenant_id: config.graph.tenant_id.clone(),
+            installation: config.installation(),
             mappings,
         })
+    }
+}
+
+impl Settings {
+    /// The stamp of `record` on the Graph item the connector writes for it: `INSTALLATION/TABLE:ID`.
+    pub fn stamp(&self, record: &plan::CrmRef) -> String {
+        links::graph_stamp(&self.installation, record)
     }
 }
 
@@ -318,7 +331,18 @@ impl Engine {
             if !selector.wants_resource(&spec.name) {
                 continue;
             }
+            // The e-mail start is not a cursor: a replay must not import the old mail it kept out.
+            let kept = self
+                .state
+                .get_cursor(id, &spec.name, scope::SINCE_SCOPE)
+                .await?;
             n += self.state.forget_cursors(id, Some(&spec.name)).await?;
+            if let Some(value) = kept {
+                self.state
+                    .put_cursor(id, &spec.name, scope::SINCE_SCOPE, &value)
+                    .await?;
+                n = n.saturating_sub(1);
+            }
             if let Some(since) = since {
                 self.state
                     .put_cursor(id, &spec.name, crm_side::CRM_SCOPE, &since.to_string())
@@ -335,6 +359,8 @@ pub(crate) struct Prepared {
     pub crm: crm_side::CrmRead,
     pub links: Vec<crate::state::Link>,
     pub directory: Directory,
+    /// New items the mailbox's scope kept out (not planned), with the reason.
+    pub out_of_scope: Vec<(String, crate::scope::OutOfScope)>,
 }
 
 /// What one mailbox and resource did.
@@ -361,7 +387,12 @@ impl Engine {
             .list_links(mailbox, &spec.name)
             .await
             .map_err(SyncError::state)?;
-        let graph = graph_side::read(self, spec, entry, &links, options).await?;
+        let mut graph = graph_side::read(self, spec, entry, &links, options).await?;
+        let rules = scope::rules(self, spec, entry, options).await?;
+        let out_of_scope = scope::retain(&rules, &links, &mut graph);
+        for (id, why) in &out_of_scope {
+            tracing::debug!(mailbox = %entry.address(), resource = %spec.name, graph_id = %id, reason = why.code(), "out of scope: {why}");
+        }
         let crm = crm_side::read(self, spec, entry, &links, options).await?;
         let directory = context::directory(self, spec, entry, roster, &graph).await?;
         Ok(Prepared {
@@ -369,6 +400,7 @@ impl Engine {
             crm,
             links,
             directory,
+            out_of_scope,
         })
     }
 
@@ -392,11 +424,23 @@ impl Engine {
             &ctx,
         );
         let links = links::plan_links(self, spec, entry, &prepared.links, &changes).await?;
+        let mut foreign = Vec::new();
         let candidates = if options.adopt && spec.policy.adopt {
-            links::candidates(self, spec, entry, &changes, &links, &prepared.graph).await?
+            links::candidates(
+                self,
+                spec,
+                entry,
+                &changes,
+                &links,
+                &prepared.graph,
+                &mut foreign,
+            )
+            .await?
         } else {
             plan::Candidates::default()
         };
+        // Items another installation stamped are that installation's: never adopted, never imported.
+        changes.graph.retain(|c| !foreign.contains(&c.graph_id));
         // A record a Graph item adopts this cycle is that item's: its own change would create it again.
         changes
             .crm
@@ -417,12 +461,15 @@ impl Engine {
                 "{stop}; nothing was deleted and the cursor stays, so the removals come back next cycle: check the mailbox, or run once with --allow-mass-delete"
             ));
         }
+        let kept_out = prepared.out_of_scope.len() as u64;
         if options.mode == Mode::DryRun {
             outcome.counts = ResourceCounts::from_plan(&plan, &[]);
+            outcome.counts.graph_to_crm.skipped += kept_out;
             return Ok(outcome);
         }
         let applied = apply::apply(self, spec, entry, &ctx, &prepared, &plan, options).await?;
         outcome.counts = ResourceCounts::from_plan(&plan, &applied.failed);
+        outcome.counts.graph_to_crm.skipped += kept_out;
         outcome.item_errors = applied.errors.clone();
         outcome.notes = applied.notes.clone();
         outcome

@@ -18,7 +18,7 @@ use crate::{
 };
 
 use super::{
-    Engine, ResourceSpec, SyncError, context, crm_side, graph_side, roster::Roster,
+    Engine, ResourceSpec, SyncError, context, crm_side, graph_side, links, roster::Roster,
     roster::RosterEntry,
 };
 
@@ -244,8 +244,10 @@ async fn crm_to_graph_create(
     ctx: &Context,
     write: &PendingWrite,
 ) -> Result<Option<String>, SyncError> {
+    // `INSTALLATION/TABLE:ID` (or `TABLE:ID` from before stamps were namespaced): found by the whole
+    // stamp, so only this installation's items are recovered.
     let stamp = &write.entry.match_key;
-    let Some((table, id)) = stamp.split_once(':') else {
+    let Some((_, table, id)) = links::parse_stamp(stamp) else {
         return Ok(None);
     };
     let list_id = if spec.kind == ItemKind::Task {

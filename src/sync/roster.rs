@@ -23,6 +23,8 @@ pub struct RosterEntry {
     pub rep: Rep,
     pub decision: MailboxEntry,
     pub email: Option<String>,
+    /// The mailbox user's other SMTP addresses (primary and proxy addresses besides `email`).
+    pub aliases: Vec<String>,
     pub user_id: Option<String>,
     /// Language of the rep's texts (`Rep.Language`), if the CRM has one.
     pub language: Option<String>,
@@ -47,6 +49,20 @@ impl RosterEntry {
         self.email.as_deref().unwrap_or("")
     }
 
+    /// Every address of the mailbox: the rep's e-mail, then the user's other SMTP addresses.
+    pub fn addresses(&self) -> Vec<String> {
+        self.email.iter().chain(&self.aliases).cloned().collect()
+    }
+
+    /// Whether `address` is one of the mailbox's (case and surrounding spaces ignored).
+    pub fn has_address(&self, address: &str) -> bool {
+        let address = address.trim();
+        self.email
+            .iter()
+            .chain(&self.aliases)
+            .any(|a| a.trim().eq_ignore_ascii_case(address))
+    }
+
     /// The CRM actor for writes on this rep's behalf.
     pub fn actor(&self) -> Actor {
         match &self.email {
@@ -60,12 +76,9 @@ impl Roster {
     /// Whether `address` belongs to a rep whose mailbox is synced (case ignored).
     pub fn is_synced_address(&self, address: &str) -> bool {
         let address = address.trim();
-        self.entries.iter().any(|e| {
-            e.synced()
-                && e.email
-                    .as_deref()
-                    .is_some_and(|m| m.eq_ignore_ascii_case(address))
-        })
+        self.entries
+            .iter()
+            .any(|e| e.synced() && e.has_address(address))
     }
 }
 
@@ -87,6 +100,17 @@ pub async fn read(engine: &Engine) -> Result<Roster, String> {
         .into_iter()
         .zip(decisions)
         .map(|(rep, decision)| RosterEntry {
+            aliases: decision
+                .addresses
+                .iter()
+                .filter(|a| {
+                    !decision
+                        .email
+                        .as_deref()
+                        .is_some_and(|e| e.trim().eq_ignore_ascii_case(a.trim()))
+                })
+                .cloned()
+                .collect(),
             email: decision.email.clone(),
             user_id: decision.user_id.clone(),
             language: languages

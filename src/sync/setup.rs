@@ -56,6 +56,7 @@ impl Connected {
                 crm: crm_meter.clone(),
                 state,
                 settings: Arc::new(settings),
+                legacy: Arc::default(),
             },
             graph_meter,
             crm_meter,

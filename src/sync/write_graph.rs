@@ -47,7 +47,7 @@ impl Run<'_> {
                 &fields,
                 &self.ctx,
             );
-            let key = stamp(&record);
+            let key = self.engine.settings.stamp(&record);
             let write = self
                 .begin(
                     Flow::CrmToGraph,
@@ -336,7 +336,8 @@ impl Run<'_> {
                         .graph
                         .update_item(&item, &body.body, None)
                         .await?;
-                    self.engine.graph.stamp(&item, &stamp(&record)).await?;
+                    let mark = self.engine.settings.stamp(&record);
+                    self.engine.graph.stamp(&item, &mark).await?;
                     Ok::<_, crate::transport::graph::GraphError>(outcome)
                 }
                 .await;

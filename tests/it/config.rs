@@ -74,9 +74,18 @@ fn defaults_equal_the_setup_guide() {
     let s = &config.schedules;
     // e-mails every 10 min; appointments and tasks every 10 min over 7 days past / 7 days future;
     // contacts every 1440 min; all enabled
+    // e-mails from the mailbox's first sync on (no `since`), Inbox and Sent Items
     assert_eq!(
-        (s.messages.every.get(), s.messages.past, s.messages.future),
-        (minutes(10), None, None)
+        (
+            s.messages.every.get(),
+            s.messages.since,
+            s.messages.folders.clone()
+        ),
+        (
+            minutes(10),
+            None,
+            vec!["inbox".to_owned(), "sentitems".to_owned()]
+        )
     );
     for schedule in [&s.events, &s.tasks] {
         assert_eq!(schedule.every.get(), minutes(10));
@@ -116,6 +125,43 @@ fn schedules_can_be_changed_or_disabled_per_resource() {
     assert_eq!(config.schedules.events.past.map(|d| d.get()), Some(days(1)));
     assert_eq!(config.schedules.events.future, None);
     assert_eq!(config.schedules.tasks.every.get(), minutes(10));
+}
+
+#[test]
+fn mail_folders_that_are_never_read_are_refused_where_they_are_written() {
+    let text = format!(
+        "{MINIMAL}schedules:\n  messages:\n    since: 30d\n    folders: [inbox, junkemail, Deleted Items, archive, Outbox, inbox]\n"
+    );
+    let rendered = failing_diagnostics(&text);
+    insta::assert_snapshot!(rendered.join("\n"), @r"
+    connector.yaml:10:22: error: mail folder `junkemail` is never read: junk, deleted, unsent and unsendable mail is not correspondence
+      expected: a folder other than Junk E-mail, Deleted Items, Drafts and Outbox, e.g. `inbox`, `sentitems` or `archive`
+    connector.yaml:10:33: error: mail folder `Deleted Items` is never read: junk, deleted, unsent and unsendable mail is not correspondence
+      expected: a folder other than Junk E-mail, Deleted Items, Drafts and Outbox, e.g. `inbox`, `sentitems` or `archive`
+    connector.yaml:10:57: error: mail folder `Outbox` is never read: junk, deleted, unsent and unsendable mail is not correspondence
+      expected: a folder other than Junk E-mail, Deleted Items, Drafts and Outbox, e.g. `inbox`, `sentitems` or `archive`
+    connector.yaml:10:65: warning: mail folder `inbox` is listed twice
+      expected: each folder once
+    ");
+    let ok = format!(
+        "{MINIMAL}schedules:\n  messages:\n    since: 2026-01-01\n    folders: [inbox, archive]\n"
+    );
+    let (_dir, res) = load_text(&ok);
+    let (config, warnings) = res.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        config.schedules.messages.since.map(|s| s.to_string()),
+        Some("2026-01-01T00:00:00Z".to_owned())
+    );
+    assert_eq!(config.schedules.messages.folders, ["inbox", "archive"]);
+    let bad_since = format!("{MINIMAL}schedules:\n  messages:\n    since: last year\n");
+    let rendered = failing_diagnostics(&bad_since);
+    assert!(
+        rendered
+            .iter()
+            .any(|d| d.starts_with("connector.yaml:") && d.contains("since")),
+        "{rendered:#?}"
+    );
 }
 
 #[test]

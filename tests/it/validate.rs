@@ -466,7 +466,7 @@ fn directory_files_and_emulator_seeds_get_located_errors_with_did_you_mean() {
       hint: did you mean `name`?
     tests/data/validate/seeds/graph-seed-zone.yaml:7:15: error: `users[0].timeZone`: expected a Windows or IANA time zone name, found `Pacific Standrd Time`
     tests/data/validate/seeds/graph-seed.yaml:6:5: error: unknown key `userPrincipalNam` in `users[0]`
-      expected: one of: id, displayName, userPrincipalName, mail, accountEnabled, userType, givenName, surname, jobTitle, mobilePhone, businessPhones, officeLocation, mailbox, timeZone, mailFolders, contactFolders, messages, events, contacts, todoLists
+      expected: one of: id, displayName, userPrincipalName, mail, proxyAddresses, accountEnabled, userType, givenName, surname, jobTitle, mobilePhone, businessPhones, officeLocation, mailbox, timeZone, mailFolders, contactFolders, messages, events, contacts, todoLists
       hint: did you mean `userPrincipalName`?
     5 errors, 0 warnings in 4 files
     ");

@@ -131,6 +131,12 @@ pub struct CrmConfig {
     /// `graph.default_time_zone`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// Names this CRM installation in the stamps the connector puts on Graph items (`NAMESPACE/TABLE:ID`),
+    /// so a second installation (a test CRM pointed at the production tenant) never takes over the items
+    /// of another. Letters, digits, `.`, `_`, `-`; at most 32 characters. Default: a short hash of
+    /// `crm.url` and `graph.tenant_id` (set it to keep the stamps when the CRM's URL changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<String>,
 }
 
 impl Default for CrmConfig {
@@ -146,6 +152,7 @@ impl Default for CrmConfig {
             time_format: default_time_format(),
             timeout: default_crm_timeout(),
             time_zone: None,
+            installation: None,
         }
     }
 }
@@ -171,9 +178,9 @@ impl Default for MailboxesConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedules {
-    /// E-mails: every 10 minutes.
-    #[serde(default = "Schedule::messages")]
-    pub messages: Schedule,
+    /// E-mails: every 10 minutes, from the mailbox's first sync on, Inbox and Sent Items.
+    #[serde(default)]
+    pub messages: MessageSchedule,
     /// Appointments: every 10 minutes, 7 days past to 7 days future.
     #[serde(default = "Schedule::events")]
     pub events: Schedule,
@@ -188,7 +195,7 @@ pub struct Schedules {
 impl Default for Schedules {
     fn default() -> Self {
         Self {
-            messages: Schedule::messages(),
+            messages: MessageSchedule::default(),
             events: Schedule::events(),
             tasks: Schedule::tasks(),
             contacts: Schedule::contacts(),
@@ -231,11 +238,6 @@ impl Schedule {
         }
     }
 
-    /// E-mails: every 10 minutes.
-    pub fn messages() -> Self {
-        Self::every(10)
-    }
-
     /// Appointments: every 10 minutes, window 7 days past / 7 days future.
     pub fn events() -> Self {
         Self::windowed(10, 7, 7)
@@ -249,6 +251,155 @@ impl Schedule {
     /// Contacts: every 1440 minutes.
     pub fn contacts() -> Self {
         Self::every(1440)
+    }
+}
+
+/// The e-mail schedule: how often, from when, and which mail folders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSchedule {
+    /// Whether e-mails are synchronized at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Interval between two runs (default `10m`).
+    #[serde(default = "default_message_interval")]
+    pub every: Duration,
+    /// Where e-mail history starts: messages received before it are never filed (messages already
+    /// linked still update). A date (`2026-01-01`, midnight UTC), an RFC 3339 time, or a duration
+    /// (`30d`: that long before the mailbox's first sync). Default: the moment the mailbox is first
+    /// synced, remembered per mailbox, so the first run imports no old mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Since>,
+    /// Mail folders read, by well-known name (`inbox`, `sentitems`, `archive`) or folder id (default
+    /// `[inbox, sentitems]`). Junk E-mail, Deleted Items, Drafts and Outbox are never read.
+    #[serde(default = "default_mail_folders")]
+    pub folders: Vec<String>,
+}
+
+impl Default for MessageSchedule {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            every: default_message_interval(),
+            since: None,
+            folders: default_mail_folders(),
+        }
+    }
+}
+
+fn default_message_interval() -> Duration {
+    Duration::from_secs(600)
+}
+
+/// The mail folders read when `schedules.messages.folders` is not given.
+pub fn default_mail_folders() -> Vec<String> {
+    vec!["inbox".to_owned(), "sentitems".to_owned()]
+}
+
+/// Mail folders the connector never reads (well-known names, compared without case, spaces, `-` or
+/// `_`), whatever the configuration says: junk, deleted, unsent and unsendable mail is not correspondence.
+pub const NEVER_READ_FOLDERS: &[&str] = &[
+    "junkemail",
+    "junk",
+    "deleteditems",
+    "drafts",
+    "outbox",
+    "recoverableitemsdeletions",
+];
+
+/// Whether `folder` names a folder the connector never reads.
+pub fn never_read_folder(folder: &str) -> bool {
+    let key: String = folder
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '_'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    NEVER_READ_FOLDERS.contains(&key.as_str())
+}
+
+/// `schedules.messages.since`: a fixed instant, or a duration before the mailbox's first sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// Messages received at or after this instant.
+    At(jiff::Timestamp),
+    /// Messages received at most this long before the mailbox's first sync.
+    Before(Duration),
+}
+
+impl Since {
+    /// The instant for a mailbox first synced at `first_sync`.
+    pub fn resolve(self, first_sync: jiff::Timestamp) -> jiff::Timestamp {
+        match self {
+            Since::At(t) => t,
+            Since::Before(d) => jiff::SignedDuration::try_from(d.get())
+                .ok()
+                .and_then(|d| first_sync.checked_sub(d).ok())
+                .unwrap_or(jiff::Timestamp::MIN),
+        }
+    }
+}
+
+impl FromStr for Since {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let digits = t.trim_end_matches(['s', 'm', 'h', 'd']);
+        if digits.len() + 1 == t.len() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return t
+                .parse::<Duration>()
+                .map(Since::Before)
+                .map_err(|e| e.to_string());
+        }
+        if let Ok(at) = t.parse::<jiff::Timestamp>() {
+            return Ok(Since::At(at));
+        }
+        if let Ok(date) = t.parse::<jiff::civil::Date>() {
+            return jiff::tz::TimeZone::UTC
+                .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+                .map(Since::At)
+                .map_err(|e| format!("`{t}` is out of range: {e}"));
+        }
+        Err(format!(
+            "`{t}` is not a start for e-mails: expected a date (`2026-01-01`), an RFC 3339 time (`2026-01-01T08:00:00Z`) or a duration before the first sync (`30d`)"
+        ))
+    }
+}
+
+impl fmt::Display for Since {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Since::At(t) => write!(f, "{t}"),
+            Since::Before(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+impl Serialize for Since {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Since {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Since {
+    fn schema_name() -> Cow<'static, str> {
+        "Since".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^([0-9]+(s|m|h|d)|[0-9]{4}-[0-9]{2}-[0-9]{2}(T.+)?)$",
+            "description": "A date (`2026-01-01`, midnight UTC), an RFC 3339 time, or a duration before the mailbox's first sync (`30d`).",
+            "examples": ["2026-01-01", "2026-01-01T08:00:00Z", "30d"]
+        })
     }
 }
 
@@ -502,6 +653,35 @@ fn yes() -> bool {
 }
 
 impl ConnectorConfig {
+    /// The namespace of this installation's stamps on Graph items: `crm.installation`, or the first 12
+    /// hex digits of the FNV-1a 64 hash of `crm.url` (lower case, no trailing `/`; `memory` for the
+    /// in-process CRM) and `graph.tenant_id` (lower case), joined by `|`.
+    pub fn installation(&self) -> String {
+        if let Some(name) = self.crm.installation.as_deref().map(str::trim)
+            && !name.is_empty()
+        {
+            return name.to_owned();
+        }
+        let url = match self.crm.transport {
+            CrmTransport::Memory => "memory".to_owned(),
+            CrmTransport::Interface => self
+                .crm
+                .url
+                .as_deref()
+                .unwrap_or("")
+                .trim()
+                .trim_end_matches('/')
+                .to_lowercase(),
+        };
+        let text = format!("{url}|{}", self.graph.tenant_id.trim().to_lowercase());
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{hash:016x}")[..12].to_owned()
+    }
+
     /// Makes relative paths (mapping directory, `sqlite:` state file) relative to `base`, the
     /// directory of the config file.
     pub fn resolve_paths(&mut self, base: &Path) {
@@ -844,7 +1024,6 @@ pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
         ),
     }
     for (name, schedule) in [
-        ("messages", &config.schedules.messages),
         ("events", &config.schedules.events),
         ("tasks", &config.schedules.tasks),
         ("contacts", &config.schedules.contacts),
@@ -860,11 +1039,73 @@ pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
             );
         }
     }
+    if config.schedules.messages.every.0.is_zero() {
+        out.push(
+            doc.error("/schedules/messages/every", "a schedule interval of zero")
+                .with_expected("at least `1m`")
+                .with_hint("to stop syncing messages, set `enabled: false`"),
+        );
+    }
+    out.extend(check_mail_folders(doc, &config.schedules.messages.folders));
+    if let Some(name) = &config.crm.installation {
+        let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if name.trim().is_empty() || name.len() > 32 || !name.chars().all(valid) {
+            out.push(
+                doc.error(
+                    "/crm/installation",
+                    format!("`{name}` cannot name a CRM installation in stamps"),
+                )
+                .with_expected(
+                    "1 to 32 letters, digits, `.`, `_` or `-`, e.g. `production` or `test-crm`",
+                ),
+            );
+        }
+    }
     if config.mailboxes.refresh.0.is_zero() {
         out.push(
             doc.error("/mailboxes/refresh", "a refresh interval of zero")
                 .with_expected("at least `1m`"),
         );
+    }
+    out
+}
+
+/// `schedules.messages.folders`: at least one, none the connector never reads, no repeats.
+fn check_mail_folders(doc: &Document, folders: &[String]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if folders.is_empty() {
+        out.push(
+            doc.error("/schedules/messages/folders", "no mail folder to read")
+                .with_expected("at least one folder, e.g. `[inbox, sentitems]`")
+                .with_hint("to stop syncing messages, set `enabled: false`"),
+        );
+    }
+    for (n, folder) in folders.iter().enumerate() {
+        let pointer = format!("/schedules/messages/folders/{n}");
+        if folder.trim().is_empty() {
+            out.push(
+                doc.error(&pointer, "an empty mail folder name")
+                    .with_expected(
+                        "a well-known folder name (`inbox`, `sentitems`, `archive`) or a folder id",
+                    ),
+            );
+        } else if never_read_folder(folder) {
+            out.push(
+                doc.error(
+                    &pointer,
+                    format!("mail folder `{folder}` is never read: junk, deleted, unsent and unsendable mail is not correspondence"),
+                )
+                .with_expected("a folder other than Junk E-mail, Deleted Items, Drafts and Outbox, e.g. `inbox`, `sentitems` or `archive`"),
+            );
+        } else if folders[..n]
+            .iter()
+            .any(|f| f.trim().eq_ignore_ascii_case(folder.trim()))
+        {
+            out.push(
+                doc.warning(&pointer, format!("mail folder `{folder}` is listed twice"))
+                    .with_expected("each folder once"),
+            );
+        }
     }
     out
 }
@@ -888,6 +1129,69 @@ mod tests {
             "unknown unit, expected s, m, h or d"
         );
         assert!("m".parse::<Duration>().is_err());
+    }
+
+    #[test]
+    fn since_is_a_date_a_time_or_a_duration_before_the_first_sync() {
+        let first: jiff::Timestamp = "2026-12-07T06:00:00Z".parse().unwrap();
+        let at = |t: &str| t.parse::<Since>().unwrap().resolve(first).to_string();
+        assert_eq!(at("2026-01-01"), "2026-01-01T00:00:00Z");
+        assert_eq!(at("2026-01-01T08:30:00+01:00"), "2026-01-01T07:30:00Z");
+        assert_eq!(at("30d"), "2026-11-07T06:00:00Z");
+        assert_eq!("7d".parse::<Since>().unwrap().to_string(), "7d");
+        for bad in ["yesterday", "2026", "2026-13-01", "10w", ""] {
+            let err = bad.parse::<Since>().unwrap_err();
+            assert!(
+                err.contains("expected") || err.contains("unit"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn never_read_folders_are_recognised_in_any_spelling() {
+        for name in [
+            "junkemail",
+            "Junk E-mail",
+            "Deleted Items",
+            "deleteditems",
+            "DRAFTS",
+            "Outbox",
+        ] {
+            assert!(never_read_folder(name), "{name}");
+        }
+        for name in ["inbox", "sentitems", "archive", "AAMkAGI2"] {
+            assert!(!never_read_folder(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_installation_namespace_depends_on_the_crm_and_the_tenant() {
+        let config = |url: &str, tenant: &str, name: Option<&str>| -> ConnectorConfig {
+            serde_json::from_value(serde_json::json!({
+                "graph": {"tenant_id": tenant, "client_id": "c", "client_secret": "env:S"},
+                "crm": {"url": url, "installation": name},
+            }))
+            .unwrap()
+        };
+        let prod = config("https://crm.contoso.com/crm.interface", "t1", None).installation();
+        assert_eq!(prod.len(), 12);
+        assert_eq!(
+            prod,
+            config("https://CRM.contoso.com/crm.interface/", "T1", None).installation()
+        );
+        assert_ne!(
+            prod,
+            config("https://crm-test.contoso.com/crm.interface", "t1", None).installation()
+        );
+        assert_ne!(
+            prod,
+            config("https://crm.contoso.com/crm.interface", "t2", None).installation()
+        );
+        assert_eq!(
+            config("https://x", "t1", Some("production")).installation(),
+            "production"
+        );
     }
 
     #[test]

@@ -71,4 +71,26 @@ pub struct MailboxUser {
     pub display_name: Option<String>,
     pub account_enabled: Option<bool>,
     pub mailbox: MailboxState,
+    /// Graph `proxyAddresses` as returned (`SMTP:primary@…`, `smtp:alias@…`, `X500:…`); a rep's e-mail
+    /// matches any SMTP one.
+    pub proxy_addresses: Vec<String>,
+}
+
+impl MailboxUser {
+    /// Every SMTP address of the user: `mail`, then the SMTP proxy addresses (prefix `smtp:` in any case
+    /// removed; other address types left out), without repeats (case ignored).
+    pub fn smtp_addresses(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let proxies = self.proxy_addresses.iter().filter_map(|p| {
+            let (kind, address) = p.split_once(':')?;
+            kind.eq_ignore_ascii_case("smtp").then_some(address)
+        });
+        for address in self.mail.as_deref().into_iter().chain(proxies) {
+            let address = address.trim();
+            if !address.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(address)) {
+                out.push(address.to_owned());
+            }
+        }
+        out
+    }
 }

@@ -15,4 +15,5 @@ pub mod mapping;
 pub mod model;
 pub mod plan;
 pub mod redact;
+pub mod scope;
 pub mod spec;

@@ -212,6 +212,51 @@ pub async fn for_records(
     Ok(out)
 }
 
+/// The rows of earlier connectors ([`LEGACY_SYSTEMS`]) that rep `rep_id` left for records of the info
+/// areas `rec_tables` (codes or XML names).
+pub async fn legacy_of_rep(
+    crm: &dyn CrmTransport,
+    actor: &Actor,
+    rep_id: &str,
+    rec_tables: &[&str],
+) -> Result<Vec<ExtKey>, CrmError> {
+    let query = Query::table(TABLE)
+        .fields(FIELDS)
+        .filter(any_of(field::EXT_SYSTEM, LEGACY_SYSTEMS))
+        .filter(Condition::eq(TABLE, field::REP, rep_id))
+        .filter(any_of(field::REC_TABLE, rec_tables));
+    Ok(crm
+        .query(actor, &query)
+        .await?
+        .iter()
+        .map(ExtKey::from_record)
+        .collect())
+}
+
+/// The rows of earlier connectors written or changed at or after `since` (the CRM's `Upd` stamp): how
+/// `doctor` tells that the old connector still runs.
+pub async fn legacy_changed_since(
+    crm: &dyn CrmTransport,
+    actor: &Actor,
+    since: jiff::Timestamp,
+) -> Result<Vec<ExtKey>, CrmError> {
+    let query = Query::table(TABLE)
+        .fields(FIELDS)
+        .filter(any_of(field::EXT_SYSTEM, LEGACY_SYSTEMS))
+        .filter(Condition::new(
+            TABLE,
+            super::UPD_FIELD,
+            super::Op::Ge,
+            Value::Text(super::format_timestamp(since)),
+        ));
+    Ok(crm
+        .query(actor, &query)
+        .await?
+        .iter()
+        .map(ExtKey::from_record)
+        .collect())
+}
+
 /// Writes `xk`, keyed by (Ext. System, Ext. Key): a second write of the same key updates the one row, so a
 /// retried write never makes a second link.
 pub async fn put(crm: &dyn CrmTransport, actor: &Actor, xk: &ExtKey) -> Result<Written, CrmError> {

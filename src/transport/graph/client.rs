@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 
 use super::{
     CRM_STAMP_APPLICATION, CreateOptions, CreateTarget, DeltaChange, DeltaCursor, DeltaPage,
-    DeltaResource, DeltaScope, GraphTransport, Item, ItemKind, ItemRef, MailboxState, MailboxUser,
-    REMOVED_OUTSIDE_WINDOW, Restart, StampScope, TimeZoneSource, UpdateOutcome, UserListing,
+    DeltaResource, DeltaScope, ExchangeIdType, GraphTransport, Item, ItemKind, ItemRef,
+    MailboxState, MailboxUser, REMOVED_OUTSIDE_WINDOW, Restart, StampScope,
+    TRANSLATE_IDS_PER_REQUEST, TimeZoneSource, UpdateOutcome, UserListing,
     batch::{BatchMode, BatchResults},
     delta::{parse_page, start_url},
     encode,
@@ -621,7 +622,7 @@ impl GraphTransport for GraphClient {
                 &[
                     (
                         "$select",
-                        "id,userPrincipalName,mail,displayName,accountEnabled,userType",
+                        "id,userPrincipalName,mail,displayName,accountEnabled,userType,proxyAddresses",
                     ),
                     ("$top", "999"),
                 ],
@@ -635,6 +636,11 @@ impl GraphTransport for GraphClient {
                         || u.user_principal_name
                             .as_deref()
                             .is_some_and(|m| in_domains(m, domains))
+                        || u.proxy_addresses.iter().flatten().any(|p| {
+                            p.split_once(':').is_some_and(|(kind, a)| {
+                                kind.eq_ignore_ascii_case("smtp") && in_domains(a, domains)
+                            })
+                        })
                 })
                 .collect();
             wanted.sort_by(|a, b| a.user_principal_name.cmp(&b.user_principal_name));
@@ -664,6 +670,7 @@ impl GraphTransport for GraphClient {
                     display_name: u.display_name,
                     account_enabled: u.account_enabled,
                     mailbox: state?,
+                    proxy_addresses: u.proxy_addresses.unwrap_or_default(),
                 });
             }
             Ok(listing)
@@ -817,6 +824,45 @@ impl GraphTransport for GraphClient {
     ) -> BoxFuture<'a, Result<Vec<Item>, GraphError>> {
         Box::pin(self.find(scope, crm_id))
     }
+
+    fn translate_exchange_ids<'a>(
+        &'a self,
+        mailbox: &'a str,
+        ids: &'a [String],
+        from: ExchangeIdType,
+        to: ExchangeIdType,
+    ) -> BoxFuture<'a, Result<Vec<Option<String>>, GraphError>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(TRANSLATE_IDS_PER_REQUEST) {
+                let (path, body) = encode::translate_ids(mailbox, chunk, from, to);
+                let req = Request::new(Method::POST, path, Some(mailbox)).json(body);
+                let page: Collection<ConvertIdResult> = self
+                    .http
+                    .send_json(&req, "a collection of convertIdResult")
+                    .await?;
+                for id in chunk {
+                    out.push(
+                        page.value
+                            .iter()
+                            .find(|r| r.source_id.as_deref() == Some(id.as_str()))
+                            .and_then(|r| r.target_id.clone()),
+                    );
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// One answer of `translateExchangeIds`: a `targetId`, or `errorDetails` (left unread).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConvertIdResult {
+    #[serde(default)]
+    source_id: Option<String>,
+    #[serde(default)]
+    target_id: Option<String>,
 }
 
 #[cfg(test)]

@@ -24,13 +24,22 @@ pub fn stamp_expand() -> String {
     format!("singleValueExtendedProperties($filter=id eq '{CRM_STAMP_PROPERTY_ID}')")
 }
 
+/// `$expand` of messages: the CRM stamp and the message class (`PidTagMessageClass`), which tells
+/// automatic replies and delivery reports from correspondence (`scope::system_message`).
+pub fn message_expand() -> String {
+    format!(
+        "singleValueExtendedProperties($filter=id eq '{CRM_STAMP_PROPERTY_ID}' or id eq '{}')",
+        crate::scope::MESSAGE_CLASS_PROPERTY_ID
+    )
+}
+
 /// The first request of a full round for `scope`.
 pub fn start_url(scope: &DeltaScope) -> Result<String, GraphError> {
     let user = seg(&scope.mailbox);
     Ok(match &scope.resource {
         DeltaResource::Messages { folder } => with_query(
             &format!("/users/{user}/mailFolders/{}/messages/delta", seg(folder)),
-            &[("$expand", &stamp_expand())],
+            &[("$expand", &message_expand())],
         ),
         DeltaResource::Events { start, end } => {
             check_window(*start, *end)?;

@@ -42,6 +42,7 @@ pub fn item_path(item: &ItemRef) -> Result<String, GraphError> {
 pub fn expand_for(kind: ItemKind) -> String {
     match kind {
         ItemKind::Task => "linkedResources".to_owned(),
+        ItemKind::Message => super::delta::message_expand(),
         _ => stamp_expand(),
     }
 }
@@ -52,6 +53,19 @@ pub fn get_url(item: &ItemRef) -> Result<String, GraphError> {
         &item_path(item)?,
         &[("$expand", &expand_for(item.kind))],
     ))
+}
+
+/// `POST /users/{mailbox}/translateExchangeIds` and its body.
+pub fn translate_ids(
+    mailbox: &str,
+    ids: &[String],
+    from: super::ExchangeIdType,
+    to: super::ExchangeIdType,
+) -> (String, Value) {
+    (
+        format!("/users/{}/translateExchangeIds", seg(mailbox)),
+        json!({"inputIds": ids, "sourceIdType": from.as_str(), "targetIdType": to.as_str()}),
+    )
 }
 
 /// Where a create goes.

@@ -291,6 +291,37 @@ pub struct StampScope {
     pub list_id: Option<String>,
 }
 
+/// An Exchange item id form (`translateExchangeIds`' `sourceIdType` / `targetIdType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExchangeIdType {
+    /// EWS `ItemId` (standard base64), what earlier connectors kept.
+    EwsId,
+    /// MAPI `PR_ENTRYID`, hex.
+    EntryId,
+    /// MAPI immutable entry id, hex.
+    ImmutableEntryId,
+    /// Graph id (changes when the item moves folder).
+    RestId,
+    /// Graph immutable id: what this connector uses.
+    RestImmutableEntryId,
+}
+
+impl ExchangeIdType {
+    /// The name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExchangeIdType::EwsId => "ewsId",
+            ExchangeIdType::EntryId => "entryId",
+            ExchangeIdType::ImmutableEntryId => "immutableEntryId",
+            ExchangeIdType::RestId => "restId",
+            ExchangeIdType::RestImmutableEntryId => "restImmutableEntryId",
+        }
+    }
+}
+
+/// Most ids one `translateExchangeIds` request takes.
+pub const TRANSLATE_IDS_PER_REQUEST: usize = 1000;
+
 /// The connector's window on Microsoft Graph.
 ///
 /// Contract:
@@ -421,4 +452,15 @@ pub trait GraphTransport: Send + Sync {
         scope: &'a StampScope,
         crm_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<Item>, GraphError>>;
+
+    /// Translates item ids of `mailbox` from one form to another (`translateExchangeIds`), one request
+    /// per [`TRANSLATE_IDS_PER_REQUEST`] ids: one answer per input, in input order, `None` for an id that
+    /// names no item of the mailbox. Reads only (safe to retry).
+    fn translate_exchange_ids<'a>(
+        &'a self,
+        mailbox: &'a str,
+        ids: &'a [String],
+        from: ExchangeIdType,
+        to: ExchangeIdType,
+    ) -> BoxFuture<'a, Result<Vec<Option<String>>, GraphError>>;
 }

@@ -751,6 +751,9 @@ pub struct User {
     pub office_location: Option<String>,
     #[serde(default)]
     pub preferred_language: Option<String>,
+    /// `SMTP:primary@…`, `smtp:alias@…` and other address types (returned only when selected).
+    #[serde(default)]
+    pub proxy_addresses: Option<Vec<String>>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }

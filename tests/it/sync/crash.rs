@@ -14,8 +14,8 @@ use graph_connector::{
     transport::{
         crm::{Actor, BatchCommand, CrmError, CrmTransport, Health, Reply},
         graph::{
-            CreateOptions, CreateTarget, DeltaCursor, DeltaPage, DeltaScope, GraphError,
-            GraphTransport, Item, ItemRef, StampScope, UpdateOutcome, UserListing,
+            CreateOptions, CreateTarget, DeltaCursor, DeltaPage, DeltaScope, ExchangeIdType,
+            GraphError, GraphTransport, Item, ItemRef, StampScope, UpdateOutcome, UserListing,
             types::{ContactFolder, TodoTaskList},
         },
     },
@@ -150,6 +150,16 @@ impl GraphTransport for CrashGraph {
         c: &'a str,
     ) -> BoxFuture<'a, Result<Vec<Item>, GraphError>> {
         self.switch.guard(self.inner.find_by_stamp(s, c))
+    }
+    fn translate_exchange_ids<'a>(
+        &'a self,
+        m: &'a str,
+        ids: &'a [String],
+        from: ExchangeIdType,
+        to: ExchangeIdType,
+    ) -> BoxFuture<'a, Result<Vec<Option<String>>, GraphError>> {
+        self.switch
+            .guard(self.inner.translate_exchange_ids(m, ids, from, to))
     }
 }
 

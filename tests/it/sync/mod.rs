@@ -8,14 +8,17 @@ mod deletes;
 mod edits;
 mod faults;
 mod first_sync;
+mod identity;
 mod meetings;
 mod privacy;
 mod processes;
+mod scope;
+mod takeover;
 
 use std::{collections::BTreeMap, path::Path, sync::Arc};
 
 use graph_connector::{
-    config::{ConnectorConfig, StateLocation},
+    config::{ConnectorConfig, Since, StateLocation},
     emulator::graph::ItemKind,
     load,
     plan::ConflictPolicy,
@@ -56,6 +59,11 @@ impl Fixture {
             .expect("sandbox config");
         config.state.location = StateLocation::Sqlite(dir.path().join("state.db"));
         config.mappings.template = template.map(str::to_owned);
+        // The suites file the seed's (and their own, fixed-date) mail: e-mail history from long ago. The
+        // default (the first sync) is what `scope` tests.
+        config.schedules.messages.since = Some(Since::At(
+            "2000-01-01T00:00:00Z".parse().expect("a timestamp"),
+        ));
         let mut fx = Fixture {
             sandbox,
             world,

@@ -97,6 +97,7 @@ impl Checker {
             .and_then(|pa| self.participants(pa, &mut writers, &in_form));
         self.deletion(&merged.deletion, &in_form);
         self.sync_settings(res.doc, &spec.sync, &in_form);
+        self.sync_scope(res.doc, &spec.resource, &spec.sync);
 
         if self.error_count() > n_before {
             return None;
@@ -146,6 +147,49 @@ impl Checker {
                 format!("share {} is not a share of the linked items", guard.share),
             );
             d.expected = Some("a number above 0 and at most 1, e.g. 0.2 for 20 %".into());
+        }
+    }
+
+    /// `sync.exclude` holds addresses and domains, for messages and events; `sync.skip_messages` is for
+    /// messages only.
+    fn sync_scope(
+        &mut self,
+        doc: &crate::spec::yaml::Document,
+        resource: &str,
+        sync: &sm::SyncSpec,
+    ) {
+        if !sync.exclude.is_empty() && !matches!(resource, "message" | "event") {
+            let d = self.error(
+                At {
+                    doc,
+                    ptr: "/sync/exclude",
+                },
+                format!("`sync.exclude` does not apply to resource `{resource}`"),
+            );
+            d.expected = Some("`exclude` under the `message` or `event` mapping".into());
+        }
+        for (n, entry) in sync.exclude.iter().enumerate() {
+            if !is_address_or_domain(entry) {
+                let ptr = format!("/sync/exclude/{n}");
+                let d = self.error(
+                    At { doc, ptr: &ptr },
+                    format!("`{entry}` is neither an e-mail address nor a domain"),
+                );
+                d.expected = Some(
+                    "an address such as `hr@contoso.com` or a domain such as `example.org` (or `@example.org`)"
+                        .into(),
+                );
+            }
+        }
+        if sync.skip_messages.is_some() && resource != "message" {
+            let d = self.error(
+                At {
+                    doc,
+                    ptr: "/sync/skip_messages",
+                },
+                format!("`sync.skip_messages` does not apply to resource `{resource}`"),
+            );
+            d.expected = Some("`skip_messages` under the `message` mapping".into());
         }
     }
 
@@ -238,4 +282,22 @@ fn record_keys(table: &str) -> &'static [&'static str] {
         "Rep" => &["RepID"],
         _ => &["StatNo", "SeqNo"],
     }
+}
+
+/// `local@domain.tld`, `domain.tld` or `@domain.tld`: no spaces, one `@` at most, a dotted domain.
+fn is_address_or_domain(text: &str) -> bool {
+    let t = text.trim();
+    let domain = match t.rsplit_once('@') {
+        Some((local, domain)) => {
+            if local.contains('@') || local.chars().any(char::is_whitespace) {
+                return false;
+            }
+            domain
+        }
+        None => t,
+    };
+    domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
 }

@@ -23,6 +23,8 @@ pub struct Context {
     pub now: Timestamp,
     /// The mailbox owner's address.
     pub mailbox: Option<String>,
+    /// The owner's other addresses (proxy addresses): participants with them are the owner too.
+    pub mailbox_aliases: Vec<String>,
     /// Well-known name of the folder the item is in.
     pub folder: Option<String>,
     /// Known CRM reps and persons.
@@ -49,9 +51,21 @@ impl Context {
             lang: "en".into(),
             now: Timestamp::UNIX_EPOCH,
             mailbox: None,
+            mailbox_aliases: Vec::new(),
             folder: None,
             directory: Directory::default(),
         })
+    }
+}
+
+impl Context {
+    /// Whether `address` is the mailbox owner's (`mailbox` or one of its aliases; case ignored).
+    pub fn is_mailbox(&self, address: &str) -> bool {
+        let address = address.trim();
+        self.mailbox
+            .iter()
+            .chain(&self.mailbox_aliases)
+            .any(|m| m.trim().eq_ignore_ascii_case(address))
     }
 }
 

@@ -150,11 +150,7 @@ fn select(s: &Selection, res: &Resource, item: &Value, ctx: &Context) -> bool {
         Selection::ResolvedPerson(want) => {
             let any = res.participants.as_ref().is_some_and(|p| {
                 participants::collect(p, item, ctx).iter().any(|x| {
-                    matches!(x.found, Some(Found::Person(_)))
-                        && !ctx
-                            .mailbox
-                            .as_deref()
-                            .is_some_and(|m| m.eq_ignore_ascii_case(&x.address))
+                    matches!(x.found, Some(Found::Person(_))) && !ctx.is_mailbox(&x.address)
                 })
             });
             any == *want

@@ -19,6 +19,8 @@ pub struct MailboxEntry {
     pub enable_connector: bool,
     /// The matching tenant user's id, when one was found.
     pub user_id: Option<String>,
+    /// Every SMTP address of that user (`mail` and proxy addresses), empty when none was found.
+    pub addresses: Vec<String>,
     /// The mailbox's time zone, when it is synced.
     pub time_zone: Option<String>,
     /// True when the time zone is the configured default (mailboxSettings could not be read).
@@ -176,6 +178,12 @@ pub fn select(
             .entry(normalize(&user.user_principal_name))
             .or_insert(user);
     }
+    // Then by any SMTP proxy address (an alias, or the address before a rename).
+    for user in users {
+        for address in user.smtp_addresses() {
+            by_address.entry(normalize(&address)).or_insert(user);
+        }
+    }
 
     reps.iter()
         .map(|rep| {
@@ -190,6 +198,7 @@ pub fn select(
                 email: email.map(str::to_owned),
                 enable_connector: rep.enable_connector,
                 user_id: None,
+                addresses: Vec::new(),
                 time_zone: None,
                 time_zone_is_default: false,
                 status: Status::Sync,
@@ -204,6 +213,7 @@ pub fn select(
                 let user = by_address.get(&key);
                 if let Some(user) = user {
                     entry.user_id = Some(user.id.clone());
+                    entry.addresses = user.smtp_addresses();
                 }
                 if sharing.len() > 1 {
                     let others = sharing
@@ -273,6 +283,7 @@ mod tests {
             display_name: None,
             account_enabled: Some(true),
             mailbox,
+            proxy_addresses: Vec::new(),
         }
     }
 
@@ -495,6 +506,37 @@ mod tests {
             )],
         );
         assert_eq!(got[0].1, Status::Sync);
+    }
+
+    #[test]
+    fn user_found_by_a_proxy_address_after_a_rename() {
+        let mut renamed = user(
+            "ana.alvarez@contoso.com",
+            Some("ana.alvarez@contoso.com"),
+            ready("UTC"),
+        );
+        renamed.proxy_addresses = vec![
+            "SMTP:ana.alvarez@contoso.com".into(),
+            "smtp:Ana@Contoso.com".into(),
+            "X500:/o=ExchangeLabs/cn=Recipients/cn=ana".into(),
+        ];
+        let got = select(
+            &[rep("ANA", Some("ana@contoso.com"), true)],
+            &[renamed],
+            &domains(),
+        );
+        assert_eq!(got[0].status, Status::Sync);
+        assert_eq!(
+            got[0].user_id.as_deref(),
+            Some("id-ana.alvarez@contoso.com")
+        );
+        assert_eq!(
+            got[0].addresses,
+            vec![
+                "ana.alvarez@contoso.com".to_owned(),
+                "Ana@Contoso.com".to_owned()
+            ]
+        );
     }
 
     #[test]

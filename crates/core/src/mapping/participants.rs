@@ -55,7 +55,13 @@ pub fn collect_with_warnings<'c>(
     warnings: &mut Vec<String>,
 ) -> Vec<Participant<'c>> {
     let index = ctx.directory.index();
-    let mailbox = ctx.mailbox.as_deref().map(str::to_ascii_lowercase);
+    // The mailbox owner's addresses (primary and proxy addresses), lower case: a handful.
+    let owner: Vec<String> = ctx
+        .mailbox
+        .iter()
+        .chain(&ctx.mailbox_aliases)
+        .map(|m| m.trim().to_ascii_lowercase())
+        .collect();
     let mut seen: HashSet<String> = HashSet::new();
     let mut out: Vec<Participant<'c>> = Vec::new();
     let mut left_out = 0usize;
@@ -73,7 +79,7 @@ pub fn collect_with_warnings<'c>(
                 continue;
             }
             let key = address.to_ascii_lowercase();
-            if p.skip_mailbox && mailbox.as_deref() == Some(key.as_str()) {
+            if p.skip_mailbox && owner.contains(&key) {
                 continue;
             }
             if seen.contains(&key) {

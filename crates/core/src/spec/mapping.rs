@@ -108,6 +108,17 @@ pub struct SyncSpec {
     /// `reminderMinutesBeforeStart`, which notify nobody, are written to such meetings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_external_attendees: Option<bool>,
+    /// Correspondence kept out (messages and events): addresses (`name@example.com`) and domains
+    /// (`example.com` or `@example.com`, subdomains included). A new item with any participant matching
+    /// (sender, recipients, organizer, attendees; the mailbox owner's own addresses aside) is not synced;
+    /// items already linked keep syncing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// System-generated messages not filed as e-mails (resource `message` only): `meeting` (requests,
+    /// responses, cancellations), `automatic_reply`, `delivery_report` (non-delivery, delivery and read
+    /// reports). Default: all three; `[]` files them like any e-mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_messages: Option<Vec<SystemMessage>>,
 }
 
 /// How private and confidential items are synced.
@@ -118,6 +129,27 @@ pub enum Privacy {
     Normal,
     /// Busy blocks only: no subject, body, location or attendees.
     BusyOnly,
+}
+
+/// A kind of system-generated message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemMessage {
+    /// Meeting requests, responses and cancellations (`eventMessage`).
+    Meeting,
+    /// Out-of-office and rule-generated automatic replies.
+    AutomaticReply,
+    /// Non-delivery reports, delivery and read receipts.
+    DeliveryReport,
+}
+
+impl SystemMessage {
+    /// Every kind, the default of `skip_messages`.
+    pub const ALL: [SystemMessage; 3] = [
+        SystemMessage::Meeting,
+        SystemMessage::AutomaticReply,
+        SystemMessage::DeliveryReport,
+    ];
 }
 
 impl SyncSpec {

@@ -376,10 +376,12 @@ impl GraphEmulator {
         lock(&self.shared.store)
     }
 
+    /// A user of the helpers: by object id, sign-in name, or (after a rename) any of its addresses.
     fn user(&self, mailbox: &str) -> Result<usize, Error> {
         let store = self.store();
         let ui = store
             .user_index(mailbox)
+            .or_else(|| store.user_by_address(mailbox))
             .ok_or_else(|| Error::Helper(format!("no user `{mailbox}` in the seed")))?;
         if store.mailboxes[ui].is_none() {
             return Err(Error::Helper(format!("user `{mailbox}` has no mailbox")));
@@ -429,6 +431,31 @@ impl GraphEmulator {
             user: ui,
             mailbox: parked,
         })
+    }
+
+    /// Renames a user as an administrator does: `address` becomes the sign-in name and primary SMTP
+    /// address, the old primary address stays as an `smtp:` proxy address (mail to it still arrives).
+    /// The object id, the mailbox and its items are unchanged.
+    pub fn rename_user(&self, mailbox: &str, address: &str) -> Result<(), Error> {
+        let ui = self.user(mailbox)?;
+        let mut store = self.store();
+        let user = &mut store.users[ui];
+        if let Some(old) = user.mail.take() {
+            let alias = format!("smtp:{old}");
+            if !user
+                .proxy_addresses
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(&alias))
+            {
+                user.proxy_addresses.push(alias);
+            }
+        }
+        let primary = format!("smtp:{address}");
+        user.proxy_addresses
+            .retain(|p| !p.eq_ignore_ascii_case(&primary));
+        user.mail = Some(address.to_owned());
+        user.upn = address.to_owned();
+        Ok(())
     }
 
     /// Gives back a mailbox taken by [`GraphEmulator::remove_license`], with its items.

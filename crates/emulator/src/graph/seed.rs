@@ -95,6 +95,9 @@ pub struct UserSeed {
     /// Primary SMTP address.
     #[serde(default)]
     pub mail: Option<String>,
+    /// Other addresses (`smtp:alias@contoso.com`, `X500:…`); Graph lists `SMTP:<mail>` first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_addresses: Vec<String>,
     /// Whether the account can sign in.
     #[serde(default = "yes")]
     pub account_enabled: bool,

@@ -56,6 +56,8 @@ pub struct User {
     pub id: String,
     pub upn: String,
     pub mail: Option<String>,
+    /// Addresses besides `mail` (`smtp:alias@…`, `X500:…`).
+    pub proxy_addresses: Vec<String>,
     pub display_name: String,
     pub given_name: Option<String>,
     pub surname: Option<String>,
@@ -86,6 +88,7 @@ impl User {
         // Not in the default property set; returned only when selected.
         m.insert("accountEnabled".into(), json!(self.account_enabled));
         m.insert("userType".into(), json!(self.user_type));
+        m.insert("proxyAddresses".into(), json!(self.proxy_addresses()));
         m.insert(
             "mailNickname".into(),
             json!(self.upn.split('@').next().unwrap_or("")),
@@ -103,6 +106,30 @@ impl User {
         m.insert("assignedPlans".into(), plans);
         m.insert("assignedLicenses".into(), licenses);
         m
+    }
+
+    /// `proxyAddresses` as Graph lists them: `SMTP:<mail>` first, then the others.
+    pub fn proxy_addresses(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.mail.iter().map(|m| format!("SMTP:{m}")).collect();
+        for p in &self.proxy_addresses {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(p)) {
+                out.push(p.clone());
+            }
+        }
+        out
+    }
+
+    /// Whether `address` (lower case) is one of the user's: mail, UPN or an SMTP proxy address.
+    pub fn has_address(&self, address: &str) -> bool {
+        self.mail
+            .as_deref()
+            .is_some_and(|m| m.to_lowercase() == address)
+            || self.upn.to_lowercase() == address
+            || self.proxy_addresses.iter().any(|p| {
+                p.split_once(':').is_some_and(|(kind, a)| {
+                    kind.eq_ignore_ascii_case("smtp") && a.to_lowercase() == address
+                })
+            })
     }
 
     pub const DEFAULT_PROPS: [&'static str; 11] = [
@@ -322,6 +349,7 @@ impl Store {
                 id: u.id.to_lowercase(),
                 upn: u.user_principal_name.clone(),
                 mail: u.mail.clone(),
+                proxy_addresses: u.proxy_addresses.clone(),
                 display_name: u.display_name.clone(),
                 given_name: u.given_name.clone(),
                 surname: u.surname.clone(),
@@ -546,9 +574,7 @@ impl Store {
 
     pub fn user_by_address(&self, address: &str) -> Option<usize> {
         let a = address.to_lowercase();
-        self.users.iter().position(|u| {
-            u.mail.as_deref().is_some_and(|m| m.to_lowercase() == a) || u.upn.to_lowercase() == a
-        })
+        self.users.iter().position(|u| u.has_address(&a))
     }
 
     pub fn mailbox(&self, ui: usize) -> &Mailbox {
