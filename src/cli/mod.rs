@@ -53,6 +53,8 @@ pub enum Command {
     Explain(sync::ExplainArgs),
     /// Forget one mailbox's cursors and replay it (links stay, so nothing is duplicated).
     Resync(sync::ResyncArgs),
+    /// Mailboxes whose user left the tenant; with --clean-up, remove the connector's links to one.
+    Retired(sync::RetiredArgs),
     /// The whole product on emulated services: a world around today, cycles and their reports.
     #[cfg(feature = "sandbox")]
     Sandbox(sandbox::Args),
@@ -71,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => sync::run_sync(args),
         Command::Plan(args) => sync::run_plan(args),
         Command::Resync(args) => sync::run_resync(args),
+        Command::Retired(args) => sync::run_retired(args),
         Command::Explain(args) => sync::run_explain(args),
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(args),

@@ -1,5 +1,5 @@
-//! `sync`, `plan` and `resync`: load the setup, connect, run cycles through the library's engine, print
-//! the report. Exit codes: 0 all synced, 1 some mailbox or item failed, 2 could not run.
+//! `sync`, `plan`, `resync`, `explain` and `retired`: load the setup, connect, run cycles through the
+//! library's engine, print the report. Exit codes: 0 all synced, 1 some mailbox or item failed, 2 could not run.
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
@@ -318,4 +318,77 @@ pub fn run_explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
             }
         }
     })
+}
+
+/// Arguments of `retired`.
+#[derive(Debug, clap::Args)]
+pub struct RetiredArgs {
+    /// Connector configuration (default: connector.yaml).
+    #[arg(long, default_value = "connector.yaml")]
+    pub config: PathBuf,
+    /// Remove what the connector keeps for this retired mailbox (address or user object id): its
+    /// External Key rows, links and cursors. CRM records stay. Repeatable.
+    #[arg(long = "clean-up", value_name = "ADDR")]
+    pub clean_up: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Report::Text)]
+    pub format: Report,
+}
+
+pub fn run_retired(args: RetiredArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let connected = match connect(&args.config).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let result = retired(&connected, &args).await;
+        connected.close().await;
+        match result {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                Ok(ExitCode::from(2))
+            }
+        }
+    })
+}
+
+async fn retired(connected: &Connected, args: &RetiredArgs) -> anyhow::Result<()> {
+    if args.clean_up.is_empty() {
+        let list = connected.engine.retired().await?;
+        match args.format {
+            Report::Json => println!("{}", serde_json::to_string_pretty(&list)?),
+            Report::Text if list.is_empty() => println!("no retired mailboxes"),
+            Report::Text => {
+                for s in &list {
+                    let since = s.retired_at.map(|t| t.to_string()).unwrap_or_default();
+                    println!("{}  {}  retired since {since}", s.address, s.mailbox);
+                }
+            }
+        }
+        return Ok(());
+    }
+    let mut done = Vec::new();
+    for mailbox in &args.clean_up {
+        let c = connected
+            .engine
+            .clean_up_retired(mailbox)
+            .await
+            .with_context(|| format!("cannot clean up `{mailbox}`"))?;
+        if args.format == Report::Text {
+            println!(
+                "{}: removed {} link(s), {} External Key row(s), {} cursor(s); its CRM records stay",
+                c.address, c.links, c.ext_keys, c.cursors
+            );
+        }
+        done.push(c);
+    }
+    if args.format == Report::Json {
+        println!("{}", serde_json::to_string_pretty(&done)?);
+    }
+    Ok(())
 }

@@ -272,6 +272,10 @@ pub struct MailboxStatus {
     pub last_fix: Option<String>,
     /// Counts of the last cycle, as the runner reports them (any JSON value; stored as JSON text).
     pub counts: serde_json::Value,
+    /// When a cycle found the mailbox's user deleted from the tenant (`None` while it exists). A retired
+    /// mailbox is not synced; its links stay until `graph-connector retired --clean-up`.
+    #[serde(default)]
+    pub retired_at: Option<Timestamp>,
 }
 
 /// The intent of one write, recorded before it is sent.

@@ -45,14 +45,14 @@ pub const FORGET_CURSORS: &str = "DELETE FROM cursors WHERE mailbox = $1";
 pub const FORGET_RESOURCE_CURSORS: &str =
     "DELETE FROM cursors WHERE mailbox = $1 AND resource = $2";
 
-pub const UPSERT_STATUS: &str = "INSERT INTO mailbox_status (mailbox, address, last_success, last_error_at, last_error, last_fix, counts) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+pub const UPSERT_STATUS: &str = "INSERT INTO mailbox_status (mailbox, address, last_success, last_error_at, last_error, last_fix, counts, retired_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
      ON CONFLICT (mailbox) DO UPDATE SET address = excluded.address, last_success = excluded.last_success, \
      last_error_at = excluded.last_error_at, last_error = excluded.last_error, \
-     last_fix = excluded.last_fix, counts = excluded.counts";
-pub const GET_STATUS: &str = "SELECT mailbox, address, last_success, last_error_at, last_error, last_fix, counts \
+     last_fix = excluded.last_fix, counts = excluded.counts, retired_at = excluded.retired_at";
+pub const GET_STATUS: &str = "SELECT mailbox, address, last_success, last_error_at, last_error, last_fix, counts, retired_at \
      FROM mailbox_status WHERE mailbox = $1";
-pub const LIST_STATUS: &str = "SELECT mailbox, address, last_success, last_error_at, last_error, last_fix, counts \
+pub const LIST_STATUS: &str = "SELECT mailbox, address, last_success, last_error_at, last_error, last_fix, counts, retired_at \
      FROM mailbox_status ORDER BY mailbox";
 
 pub const BEGIN_WRITE: &str = "INSERT INTO write_journal (mailbox, resource, direction, action, target, match_key, payload_hash, started_at) \
@@ -281,6 +281,12 @@ where
         last_error: get(row, "last_error", location, t)?,
         last_fix: get(row, "last_fix", location, t)?,
         counts,
+        retired_at: opt_time(
+            get(row, "retired_at", location, t)?,
+            "retired_at",
+            location,
+            t,
+        )?,
     })
 }
 

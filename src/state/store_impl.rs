@@ -314,6 +314,7 @@ macro_rules! impl_state_store {
                         .bind(&status.last_error)
                         .bind(&status.last_fix)
                         .bind(counts)
+                        .bind(status.retired_at.map(sql::millis))
                         .execute(&mut *tx)
                         .await
                         .map_err(|e| sql::db_error(loc, "mailbox_status", "write a status", e))?;

@@ -27,7 +27,9 @@ mod links;
 pub mod metered;
 mod recover;
 pub mod report;
+pub use retire::CleanUp;
 mod resources;
+mod retire;
 mod roster;
 mod scope;
 pub mod setup;
@@ -208,6 +210,15 @@ impl Engine {
         for entry in &selected {
             report.mailboxes.push(MailboxReport::for_entry(entry));
         }
+        retire::detect(
+            self,
+            &roster,
+            selector,
+            options.mode == Mode::Apply,
+            options.now,
+            &mut report.mailboxes,
+        )
+        .await;
         let synced: Vec<&RosterEntry> = selected.into_iter().filter(|e| e.synced()).collect();
 
         if options.mode == Mode::Apply {
@@ -230,9 +241,19 @@ impl Engine {
         }
         if options.mode == Mode::Apply {
             for mailbox in &report.mailboxes {
-                if let Some(status) = mailbox.status_row(options.now)
-                    && let Err(e) = self.state.put_status(&status).await
-                {
+                let Some(mut status) = mailbox.status_row(options.now) else {
+                    continue;
+                };
+                // The last success and the last error each stay until a newer one replaces them.
+                if let Ok(Some(before)) = self.state.get_status(&status.mailbox).await {
+                    status.last_success = status.last_success.or(before.last_success);
+                    if status.last_error_at.is_none() {
+                        status.last_error_at = before.last_error_at;
+                        status.last_error = before.last_error;
+                        status.last_fix = before.last_fix;
+                    }
+                }
+                if let Err(e) = self.state.put_status(&status).await {
                     tracing::warn!(mailbox = %mailbox.mailbox, error = %e, "cannot record the mailbox status");
                 }
             }

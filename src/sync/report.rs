@@ -103,6 +103,8 @@ pub enum Status {
     Synced,
     Skipped,
     Failed,
+    /// The mailbox's user was deleted from the tenant (a rep who left): not synced, not a failure.
+    Retired,
 }
 
 /// One action as `plan` lists it.
@@ -184,6 +186,30 @@ impl MailboxReport {
         }
     }
 
+    /// A retired mailbox that no rep of this cycle names any more.
+    pub fn retired(address: &str) -> MailboxReport {
+        MailboxReport {
+            mailbox: address.to_owned(),
+            rep: String::new(),
+            user_id: None,
+            status: Status::Retired,
+            reason: None,
+            fix: None,
+            resources: IndexMap::new(),
+            errors: Vec::new(),
+            held: Vec::new(),
+            notes: Vec::new(),
+            planned: Vec::new(),
+        }
+    }
+
+    /// Marks the mailbox retired, with why and what to do.
+    pub fn retire(&mut self, reason: String, fix: String) {
+        self.status = Status::Retired;
+        self.reason = Some(reason);
+        self.fix = Some(fix);
+    }
+
     pub fn fail(&mut self, e: &SyncError) {
         self.status = Status::Failed;
         self.reason = Some(e.message.clone());
@@ -234,7 +260,7 @@ impl MailboxReport {
     /// The status row for the state store (none for skipped reps without a mailbox id).
     pub fn status_row(&self, now: Timestamp) -> Option<MailboxStatus> {
         let mailbox = self.user_id.clone()?;
-        if self.status == Status::Skipped {
+        if matches!(self.status, Status::Skipped | Status::Retired) {
             return None;
         }
         let ok = self.status == Status::Synced;
@@ -246,6 +272,7 @@ impl MailboxReport {
             last_error: self.reason.clone(),
             last_fix: self.fix.clone(),
             counts: serde_json::to_value(&self.resources).unwrap_or_default(),
+            retired_at: None,
         })
     }
 }
@@ -345,6 +372,7 @@ impl fmt::Display for CycleReport {
                 Status::Synced => "synced",
                 Status::Skipped => "skipped",
                 Status::Failed => "FAILED",
+                Status::Retired => "retired",
             };
             writeln!(
                 f,

@@ -239,6 +239,7 @@ fn status(mailbox: &str) -> MailboxStatus {
         last_error: None,
         last_fix: None,
         counts: serde_json::json!({"event": {"graph_to_crm": {"created": 3}}}),
+        retired_at: None,
     }
 }
 
@@ -620,7 +621,19 @@ async fn status_is_kept_per_mailbox(fx: &Fixture) {
     assert_eq!(store.get_status("m1").await.unwrap(), Some(failed.clone()));
     assert_eq!(
         store.list_status().await.unwrap(),
-        vec![failed, status("m2")]
+        vec![failed.clone(), status("m2")]
+    );
+    // Retiring is recorded and undone like any other column.
+    let retired = MailboxStatus {
+        retired_at: Some(at(30)),
+        ..failed.clone()
+    };
+    store.put_status(&retired).await.unwrap();
+    assert_eq!(store.get_status("m1").await.unwrap(), Some(retired));
+    store.put_status(&failed).await.unwrap();
+    assert_eq!(
+        store.get_status("m1").await.unwrap().unwrap().retired_at,
+        None
     );
     store.close().await;
 }
@@ -678,7 +691,7 @@ async fn a_newer_schema_is_a_clear_error(fx: &Fixture) {
     assert_eq!(err.kind(), StateErrorKind::SchemaTooNew, "{err}");
     let text = err.to_string();
     assert!(
-        text.contains("has schema version 9999, newer than this graph-connector knows (2): upgrade graph-connector"),
+        text.contains("has schema version 9999, newer than this graph-connector knows (3): upgrade graph-connector"),
         "{text}"
     );
     assert!(text.contains(&fx.location().to_string()), "{text}");

@@ -9,9 +9,11 @@ mod edits;
 mod faults;
 mod first_sync;
 mod identity;
+mod lengths;
 mod meetings;
 mod privacy;
 mod processes;
+mod retire;
 mod scope;
 mod takeover;
 

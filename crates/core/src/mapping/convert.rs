@@ -354,13 +354,17 @@ pub fn apply(c: &model::Convert, v: Work, env: &mut Env<'_>) -> Work {
             other => other,
         },
         C::Truncate(n) => match v {
-            Work::Json(Value::String(s)) if s.chars().count() > *n => {
-                env.warn(format!(
-                    "text of {} characters truncated to the field length {n}",
-                    s.chars().count()
-                ));
-                Work::Json(Value::String(s.chars().take(*n).collect()))
-            }
+            Work::Json(Value::String(s)) => match super::value::cut_text(&s, *n) {
+                Some(cut) => {
+                    env.warn(format!(
+                        "text of {} characters cut to the field length {n} (ends with `{}`)",
+                        s.chars().count(),
+                        super::value::TRUNCATION_MARKER
+                    ));
+                    Work::Json(Value::String(cut))
+                }
+                None => Work::Json(Value::String(s)),
+            },
             other => other,
         },
         C::Catalog(name) => {

@@ -78,10 +78,17 @@ pub fn to_graph(
                     }
                 },
                 ReverseConvert::Truncate(n) => match &v {
-                    Value::String(s) if s.chars().count() > *n => {
-                        warn(format!("text truncated to {n} characters"));
-                        Value::String(s.chars().take(*n).collect())
-                    }
+                    Value::String(s) => match super::value::cut_text(s, *n) {
+                        Some(cut) => {
+                            warn(format!(
+                                "text of {} characters cut to {n} (ends with `{}`)",
+                                s.chars().count(),
+                                super::value::TRUNCATION_MARKER
+                            ));
+                            Value::String(cut)
+                        }
+                        None => v,
+                    },
                     _ => v,
                 },
                 ReverseConvert::Body(kind) => {

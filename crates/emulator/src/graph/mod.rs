@@ -433,6 +433,19 @@ impl GraphEmulator {
         })
     }
 
+    /// Deletes a user from the directory as an administrator does when someone leaves: `/users` no
+    /// longer lists it, `/users/{id}` answers 404 `Request_ResourceNotFound` and every mailbox call 404
+    /// `ErrorInvalidUser`, by id and by address. (Entra keeps deleted users restorable for 30 days; the
+    /// emulator has no restore.)
+    pub fn delete_user(&self, mailbox: &str) -> Result<(), Error> {
+        let ui = self.user(mailbox)?;
+        let mut store = self.store();
+        store.users[ui].deleted = true;
+        store.users[ui].has_mailbox = false;
+        store.mailboxes[ui] = None;
+        Ok(())
+    }
+
     /// Renames a user as an administrator does: `address` becomes the sign-in name and primary SMTP
     /// address, the old primary address stays as an `smtp:` proxy address (mail to it still arrives).
     /// The object id, the mailbox and its items are unchanged.

@@ -69,6 +69,8 @@ pub struct User {
     pub user_type: String,
     pub has_mailbox: bool,
     pub time_zone: String,
+    /// Deleted from the directory (`GraphEmulator::delete_user`): no route, listing or lookup finds it.
+    pub deleted: bool,
 }
 
 impl User {
@@ -361,6 +363,7 @@ impl Store {
                 user_type: u.user_type.clone(),
                 has_mailbox: u.mailbox,
                 time_zone: u.time_zone.clone(),
+                deleted: false,
             });
             let mb = if u.mailbox {
                 Some(store.empty_mailbox(u))
@@ -569,12 +572,14 @@ impl Store {
         let key = key.to_lowercase();
         self.users
             .iter()
-            .position(|u| u.id == key || u.upn.to_lowercase() == key)
+            .position(|u| !u.deleted && (u.id == key || u.upn.to_lowercase() == key))
     }
 
     pub fn user_by_address(&self, address: &str) -> Option<usize> {
         let a = address.to_lowercase();
-        self.users.iter().position(|u| u.has_address(&a))
+        self.users
+            .iter()
+            .position(|u| !u.deleted && u.has_address(&a))
     }
 
     pub fn mailbox(&self, ui: usize) -> &Mailbox {

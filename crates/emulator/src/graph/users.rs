@@ -342,6 +342,7 @@ pub(super) fn list_users(store: &Store, shared: &Shared, req: &Req) -> Resp {
     let matched: Vec<Map<String, Value>> = store
         .users
         .iter()
+        .filter(|u| !u.deleted)
         .map(|u| u.json())
         .filter(|u| {
             filter
