@@ -12,6 +12,7 @@ mod identity;
 mod meetings;
 mod privacy;
 mod processes;
+mod resync;
 mod scope;
 mod takeover;
 
