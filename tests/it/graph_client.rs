@@ -40,8 +40,8 @@ const CHLOE: &str = "chloe@contoso.com";
 /// A virtual clock (tokio's paused time needs the `test-util` feature): sleeps return at once, are
 /// recorded, and move the clock forward; tests can also advance it.
 #[derive(Debug, Default)]
-struct RecordingClock {
-    sleeps: Mutex<Vec<Duration>>,
+pub(super) struct RecordingClock {
+    pub(super) sleeps: Mutex<Vec<Duration>>,
     offset: Mutex<Duration>,
 }
 
@@ -95,7 +95,7 @@ fn client_with(
     GraphClient::with_parts(config, clock, MailboxLimiter::new(4)).unwrap()
 }
 
-fn client(emulator: &GraphEmulator, clock: Arc<RecordingClock>) -> GraphClient {
+pub(super) fn client(emulator: &GraphEmulator, clock: Arc<RecordingClock>) -> GraphClient {
     client_with(
         emulator,
         &emulator.token_url(),
@@ -105,7 +105,7 @@ fn client(emulator: &GraphEmulator, clock: Arc<RecordingClock>) -> GraphClient {
     )
 }
 
-async fn start(options: EmulatorOptions) -> GraphEmulator {
+pub(super) async fn start(options: EmulatorOptions) -> GraphEmulator {
     emu::spawn(options).await.unwrap()
 }
 
@@ -229,7 +229,11 @@ fn synced_ids(
     out
 }
 
-fn messages_in(emulator: &GraphEmulator, mailbox: &str, folders: &[&str]) -> BTreeSet<String> {
+pub(super) fn messages_in(
+    emulator: &GraphEmulator,
+    mailbox: &str,
+    folders: &[&str],
+) -> BTreeSet<String> {
     let ids: Vec<String> = folders
         .iter()
         .map(|f| emulator.container_id(mailbox, f).unwrap())
@@ -1419,7 +1423,11 @@ async fn scripted(replies: Vec<Reply>) -> (String, Arc<Script>) {
     (format!("http://{addr}"), script)
 }
 
-fn scripted_client(base: &str, clock: Arc<RecordingClock>, max_attempts: u32) -> GraphClient {
+pub(super) fn scripted_client(
+    base: &str,
+    clock: Arc<RecordingClock>,
+    max_attempts: u32,
+) -> GraphClient {
     let tenant = "8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f";
     let creds = Credentials::new(
         base,

@@ -10,6 +10,7 @@ mod form_lists;
 mod graph_client;
 mod graph_corpus;
 mod graph_emulator;
+mod graph_failures;
 mod hostile;
 mod map_to_crm;
 mod mapping_check;

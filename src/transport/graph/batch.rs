@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::{
     error::{ApiError, DecodeError, GraphError, hint_for},
-    http::{GraphHttp, Request},
+    http::{GraphHttp, Idempotency, Request},
     throttle::parse_retry_after,
     types::{BatchRequestBody, BatchRequestItem, BatchResponseBody, BatchResponseItem, ErrorBody},
 };
@@ -86,6 +86,14 @@ impl GraphHttp {
                 serde_json::to_value(&body)
                     .map_err(|e| GraphError::Invalid(format!("cannot encode a batch: {e}")))?,
             );
+            // A batch is as idempotent as its least idempotent request: after an answer that does not
+            // prove it was not run (5xx, 408, a lost connection), re-sending it could create items twice.
+            if pending
+                .iter()
+                .any(|&i| requests[i].idempotency == Idempotency::NotIdempotent)
+            {
+                envelope = envelope.not_idempotent();
+            }
             envelope.permits = permits
                 .into_iter()
                 .map(|(m, n)| {

@@ -307,7 +307,13 @@ impl GraphClient {
                     item.options.crm_stamp.as_deref(),
                     tid,
                 )?;
-                Ok(Request::new(Method::POST, path, Some(&item.target.mailbox)).json(body))
+                let req = Request::new(Method::POST, path, Some(&item.target.mailbox)).json(body);
+                // Events repeat with their transactionId; other creates are looked up before a resend.
+                Ok(if item.target.kind == ItemKind::Event {
+                    req
+                } else {
+                    req.not_idempotent()
+                })
             });
             match built {
                 Ok(req) => {

@@ -13,6 +13,7 @@ mod lengths;
 mod meetings;
 mod privacy;
 mod processes;
+mod resync;
 mod retire;
 mod scope;
 mod takeover;
