@@ -3,12 +3,14 @@
 //! library. Each concern is a module; `Fixture` is the shared harness.
 
 mod adopt;
+mod contact_folder;
 mod crash;
 mod deletes;
 mod edits;
 mod faults;
 mod first_sync;
 mod identity;
+mod mail_folders;
 mod meetings;
 mod privacy;
 mod processes;
