@@ -182,6 +182,16 @@ pub async fn commit(
             .await
             .map_err(SyncError::state)?;
     }
+    if advance {
+        // Folders that went away: a cursor of theirs would only ever answer 404.
+        for scope in &prepared.graph.forget {
+            engine
+                .state
+                .delete_cursor(entry.mailbox_id(), &spec.name, scope)
+                .await
+                .map_err(SyncError::state)?;
+        }
+    }
     Ok(())
 }
 

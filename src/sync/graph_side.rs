@@ -1,5 +1,5 @@
-//! The Graph side of one mailbox and resource: delta rounds over its scopes (calendar window, mail folders,
-//! contact folder, To Do list), then the items mapped to planner changes.
+//! The Graph side of one mailbox and resource: delta rounds over its scopes (calendar window, mail folders
+//! and their subfolders, the default and the connector's contact folder, To Do list), then the items mapped to planner changes.
 //!
 //! Rules kept here (docs/sync-rules.md):
 //! - a round's cursor is persisted only by `commit_round`, after its changes were applied;
@@ -28,8 +28,8 @@ use crate::{
 };
 
 use super::{
-    CycleOptions, Engine, ResourceSpec, SyncError, crm_side::CrmRead, roster::Roster,
-    roster::RosterEntry,
+    CycleOptions, Engine, ResourceSpec, SyncError, contact_folder, crm_side::CrmRead, mail_folders,
+    roster::Roster, roster::RosterEntry,
 };
 
 /// Everything read from Graph for one mailbox and resource.
@@ -44,10 +44,14 @@ pub struct GraphRead {
     pub removed: Vec<String>,
     /// Cursors to persist after the round's changes are applied: (scope, value).
     pub cursors: Vec<(String, String)>,
+    /// Cursors to forget with them (mail subfolders that are gone).
+    pub forget: Vec<String>,
     /// Ids the runner must leave alone (calendar items written for absences).
     pub ignore: HashSet<String>,
     /// The To Do list of the mailbox (tasks only).
     pub list_id: Option<String>,
+    /// The contact folder new contacts go to (contacts only; `None`: the default folder).
+    pub contact_folder: Option<String>,
     /// The planner's changes, filled by [`map_changes`].
     pub changes: Vec<GraphChange>,
     /// Mapping warnings by item.
@@ -106,12 +110,14 @@ pub async fn read(
             .map_err(SyncError::state)?;
         read.ignore = absences.into_iter().map(|l| l.graph_id).collect();
     }
-    let scopes = scopes(engine, spec, entry, &mut read, options).await?;
+    let (scopes, folder_cursor) = scopes(engine, spec, entry, &mut read, options).await?;
     if !spec.policy.graph_to_crm() {
         return Ok(read);
     }
-    let mut full = false;
-    for (name, resource, window_tag) in scopes {
+    // A folder that went away: the messages linked there are fetched below, only a 404 removes.
+    let mut full = !read.forget.is_empty();
+    let mut removed: Vec<String> = Vec::new();
+    for (name, resource, window_tag, first_read) in scopes {
         let stored = engine
             .state
             .get_cursor(entry.mailbox_id(), &spec.name, &name)
@@ -153,7 +159,8 @@ pub async fn read(
             }
         }
         let outcome = round.finish();
-        full |= outcome.kind.is_full();
+        // A subfolder read for the first time lists what it holds; it says nothing about the others.
+        full |= outcome.kind.is_full() && !first_read;
         let value = match &window_tag {
             Some(tag) => format!("{tag}|{}", outcome.delta_link),
             None => outcome.delta_link.clone(),
@@ -162,12 +169,19 @@ pub async fn read(
         for (id, item) in seen_here {
             read.items.insert(id, item);
         }
-        for (id, _reason) in removed_here {
-            if !read.items.contains_key(&id) && links.iter().any(|l| l.graph_id == id) {
-                check_gone(engine, spec, &mailbox, &id, &mut read).await?;
-            }
+        removed.extend(removed_here.into_iter().map(|(id, _reason)| id));
+    }
+    // After every scope: a message moved between two read folders is in the other one's round.
+    for id in removed {
+        if !read.items.contains_key(&id)
+            && !read.removed.contains(&id)
+            && links.iter().any(|l| l.graph_id == id)
+        {
+            check_gone(engine, spec, &mailbox, &id, &mut read).await?;
         }
     }
+    // The folder delta's cursor goes last, so a crash between cursors re-reads the folder trees.
+    read.cursors.extend(folder_cursor);
     if full {
         // A full round lists everything in scope: a linked item it did not list is fetched.
         let missing: Vec<String> = links
@@ -184,16 +198,30 @@ pub async fn read(
     Ok(read)
 }
 
-/// The scopes to read: (state scope name, delta resource, window tag for calendars).
+/// A scope to read: (state scope name, delta resource, window tag for calendars, a mail subfolder read
+/// for the first time).
+type Scope = (String, DeltaResource, Option<String>, bool);
+
+/// The scopes to read, and the mail folder delta's cursor.
 async fn scopes(
     engine: &Engine,
     spec: &ResourceSpec,
     entry: &RosterEntry,
     read: &mut GraphRead,
     options: CycleOptions,
-) -> Result<Vec<(String, DeltaResource, Option<String>)>, SyncError> {
+) -> Result<(Vec<Scope>, Option<(String, String)>), SyncError> {
     let mailbox = entry.graph_user();
-    Ok(match spec.kind {
+    if spec.kind == ItemKind::Message {
+        let mail = mail_folders::scopes(engine, entry).await?;
+        read.forget = mail.forget;
+        let scopes = mail
+            .scopes
+            .into_iter()
+            .map(|(name, resource, first)| (name, resource, None, first))
+            .collect();
+        return Ok((scopes, mail.cursor));
+    }
+    let scopes = match spec.kind {
         ItemKind::Event => {
             let (start, end) = window(
                 engine,
@@ -206,34 +234,19 @@ async fn scopes(
                 "calendar".to_owned(),
                 DeltaResource::Events { start, end },
                 Some(format!("{start}/{end}")),
+                false,
             )]
         }
-        ItemKind::Message => engine
-            .settings
-            .mail_folders
-            .iter()
-            .map(|f| {
-                (
-                    format!("folder:{f}"),
-                    DeltaResource::Messages { folder: f.clone() },
-                    None,
-                )
-            })
-            .collect(),
+        ItemKind::Message => unreachable!("handled above"),
         ItemKind::Contact => {
-            match engine
-                .graph
-                .default_contact_folder(mailbox)
-                .await
-                .map_err(SyncError::graph)?
-            {
-                Some(folder) => vec![(
-                    format!("folder:{folder}"),
-                    DeltaResource::Contacts { folder },
-                    None,
-                )],
-                None => Vec::new(),
-            }
+            let contacts = contact_folder::scopes(engine, spec, entry, options).await?;
+            read.contact_folder = contacts.create_in;
+            read.forget = contacts.forget;
+            contacts
+                .scopes
+                .into_iter()
+                .map(|(name, resource)| (name, resource, None, false))
+                .collect()
         }
         ItemKind::Task => {
             let lists = engine
@@ -254,12 +267,14 @@ async fn scopes(
                             list: list.id.clone(),
                         },
                         None,
+                        false,
                     )]
                 }
                 None => Vec::new(),
             }
         }
-    })
+    };
+    Ok((scopes, None))
 }
 
 /// Fetches a linked item that a round reported removed or did not list: gone, or still there.

@@ -13,9 +13,9 @@ use crate::transport::{
     crm::{Actor, BatchCommand, CrmError, CrmTransport, Health, Reply},
     graph::{
         CreateOptions, CreateTarget, DeltaCursor, DeltaPage, DeltaScope, ExchangeIdType,
-        GraphError, GraphTransport, Item, ItemRef, StampScope, TRANSLATE_IDS_PER_REQUEST,
-        UpdateOutcome, UserListing,
-        types::{ContactFolder, TodoTaskList},
+        FolderChanges, GraphError, GraphTransport, Item, ItemRef, StampScope,
+        TRANSLATE_IDS_PER_REQUEST, UpdateOutcome, UserListing,
+        types::{ContactFolder, MailFolder, TodoTaskList},
     },
 };
 
@@ -81,6 +81,34 @@ impl GraphTransport for MeteredGraph {
     ) -> BoxFuture<'a, Result<Vec<ContactFolder>, GraphError>> {
         self.tick();
         self.inner.contact_folders(mailbox)
+    }
+
+    fn mail_folder_tree<'a>(
+        &'a self,
+        mailbox: &'a str,
+        folder: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<MailFolder>, GraphError>> {
+        // One request for the folder; those for its children are not known up front.
+        self.tick();
+        self.inner.mail_folder_tree(mailbox, folder)
+    }
+
+    fn mail_folder_changes<'a>(
+        &'a self,
+        mailbox: &'a str,
+        delta_link: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<FolderChanges, GraphError>> {
+        self.tick();
+        self.inner.mail_folder_changes(mailbox, delta_link)
+    }
+
+    fn create_contact_folder<'a>(
+        &'a self,
+        mailbox: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<ContactFolder, GraphError>> {
+        self.tick();
+        self.inner.create_contact_folder(mailbox, name)
     }
 
     fn delta_page<'a>(

@@ -17,6 +17,7 @@
 //! The runner only speaks to `GraphTransport`, `CrmTransport` and `StateStore` trait objects.
 
 mod apply;
+mod contact_folder;
 mod context;
 mod create_crm;
 mod crm_side;
@@ -24,6 +25,7 @@ pub mod explain;
 mod graph_side;
 pub mod legacy;
 mod links;
+mod mail_folders;
 pub mod metered;
 mod recover;
 pub mod report;
@@ -89,6 +91,10 @@ pub struct Settings {
     pub event_future: std::time::Duration,
     /// Mail folders read for e-mails (well-known names or ids; `schedules.messages.folders`).
     pub mail_folders: Vec<String>,
+    /// Also read every folder under them (`schedules.messages.subfolders`).
+    pub mail_subfolders: bool,
+    /// The contact folder the connector creates contacts in (`schedules.contacts.folder`).
+    pub contact_folder: String,
     /// Where e-mail history starts (`schedules.messages.since`; `None`: at the first sync).
     pub message_since: Option<crate::config::Since>,
     pub tenant_id: String,
@@ -161,6 +167,8 @@ impl Settings {
             event_past: config.schedules.events.past.map_or(WEEK, |d| d.get()),
             event_future: config.schedules.events.future.map_or(WEEK, |d| d.get()),
             mail_folders: config.schedules.messages.folders.clone(),
+            mail_subfolders: config.schedules.messages.subfolders,
+            contact_folder: config.schedules.contacts.folder.clone(),
             message_since: config.schedules.messages.since,
             tenant_id: config.graph.tenant_id.clone(),
             installation: config.installation(),
@@ -352,16 +360,17 @@ impl Engine {
             if !selector.wants_resource(&spec.name) {
                 continue;
             }
-            // The e-mail start is not a cursor: a replay must not import the old mail it kept out.
-            let kept = self
-                .state
-                .get_cursor(id, &spec.name, scope::SINCE_SCOPE)
-                .await?;
+            // The e-mail start and the connector's contact folder are not cursors: a replay must not
+            // import the old mail it kept out, nor lose a folder the user renamed.
+            let mut kept = Vec::new();
+            for memo in [scope::SINCE_SCOPE, contact_folder::FOLDER_SCOPE] {
+                if let Some(value) = self.state.get_cursor(id, &spec.name, memo).await? {
+                    kept.push((memo, value));
+                }
+            }
             n += self.state.forget_cursors(id, Some(&spec.name)).await?;
-            if let Some(value) = kept {
-                self.state
-                    .put_cursor(id, &spec.name, scope::SINCE_SCOPE, &value)
-                    .await?;
+            for (memo, value) in kept {
+                self.state.put_cursor(id, &spec.name, memo, &value).await?;
                 n = n.saturating_sub(1);
             }
             if let Some(since) = since {

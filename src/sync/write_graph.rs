@@ -61,7 +61,12 @@ impl Run<'_> {
                 target: CreateTarget {
                     mailbox: mailbox.clone(),
                     kind: self.spec.kind,
-                    container: self.prepared.graph.list_id.clone(),
+                    container: match self.spec.kind {
+                        crate::transport::graph::ItemKind::Contact => {
+                            self.prepared.graph.contact_folder.clone()
+                        }
+                        _ => self.prepared.graph.list_id.clone(),
+                    },
                 },
                 body: body.body,
                 options: CreateOptions {

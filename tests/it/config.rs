@@ -165,6 +165,45 @@ fn mail_folders_that_are_never_read_are_refused_where_they_are_written() {
 }
 
 #[test]
+fn subfolders_and_the_contact_folder_are_checked_where_they_are_written() {
+    let text = format!(
+        "{MINIMAL}schedules:\n  messages:\n    folders: [msgfolderroot]\n  contacts:\n    folder: Contacts\n"
+    );
+    let rendered = failing_diagnostics(&text);
+    insta::assert_snapshot!(rendered.join("\n"), @r"
+    connector.yaml:9:15: warning: mail folder `msgfolderroot` with `subfolders: true` reads every folder of the mailbox
+      expected: the folders that hold correspondence, e.g. `[inbox, sentitems]`
+      hint: list the folders to read, or set `schedules.messages.subfolders: false`
+    connector.yaml:11:13: error: `Contacts` is the mailbox's default contact folder
+      expected: a folder name such as `CRM contacts`
+      hint: contacts the connector creates go to a folder of their own; Outlook contacts in the default folder are adopted by e-mail address and keep syncing
+    ");
+    let (_dir, res) = load_text(&format!(
+        "{MINIMAL}schedules:\n  messages:\n    folders: [inbox]\n    subfolders: false\n  contacts:\n    folder: Kunden\n"
+    ));
+    let (config, warnings) = res.unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(!config.schedules.messages.subfolders);
+    assert_eq!(config.schedules.contacts.folder, "Kunden");
+    let (_dir, res) = load_text(MINIMAL);
+    let (config, _) = res.unwrap();
+    assert!(
+        config.schedules.messages.subfolders,
+        "subfolders are read by default"
+    );
+    assert_eq!(config.schedules.contacts.folder, "CRM contacts");
+    let rendered = failing_diagnostics(&format!(
+        "{MINIMAL}schedules:\n  contacts:\n    folder: \"  \"\n"
+    ));
+    assert!(
+        rendered
+            .iter()
+            .any(|d| d.contains("an empty contact folder name")),
+        "{rendered:#?}"
+    );
+}
+
+#[test]
 fn a_literal_secret_gives_a_located_warning() {
     let text = MINIMAL.replace(
         "env:GRAPH_CLIENT_SECRET",

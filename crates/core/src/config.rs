@@ -187,9 +187,9 @@ pub struct Schedules {
     /// To Do tasks: every 10 minutes, 7 days past to 7 days future.
     #[serde(default = "Schedule::tasks")]
     pub tasks: Schedule,
-    /// Contacts: every 1440 minutes (once a day).
-    #[serde(default = "Schedule::contacts")]
-    pub contacts: Schedule,
+    /// Contacts: every 1440 minutes (once a day), created in the contact folder `CRM contacts`.
+    #[serde(default)]
+    pub contacts: ContactSchedule,
 }
 
 impl Default for Schedules {
@@ -198,7 +198,7 @@ impl Default for Schedules {
             messages: MessageSchedule::default(),
             events: Schedule::events(),
             tasks: Schedule::tasks(),
-            contacts: Schedule::contacts(),
+            contacts: ContactSchedule::default(),
         }
     }
 }
@@ -247,11 +247,42 @@ impl Schedule {
     pub fn tasks() -> Self {
         Self::windowed(10, 7, 7)
     }
+}
 
-    /// Contacts: every 1440 minutes.
-    pub fn contacts() -> Self {
-        Self::every(1440)
+/// The contact schedule: how often, and the contact folder the connector fills.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactSchedule {
+    /// Whether contacts are synchronized at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Interval between two runs (default `1440m`).
+    #[serde(default = "default_contact_interval")]
+    pub every: Duration,
+    /// The contact folder (display name) the connector creates contacts in, made once per mailbox
+    /// when missing (default `CRM contacts`). Contacts in the default folder that the connector
+    /// adopted (matched by e-mail address) stay there and keep syncing.
+    #[serde(default = "default_contact_folder")]
+    pub folder: String,
+}
+
+impl Default for ContactSchedule {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            every: default_contact_interval(),
+            folder: default_contact_folder(),
+        }
     }
+}
+
+fn default_contact_interval() -> Duration {
+    Duration::from_secs(1440 * 60)
+}
+
+/// The contact folder the connector creates contacts in when `schedules.contacts.folder` is not given.
+pub fn default_contact_folder() -> String {
+    "CRM contacts".to_owned()
 }
 
 /// The e-mail schedule: how often, from when, and which mail folders.
@@ -274,6 +305,11 @@ pub struct MessageSchedule {
     /// `[inbox, sentitems]`). Junk E-mail, Deleted Items, Drafts and Outbox are never read.
     #[serde(default = "default_mail_folders")]
     pub folders: Vec<String>,
+    /// Also read every folder under the configured ones, at any depth, including folders created
+    /// later (default `true`). Junk E-mail, Deleted Items, Drafts and Outbox are never read, even
+    /// when they sit under a configured folder.
+    #[serde(default = "yes")]
+    pub subfolders: bool,
 }
 
 impl Default for MessageSchedule {
@@ -283,6 +319,7 @@ impl Default for MessageSchedule {
             every: default_message_interval(),
             since: None,
             folders: default_mail_folders(),
+            subfolders: true,
         }
     }
 }
@@ -1023,12 +1060,12 @@ pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
             .with_expected("`HOST:PORT` with an IP address, e.g. `127.0.0.1:8089`"),
         ),
     }
-    for (name, schedule) in [
-        ("events", &config.schedules.events),
-        ("tasks", &config.schedules.tasks),
-        ("contacts", &config.schedules.contacts),
+    for (name, every) in [
+        ("events", &config.schedules.events.every),
+        ("tasks", &config.schedules.tasks.every),
+        ("contacts", &config.schedules.contacts.every),
     ] {
-        if schedule.every.0.is_zero() {
+        if every.0.is_zero() {
             out.push(
                 doc.error(
                     &format!("/schedules/{name}/every"),
@@ -1047,6 +1084,8 @@ pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
         );
     }
     out.extend(check_mail_folders(doc, &config.schedules.messages.folders));
+    out.extend(check_mail_subfolders(doc, &config.schedules.messages));
+    out.extend(check_contact_folder(doc, &config.schedules.contacts.folder));
     if let Some(name) = &config.crm.installation {
         let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
         if name.trim().is_empty() || name.len() > 32 || !name.chars().all(valid) {
@@ -1068,6 +1107,59 @@ pub fn check(doc: &Document, config: &ConnectorConfig) -> Vec<Diagnostic> {
         );
     }
     out
+}
+
+/// `schedules.contacts.folder`: a name Outlook takes for a folder (not empty, no more than 255
+/// characters, no control characters), not the default folder itself.
+fn check_contact_folder(doc: &Document, folder: &str) -> Vec<Diagnostic> {
+    let pointer = "/schedules/contacts/folder";
+    let expected = "a folder name such as `CRM contacts`";
+    if folder.trim().is_empty() {
+        return vec![
+            doc.error(pointer, "an empty contact folder name")
+                .with_expected(expected),
+        ];
+    }
+    if folder.chars().count() > 255 || folder.chars().any(char::is_control) {
+        return vec![
+            doc.error(pointer, "a contact folder name Outlook does not take")
+                .with_expected(format!(
+                    "at most 255 characters, no control characters: {expected}"
+                )),
+        ];
+    }
+    if folder.trim().eq_ignore_ascii_case("contacts") {
+        return vec![
+            doc.error(pointer, "`Contacts` is the mailbox's default contact folder")
+                .with_expected(expected)
+                .with_hint("contacts the connector creates go to a folder of their own; Outlook contacts in the default folder are adopted by e-mail address and keep syncing"),
+        ];
+    }
+    Vec::new()
+}
+
+/// `schedules.messages.subfolders` with the root of the folder tree among the folders reads the
+/// whole mailbox (RSS feeds, conversation history, every archive): worth a warning.
+fn check_mail_subfolders(doc: &Document, messages: &MessageSchedule) -> Vec<Diagnostic> {
+    if !messages.subfolders {
+        return Vec::new();
+    }
+    messages
+        .folders
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.trim().eq_ignore_ascii_case("msgfolderroot"))
+        .map(|(n, f)| {
+            doc.warning(
+                &format!("/schedules/messages/folders/{n}"),
+                format!(
+                    "mail folder `{f}` with `subfolders: true` reads every folder of the mailbox"
+                ),
+            )
+            .with_expected("the folders that hold correspondence, e.g. `[inbox, sentitems]`")
+            .with_hint("list the folders to read, or set `schedules.messages.subfolders: false`")
+        })
+        .collect()
 }
 
 /// `schedules.messages.folders`: at least one, none the connector never reads, no repeats.

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use super::{
     CRM_STAMP_APPLICATION, CreateOptions, CreateTarget, DeltaChange, DeltaCursor, DeltaPage,
-    DeltaResource, DeltaScope, ExchangeIdType, GraphTransport, Item, ItemKind, ItemRef,
-    MailboxState, MailboxUser, REMOVED_OUTSIDE_WINDOW, Restart, StampScope,
+    DeltaResource, DeltaScope, ExchangeIdType, FolderChanges, GraphTransport, Item, ItemKind,
+    ItemRef, MailboxState, MailboxUser, REMOVED_OUTSIDE_WINDOW, Restart, StampScope,
     TRANSLATE_IDS_PER_REQUEST, TimeZoneSource, UpdateOutcome, UserListing,
     batch::{BatchMode, BatchResults},
     delta::{parse_page, start_url},
@@ -22,7 +22,7 @@ use super::{
     error::{DecodeError, GraphError, diagnose},
     http::{GraphClientConfig, GraphHttp, Request, StatsSnapshot, seg, with_query},
     throttle::{MailboxLimiter, is_ambiguous},
-    types::{Collection, ContactFolder, MailboxSettings, TodoTask, TodoTaskList, User},
+    types::{Collection, ContactFolder, MailFolder, MailboxSettings, TodoTask, TodoTaskList, User},
 };
 use crate::transport::clock::Clock;
 
@@ -546,6 +546,178 @@ impl GraphClient {
         })
     }
 
+    /// The tree under `folder` (see [`GraphTransport::mail_folder_tree`]).
+    async fn folder_tree(
+        &self,
+        mailbox: &str,
+        folder: &str,
+    ) -> Result<Vec<MailFolder>, GraphError> {
+        let user = seg(mailbox);
+        let select = [("$select", "id,displayName,parentFolderId,childFolderCount")];
+        let root: MailFolder = self
+            .http
+            .send_json(
+                &Request::get(
+                    with_query(
+                        &format!("/users/{user}/mailFolders/{}", seg(folder)),
+                        &select,
+                    ),
+                    Some(mailbox),
+                ),
+                "a mailFolder",
+            )
+            .await?;
+        let mut never_read: Option<Vec<String>> = None;
+        let mut out = vec![root];
+        let mut i = 0;
+        while i < out.len() {
+            if out[i].child_folder_count == Some(0) {
+                i += 1;
+                continue;
+            }
+            let url = with_query(
+                &format!("/users/{user}/mailFolders/{}/childFolders", seg(&out[i].id)),
+                &[
+                    ("$select", "id,displayName,parentFolderId,childFolderCount"),
+                    ("$top", "100"),
+                ],
+            );
+            let children: Vec<MailFolder> = match self
+                .list_all(url, Some(mailbox), "a collection of mailFolder")
+                .await
+            {
+                Ok(c) => c,
+                // Deleted while we were reading: it and its subtree are simply not there.
+                Err(e) if e.is_not_found() && i > 0 => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            if !children.is_empty() && never_read.is_none() {
+                never_read = Some(self.never_read_folder_ids(mailbox).await?);
+            }
+            let skip = never_read.as_deref().unwrap_or_default();
+            // Depth first, parents before children: insert the children right after their parent.
+            let kids: Vec<MailFolder> = children
+                .into_iter()
+                .filter(|c| !skip.contains(&c.id) && !out.iter().any(|o| o.id == c.id))
+                .collect();
+            let at = i + 1;
+            out.splice(at..at, kids);
+            i += 1;
+        }
+        Ok(out)
+    }
+
+    /// The ids of the well-known folders never read (those the mailbox has).
+    async fn never_read_folder_ids(&self, mailbox: &str) -> Result<Vec<String>, GraphError> {
+        let mut ids = Vec::new();
+        for name in super::NEVER_READ_MAIL_FOLDERS {
+            let url = with_query(
+                &format!("/users/{}/mailFolders/{name}", seg(mailbox)),
+                &[("$select", "id")],
+            );
+            match self
+                .http
+                .send_json::<MailFolder>(&Request::get(url, Some(mailbox)), "a mailFolder")
+                .await
+            {
+                Ok(f) => ids.push(f.id),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ids)
+    }
+
+    /// One round of `/mailFolders/delta` (see [`GraphTransport::mail_folder_changes`]).
+    async fn folder_changes(
+        &self,
+        mailbox: &str,
+        delta_link: Option<&str>,
+    ) -> Result<FolderChanges, GraphError> {
+        let start = with_query(
+            &format!("/users/{}/mailFolders/delta", seg(mailbox)),
+            &[("$select", "id,displayName,parentFolderId")],
+        );
+        let mut full = delta_link.is_none();
+        let mut changed = false;
+        let mut url = delta_link.map_or_else(|| start.clone(), str::to_owned);
+        loop {
+            let page: Collection<Value> = match self
+                .http
+                .send_json(
+                    &Request::get(url.clone(), Some(mailbox)),
+                    "a delta page of mailFolder",
+                )
+                .await
+            {
+                Ok(p) => p,
+                Err(e) if e.is_sync_state_lost() && !full => {
+                    tracing::warn!(mailbox, error = %e, "folder delta state lost; starting a full round");
+                    full = true;
+                    changed = false;
+                    url = start.clone();
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            changed |= !page.value.is_empty();
+            match (page.next_link, page.delta_link) {
+                (Some(next), _) => url = next,
+                (None, Some(delta_link)) => {
+                    return Ok(FolderChanges {
+                        changed,
+                        full,
+                        delta_link,
+                    });
+                }
+                (None, None) => {
+                    return Err(GraphError::Invalid(
+                        "a folder delta page without @odata.nextLink or @odata.deltaLink".into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// `POST /contactFolders`, idempotent by name (see [`GraphTransport::create_contact_folder`]).
+    async fn new_contact_folder(
+        &self,
+        mailbox: &str,
+        name: &str,
+    ) -> Result<ContactFolder, GraphError> {
+        let req = Request::new(
+            Method::POST,
+            format!("/users/{}/contactFolders", seg(mailbox)),
+            Some(mailbox),
+        )
+        .json(serde_json::json!({ "displayName": name }));
+        match self
+            .http
+            .send_json::<ContactFolder>(&req, "a contactFolder")
+            .await
+        {
+            Ok(f) => Ok(f),
+            Err(e) if e.status() == Some(409) => {
+                let folders: Vec<ContactFolder> = self
+                    .list_all(
+                        format!("/users/{}/contactFolders", seg(mailbox)),
+                        Some(mailbox),
+                        "a collection of contactFolder",
+                    )
+                    .await?;
+                folders
+                    .into_iter()
+                    .find(|f| {
+                        f.display_name
+                            .as_deref()
+                            .is_some_and(|d| d.eq_ignore_ascii_case(name))
+                    })
+                    .ok_or(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// calendarView delta says `@removed` both for deleted events and for events that left the window:
     /// ask Graph which it is, so an event moved far into the future is not taken for a deletion.
     async fn classify_calendar_removals(
@@ -765,6 +937,30 @@ impl GraphTransport for GraphClient {
             );
             Ok(out)
         })
+    }
+
+    fn mail_folder_tree<'a>(
+        &'a self,
+        mailbox: &'a str,
+        folder: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<MailFolder>, GraphError>> {
+        Box::pin(self.folder_tree(mailbox, folder))
+    }
+
+    fn mail_folder_changes<'a>(
+        &'a self,
+        mailbox: &'a str,
+        delta_link: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<FolderChanges, GraphError>> {
+        Box::pin(self.folder_changes(mailbox, delta_link))
+    }
+
+    fn create_contact_folder<'a>(
+        &'a self,
+        mailbox: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<ContactFolder, GraphError>> {
+        Box::pin(self.new_contact_folder(mailbox, name))
     }
 
     fn delta_page<'a>(

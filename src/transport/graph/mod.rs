@@ -22,7 +22,7 @@ use serde_json::Value;
 
 pub use graph_connector_core::directory::{MailboxState, MailboxUser, TimeZoneSource};
 
-use self::types::{Contact, ContactFolder, Event, Message, TodoTask, TodoTaskList};
+use self::types::{Contact, ContactFolder, Event, MailFolder, Message, TodoTask, TodoTaskList};
 pub use self::{
     client::GraphClient,
     delta::{DeltaRound, RoundKind, RoundOutcome, run_round},
@@ -274,6 +274,22 @@ pub struct DeltaPage {
     pub restarted: Option<Restart>,
 }
 
+/// What one round of the mail folder delta (`/mailFolders/delta`) said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderChanges {
+    /// The round listed at least one folder (created, changed, moved or removed). A full round
+    /// lists every folder, so it is always `changed` unless the mailbox has none.
+    pub changed: bool,
+    /// A full round: there was no delta link, or it had expired (410) and the round restarted.
+    pub full: bool,
+    /// The `@odata.deltaLink` to resume from next time (persist it only with what it covered).
+    pub delta_link: String,
+}
+
+/// Well-known mail folders the connector never reads, nor anything under them, even when they
+/// show up inside a configured folder: junk, deleted, unsent and unsendable mail.
+pub const NEVER_READ_MAIL_FOLDERS: [&str; 4] = ["junkemail", "deleteditems", "drafts", "outbox"];
+
 /// `list_mailbox_users` result: users plus warnings worth showing an admin once.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UserListing {
@@ -381,6 +397,42 @@ pub trait GraphTransport: Send + Sync {
         &'a self,
         mailbox: &'a str,
     ) -> BoxFuture<'a, Result<Vec<ContactFolder>, GraphError>>;
+
+    /// The mail folder `folder` (a well-known name such as `inbox`, or an id) and every folder under
+    /// it, depth first, parents before their children, each with its `parentFolderId`; `folder`
+    /// itself comes first, under its real id. Folders listed in [`NEVER_READ_MAIL_FOLDERS`] are left
+    /// out with everything under them, wherever they are. A subfolder that vanishes while the tree
+    /// is read is left out; `folder` itself missing is an error (404). Reads only (safe to retry);
+    /// costs one request for `folder`, one per folder that has children, and a few to learn the
+    /// ids of the never-read folders when there is any subfolder.
+    fn mail_folder_tree<'a>(
+        &'a self,
+        mailbox: &'a str,
+        folder: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<MailFolder>, GraphError>>;
+
+    /// One whole round of the mailbox's folder delta (`/mailFolders/delta`, every folder of the
+    /// mailbox): from `delta_link` when given, else a full round. A stale link (410) restarts a full
+    /// round transparently (`full`). Says only whether any folder changed: the caller re-reads the
+    /// trees it cares about with [`GraphTransport::mail_folder_tree`]. Reads only.
+    ///
+    /// [`GraphTransport::mail_folder_tree`]: GraphTransport::mail_folder_tree
+    fn mail_folder_changes<'a>(
+        &'a self,
+        mailbox: &'a str,
+        delta_link: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<FolderChanges, GraphError>>;
+
+    /// Creates a contact folder named `name` under the default contact folder (`POST
+    /// /contactFolders`). Idempotent by name: when a folder of that name is already there (Graph
+    /// answers 409 `ErrorFolderExists`, also after a retried create whose first answer was lost),
+    /// that folder is returned; so callers that look a folder up by name before creating it never
+    /// get two.
+    fn create_contact_folder<'a>(
+        &'a self,
+        mailbox: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<ContactFolder, GraphError>>;
 
     /// One page of a delta round (see the trait contract).
     fn delta_page<'a>(

@@ -706,6 +706,22 @@ pub struct TodoTaskList {
     pub other: Map<String, Value>,
 }
 
+/// `mailFolder`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MailFolder {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub parent_folder_id: Option<String>,
+    /// How many folders are directly in it (`None` when Graph did not say: look).
+    #[serde(default)]
+    pub child_folder_count: Option<u64>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
 /// `contactFolder`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -15,8 +15,9 @@ use graph_connector::{
         crm::{Actor, BatchCommand, CrmError, CrmTransport, Health, Reply},
         graph::{
             CreateOptions, CreateTarget, DeltaCursor, DeltaPage, DeltaScope, ExchangeIdType,
-            GraphError, GraphTransport, Item, ItemRef, StampScope, UpdateOutcome, UserListing,
-            types::{ContactFolder, TodoTaskList},
+            FolderChanges, GraphError, GraphTransport, Item, ItemRef, StampScope, UpdateOutcome,
+            UserListing,
+            types::{ContactFolder, MailFolder, TodoTaskList},
         },
     },
 };
@@ -107,6 +108,27 @@ impl GraphTransport for CrashGraph {
         m: &'a str,
     ) -> BoxFuture<'a, Result<Vec<ContactFolder>, GraphError>> {
         self.switch.guard(self.inner.contact_folders(m))
+    }
+    fn mail_folder_tree<'a>(
+        &'a self,
+        m: &'a str,
+        f: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<MailFolder>, GraphError>> {
+        self.switch.guard(self.inner.mail_folder_tree(m, f))
+    }
+    fn mail_folder_changes<'a>(
+        &'a self,
+        m: &'a str,
+        l: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<FolderChanges, GraphError>> {
+        self.switch.guard(self.inner.mail_folder_changes(m, l))
+    }
+    fn create_contact_folder<'a>(
+        &'a self,
+        m: &'a str,
+        n: &'a str,
+    ) -> BoxFuture<'a, Result<ContactFolder, GraphError>> {
+        self.switch.guard(self.inner.create_contact_folder(m, n))
     }
     fn delta_page<'a>(
         &'a self,

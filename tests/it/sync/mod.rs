@@ -3,6 +3,7 @@
 //! library. Each concern is a module; `Fixture` is the shared harness.
 
 mod adopt;
+mod contact_folder;
 mod crash;
 mod deletes;
 mod edits;
@@ -10,6 +11,7 @@ mod faults;
 mod first_sync;
 mod identity;
 mod lengths;
+mod mail_folders;
 mod meetings;
 mod privacy;
 mod processes;

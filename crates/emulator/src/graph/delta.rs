@@ -369,7 +369,11 @@ pub fn collection_delta(
     let until = store.seq;
     let value: Vec<Value> = entries
         .into_iter()
-        .filter(|(seq, _)| tok.initial || (*seq > tok.since && *seq <= until))
+        // A full round lists what exists; tombstones only tell later rounds what went.
+        .filter(|(seq, v)| match tok.initial {
+            true => v.get("@removed").is_none(),
+            false => *seq > tok.since && *seq <= until,
+        })
         .map(|(_, v)| v)
         .collect();
     let gen_state = store

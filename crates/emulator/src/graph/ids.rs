@@ -61,6 +61,25 @@ fn decode(id: &str) -> Option<Parts> {
     })
 }
 
+/// An id of the immutable form derived from `key` rather than drawn from the store's generator
+/// (the mail root of a mailbox), so adding one leaves every drawn id as it was.
+pub fn derived(tag: u8, key: &str) -> String {
+    let mut raw = Vec::with_capacity(ITEM_ID_LEN);
+    raw.extend_from_slice(&ID_PREFIX);
+    raw.push(tag);
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for b in key.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    for _ in 0..30 {
+        h ^= h << 13;
+        h ^= h >> 7;
+        h ^= h << 17;
+        raw.push(h.to_be_bytes()[0]);
+    }
+    base64::engine::general_purpose::URL_SAFE.encode(raw)
+}
+
 /// FNV-1a of a folder (or calendar) id: what a regular id remembers of its folder.
 pub fn folder_fingerprint(folder: &str) -> [u8; 4] {
     let h = folder.bytes().fold(0x811c_9dc5u32, |h, b| {

@@ -602,16 +602,9 @@ pub(super) fn move_message(store: &mut Store, ctx: &Ctx, ui: usize, id: &str) ->
     let Some(dest) = store.mailbox(ui).mail_folder(dest).map(|f| f.id.clone()) else {
         return err::not_found_item();
     };
-    let seq = store.next_seq();
-    let mb = store.mailbox_mut(ui);
-    mb.departures
-        .push((item.id.clone(), item.container.clone(), seq));
-    let Some(slot) = mb.items.get_mut(&item.id) else {
+    if store.move_message(ui, &item.id, &dest, ctx.now).is_none() {
         return err::not_found_item();
-    };
-    slot.container = dest.clone();
-    slot.data.insert("parentFolderId".into(), json!(dest));
-    store.touch(ui, &item.id, ctx.now);
+    }
     let Some(item) = store.mailbox(ui).live(&item.id) else {
         return err::not_found_item();
     };

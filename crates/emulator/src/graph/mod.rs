@@ -21,7 +21,7 @@
 //              render (-> store, recurrence, calendar, odata, html): items as Graph JSON
 //   wire       http: `Req`, `Resp`, error envelopes;
 //              wire (-> http, store, render, clock, throttle): `Shared`, `Ctx`, role checks, faults
-//   handlers   auth, users, delta, items (-> delta), id_forms (response ids, translateExchangeIds),
+//   handlers   auth, users, delta, items (-> delta), folders (-> delta, wire), id_forms (response ids, translateExchangeIds),
 //              subscriptions (webhook delivery; -> store),
 //              batch (runs items through a pipeline it is handed, not through `router`)
 //   router     router (-> handlers, wire): the pipeline and the routes
@@ -35,6 +35,7 @@ mod calendar;
 mod clock;
 mod delta;
 mod error;
+mod folders;
 mod html;
 mod http;
 mod id_forms;
@@ -416,6 +417,99 @@ impl GraphEmulator {
                     .map(|l| l.id.clone())
             })
             .ok_or_else(|| Error::Helper(format!("no folder or list `{name}` in {mailbox}")))
+    }
+
+    /// Creates a mail folder as a user would in Outlook, in `parent` (a well-known name, a display
+    /// name or an id); returns its id.
+    pub fn create_mail_folder(
+        &self,
+        mailbox: &str,
+        parent: &str,
+        name: &str,
+    ) -> Result<String, Error> {
+        let ui = self.user(mailbox)?;
+        let parent = self.container_id(mailbox, parent)?;
+        let mut store = self.store();
+        self.shared.changed.notify_one();
+        store
+            .create_mail_folder(ui, &parent, name)
+            .ok_or_else(|| Error::Helper(format!("a folder `{name}` already exists there")))
+    }
+
+    /// Moves a mail folder (with its messages and subfolders) into `parent` (well-known name,
+    /// display name or id), as a user would in Outlook.
+    pub fn move_mail_folder(&self, mailbox: &str, id: &str, parent: &str) -> Result<(), Error> {
+        let ui = self.user(mailbox)?;
+        let parent = self.container_id(mailbox, parent)?;
+        self.store().move_mail_folder(ui, id, &parent);
+        self.shared.changed.notify_one();
+        Ok(())
+    }
+
+    /// Deletes a mail folder as Outlook does: it goes into Deleted Items with what it holds.
+    pub fn delete_mail_folder(&self, mailbox: &str, id: &str) -> Result<(), Error> {
+        let ui = self.user(mailbox)?;
+        self.store().delete_mail_folder(ui, id);
+        self.shared.changed.notify_one();
+        Ok(())
+    }
+
+    /// Removes a mail folder, its subfolders and their messages for good.
+    pub fn purge_mail_folder(&self, mailbox: &str, id: &str) -> Result<(), Error> {
+        let ui = self.user(mailbox)?;
+        let now = self.now();
+        self.store().purge_mail_folder(ui, id, now);
+        self.shared.changed.notify_one();
+        Ok(())
+    }
+
+    /// Moves a message into another mail folder (well-known name, display name or id) as a user
+    /// would; it keeps its immutable id.
+    pub fn move_message(&self, mailbox: &str, id: &str, folder: &str) -> Result<(), Error> {
+        let ui = self.user(mailbox)?;
+        let dest = self.container_id(mailbox, folder)?;
+        let now = self.now();
+        let mut store = self.store();
+        store
+            .move_message(ui, id, &dest, now)
+            .ok_or_else(|| Error::Helper(format!("move_message: no message {id}")))?;
+        self.shared.changed.notify_one();
+        Ok(())
+    }
+
+    /// Renames a contact folder as a user would.
+    pub fn rename_contact_folder(&self, mailbox: &str, id: &str, name: &str) -> Result<(), Error> {
+        let ui = self.user(mailbox)?;
+        if !self.store().rename_contact_folder(ui, id, name) {
+            return Err(Error::Helper(format!(
+                "cannot rename contact folder {id} to `{name}`"
+            )));
+        }
+        self.shared.changed.notify_one();
+        Ok(())
+    }
+
+    /// Deletes a contact folder and its contacts as a user would.
+    pub fn delete_contact_folder(&self, mailbox: &str, id: &str) -> Result<(), Error> {
+        let ui = self.user(mailbox)?;
+        let now = self.now();
+        self.store().delete_contact_folder(ui, id, now);
+        self.shared.changed.notify_one();
+        Ok(())
+    }
+
+    /// The live contact folders of a mailbox as (id, display name), the default folder first.
+    pub fn contact_folders(&self, mailbox: &str) -> Vec<(String, String)> {
+        let Ok(ui) = self.user(mailbox) else {
+            return Vec::new();
+        };
+        self.store()
+            .mailbox(ui)
+            .contact_folders
+            .iter()
+            .filter(|f| !f.deleted)
+            .map(|f| (f.id.clone(), f.display_name.clone()))
+            .collect()
     }
 
     /// Takes the user's Exchange Online licence away: every call on the mailbox answers 404

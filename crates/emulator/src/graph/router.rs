@@ -14,7 +14,8 @@ use crate::lock;
 use super::{
     auth, batch,
     delta::{self, Scope},
-    http::{Req, Resp, err, with_context},
+    folders,
+    http::{Req, Resp, err},
     id_forms::{regularize, takes_item_ids, translate_ids},
     items::{
         ListScope, calendar_view, create, instances_route, item_route, linked_resources,
@@ -26,7 +27,7 @@ use super::{
     subscriptions,
     throttle::Admission,
     users::{get_user, list_users, mailbox_settings, update_mailbox_settings},
-    wire::{Ctx, Family, Shared, basic_only, fault_response, has_role},
+    wire::{Ctx, Family, Shared, basic_only, fault_response, has_role, list_response},
 };
 
 pub(super) const COLLECTIONS: [&str; 15] = [
@@ -386,47 +387,8 @@ pub(super) fn route(
             }
             mailbox_settings(store, ctx, ui, rest.first().copied())
         }
-        ["mailfolders", "delta"] if m == "GET" => {
-            let entries = store
-                .mailbox(ui)
-                .mail_folders
-                .iter()
-                .map(|f| (0, folder_json(store, ui, f)))
-                .collect();
-            delta::collection_delta(
-                store,
-                ui,
-                ctx.req,
-                "folders:mail",
-                entries,
-                "Collection(mailFolder)",
-                &ctx.shared.delta,
-                &ctx.shared.graph_base(),
-            )
-        }
-        ["contactfolders", "delta"] if m == "GET" => {
-            let mb = store.mailbox(ui);
-            let root = mb.contact_folders[0].id.clone();
-            let entries = mb.contact_folders[1..]
-                .iter()
-                .map(|f| {
-                    (
-                        0,
-                        json!({"id": f.id, "displayName": f.display_name, "parentFolderId": root}),
-                    )
-                })
-                .collect();
-            delta::collection_delta(
-                store,
-                ui,
-                ctx.req,
-                "folders:contacts",
-                entries,
-                "Collection(contactFolder)",
-                &ctx.shared.delta,
-                &ctx.shared.graph_base(),
-            )
-        }
+        ["mailfolders", "delta"] if m == "GET" => folders::mail_folders_delta(store, ctx, ui),
+        ["contactfolders", "delta"] if m == "GET" => folders::contact_folders_delta(store, ctx, ui),
         ["todo", "lists", "delta"] if m == "GET" => {
             let entries = store
                 .mailbox(ui)
@@ -445,40 +407,15 @@ pub(super) fn route(
                 &ctx.shared.graph_base(),
             )
         }
-        ["mailfolders"] if m == "GET" => {
-            let mb = store.mailbox(ui);
-            let folders: Vec<Value> = mb
-                .mail_folders
-                .iter()
-                .map(|f| folder_json(store, ui, f))
-                .collect();
-            list_response(
-                ctx,
-                &format!("users('{}')/mailFolders", store.users[ui].id),
-                folders,
-            )
-        }
+        ["mailfolders"] => folders::mail_folders(store, ctx, ui),
         ["mailfolders", _, rest @ ..] => {
             let Some(folder) = store.mailbox(ui).mail_folder(&segs[1]).cloned() else {
                 return err::not_found_item();
             };
+            if let Some(r) = folders::mail_folder_route(store, ctx, ui, &folder, &segs[1], rest) {
+                return r;
+            }
             match rest {
-                [] if m == "GET" => {
-                    let mut f = folder_json(store, ui, &folder);
-                    if let (Some(sel), Value::Object(o)) = (&ctx.view.select, &mut f) {
-                        o.retain(|k, _| k == "id" || sel.iter().any(|s| s.eq_ignore_ascii_case(k)));
-                    }
-                    let Value::Object(o) = f else { unreachable!() };
-                    Resp::ok(with_context(
-                        &format!(
-                            "{}/$metadata#users('{}')/mailFolders/$entity",
-                            ctx.shared.graph_base(),
-                            store.users[ui].id
-                        ),
-                        o,
-                    ))
-                }
-                ["childfolders"] if m == "GET" => list_response(ctx, "mailFolders", Vec::new()),
                 ["messages"] if m == "GET" => list_items(
                     store,
                     ctx,
@@ -553,26 +490,15 @@ pub(super) fn route(
             &ctx.shared.graph_base(),
             ctx.view.basic,
         ),
-        ["contactfolders"] if m == "GET" => {
-            let mb = store.mailbox(ui);
-            let root = mb.contact_folders[0].id.clone();
-            let folders: Vec<Value> = mb.contact_folders[1..]
-                .iter()
-                .map(|f| json!({"id": f.id, "displayName": f.display_name, "parentFolderId": root}))
-                .collect();
-            list_response(ctx, "contactFolders", folders)
-        }
+        ["contactfolders"] => folders::contact_folders(store, ctx, ui),
         ["contactfolders", _, rest @ ..] => {
-            let mb = store.mailbox(ui);
-            let Some(folder) = mb.contact_folder(&segs[1]).cloned() else {
+            let Some(folder) = store.mailbox(ui).contact_folder(&segs[1]).cloned() else {
                 return err::not_found_item();
             };
-            let root = mb.contact_folders[0].id.clone();
+            if let Some(r) = folders::contact_folder_route(store, ctx, ui, &folder, rest) {
+                return r;
+            }
             match rest {
-                [] if m == "GET" => Resp::ok(
-                    json!({"id": folder.id, "displayName": folder.display_name, "parentFolderId": root}),
-                ),
-                ["childfolders"] if m == "GET" => list_response(ctx, "contactFolders", Vec::new()),
                 ["contacts"] if m == "GET" => list_items(
                     store,
                     ctx,
@@ -683,21 +609,6 @@ pub(super) fn list_json(l: &store::TodoList) -> Value {
     json!({"@odata.etag": format!("W/\"{}\"", l.etag), "@odata.type": "#microsoft.graph.todoTaskList", "id": l.id, "displayName": l.display_name, "isOwner": true, "isShared": false, "wellknownListName": l.wellknown})
 }
 
-pub(super) fn folder_json(store: &Store, ui: usize, f: &store::Folder) -> Value {
-    let mb = store.mailbox(ui);
-    let (total, unread) = mb
-        .items
-        .values()
-        .filter(|i| !i.deleted && i.container == f.id)
-        .fold((0, 0), |(t, u), i| {
-            (
-                t + 1,
-                u + usize::from(i.data.get("isRead") == Some(&Value::Bool(false))),
-            )
-        });
-    json!({"id": f.id, "displayName": f.display_name, "parentFolderId": mb.mail_folders[0].id.clone() + "-root", "childFolderCount": 0, "unreadItemCount": unread, "totalItemCount": total, "sizeInBytes": total * 4096, "isHidden": false})
-}
-
 pub(super) fn calendar_json(store: &Store, ctx: &Ctx, ui: usize) -> Value {
     let u = &store.users[ui];
     json!({
@@ -708,10 +619,4 @@ pub(super) fn calendar_json(store: &Store, ctx: &Ctx, ui: usize) -> Value {
         "isTallyingResponses": true, "isRemovable": false,
         "owner": {"name": u.display_name, "address": u.mail.clone().unwrap_or(u.upn.clone())}
     })
-}
-
-pub(super) fn list_response(ctx: &Ctx, context: &str, values: Vec<Value>) -> Resp {
-    Resp::ok(
-        json!({"@odata.context": format!("{}/$metadata#{context}", ctx.shared.graph_base()), "value": values}),
-    )
 }

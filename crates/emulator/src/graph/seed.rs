@@ -159,6 +159,10 @@ fn utc() -> String {
 pub struct FolderSeed {
     /// Folder name.
     pub display_name: String,
+    /// Mail folders only: the folder it is in, by well-known name (`inbox`) or the display name of
+    /// a folder listed before it. Default: the top level (beside Inbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// A To Do list with its tasks (Graph todoTask JSON).

@@ -154,6 +154,14 @@ pub struct Folder {
     pub id: String,
     pub display_name: String,
     pub well_known: Option<&'static str>,
+    /// The folder it is in: `msgfolderroot` for top-level mail folders and the default contact
+    /// folder, the default contact folder for other contact folders, the mailbox's (unlisted)
+    /// non-IPM root for `msgfolderroot` itself.
+    pub parent: String,
+    /// Change sequence of its creation or last change (0 for seeded folders), for the folder deltas.
+    pub seq: u64,
+    /// Permanently deleted: kept as a tombstone so the folder deltas report it `@removed`.
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -233,14 +241,30 @@ pub struct Mailbox {
 }
 
 impl Mailbox {
+    /// A live mail folder by id or well-known name (`inbox`, `msgfolderroot`, …).
     pub fn mail_folder(&self, key: &str) -> Option<&Folder> {
+        self.mail_folders.iter().find(|f| {
+            !f.deleted && (f.id == key || f.well_known.is_some_and(|w| w.eq_ignore_ascii_case(key)))
+        })
+    }
+    /// The root of the folder tree (`msgfolderroot`, "Top of Information Store").
+    pub fn mail_root(&self) -> &Folder {
         self.mail_folders
             .iter()
-            .find(|f| f.id == key || f.well_known.is_some_and(|w| w.eq_ignore_ascii_case(key)))
+            .find(|f| f.well_known == Some("msgfolderroot"))
+            .expect("every mailbox has a root folder")
     }
+    /// The live mail folders directly in `parent`.
+    pub fn mail_children<'a>(&'a self, parent: &'a str) -> impl Iterator<Item = &'a Folder> + 'a {
+        self.mail_folders
+            .iter()
+            .filter(move |f| !f.deleted && f.parent == parent)
+    }
+    /// A live contact folder by id (`contacts`: the default folder).
     pub fn contact_folder(&self, key: &str) -> Option<&Folder> {
         self.contact_folders.iter().find(|f| {
-            f.id == key || (f.well_known.is_some() && key.eq_ignore_ascii_case("contacts"))
+            !f.deleted
+                && (f.id == key || (f.well_known.is_some() && key.eq_ignore_ascii_case("contacts")))
         })
     }
     pub fn todo_list(&self, key: &str) -> Option<&TodoList> {
@@ -366,7 +390,7 @@ impl Store {
                 deleted: false,
             });
             let mb = if u.mailbox {
-                Some(store.empty_mailbox(u))
+                Some(store.empty_mailbox(u)?)
             } else {
                 None
             };
@@ -433,8 +457,19 @@ impl Store {
         Ok(store)
     }
 
-    fn empty_mailbox(&mut self, u: &UserSeed) -> Mailbox {
-        let mut mail_folders = Vec::new();
+    fn empty_mailbox(&mut self, u: &UserSeed) -> Result<Mailbox, StoreError> {
+        let who = &u.user_principal_name;
+        // The root's ids are derived from the user, not drawn, so seeded ids stay what they were
+        // before the emulator had a root folder.
+        let root_id = ids::derived(9, &format!("{}/msgfolderroot", u.id.to_lowercase()));
+        let mut mail_folders = vec![Folder {
+            id: root_id.clone(),
+            display_name: "Top of Information Store".into(),
+            well_known: Some("msgfolderroot"),
+            parent: ids::derived(9, &format!("{}/root", u.id.to_lowercase())),
+            seq: 0,
+            deleted: false,
+        }];
         for (name, wk) in [
             ("Inbox", "inbox"),
             ("Sent Items", "sentitems"),
@@ -448,25 +483,58 @@ impl Store {
                 id: self.new_id(9),
                 display_name: name.into(),
                 well_known: Some(wk),
+                parent: root_id.clone(),
+                seq: 0,
+                deleted: false,
             });
         }
-        for f in &u.mail_folders {
+        for (n, f) in u.mail_folders.iter().enumerate() {
+            let parent = match &f.parent {
+                None => root_id.clone(),
+                Some(p) => mail_folders
+                    .iter()
+                    .find(|m| {
+                        m.well_known.is_some_and(|w| w.eq_ignore_ascii_case(p))
+                            || m.display_name.eq_ignore_ascii_case(p)
+                    })
+                    .map(|m| m.id.clone())
+                    .ok_or_else(|| {
+                        format!(
+                            "users[{who}].mailFolders[{n}].parent: no mail folder `{p}` before it"
+                        )
+                    })?,
+            };
             mail_folders.push(Folder {
                 id: self.new_id(9),
                 display_name: f.display_name.clone(),
                 well_known: None,
+                parent,
+                seq: 0,
+                deleted: false,
             });
         }
         let mut contact_folders = vec![Folder {
             id: self.new_id(10),
             display_name: "Contacts".into(),
             well_known: Some("contacts"),
+            parent: root_id.clone(),
+            seq: 0,
+            deleted: false,
         }];
-        for f in &u.contact_folders {
+        for (n, f) in u.contact_folders.iter().enumerate() {
+            if f.parent.is_some() {
+                return Err(format!(
+                    "users[{who}].contactFolders[{n}].parent: contact folders are seeded under the default folder"
+                ));
+            }
+            let parent = contact_folders[0].id.clone();
             contact_folders.push(Folder {
                 id: self.new_id(10),
                 display_name: f.display_name.clone(),
                 well_known: None,
+                parent,
+                seq: 0,
+                deleted: false,
             });
         }
         let mut todo_lists = Vec::new();
@@ -496,7 +564,7 @@ impl Store {
         if !has_default {
             todo_lists.rotate_left(1);
         }
-        Mailbox {
+        Ok(Mailbox {
             mail_folders,
             contact_folders,
             calendar_id: self.new_id(12),
@@ -506,7 +574,7 @@ impl Store {
             departures: Vec::new(),
             generations: HashMap::new(),
             settings: Map::new(),
-        }
+        })
     }
 
     /// A new case-sensitive, URL-safe base64 id (`-`/`_`, `=` padded) starting with `AAMk`.
@@ -591,6 +659,179 @@ impl Store {
         self.mailboxes[ui]
             .as_mut()
             .expect("caller checked the mailbox exists")
+    }
+
+    /// A new mail folder in `parent`; `None` when `parent` already holds a folder of that name.
+    pub fn create_mail_folder(&mut self, ui: usize, parent: &str, name: &str) -> Option<String> {
+        if self
+            .mailbox(ui)
+            .mail_children(parent)
+            .any(|f| f.display_name.eq_ignore_ascii_case(name))
+        {
+            return None;
+        }
+        let id = self.new_id(9);
+        let seq = self.next_seq();
+        self.mailbox_mut(ui).mail_folders.push(Folder {
+            id: id.clone(),
+            display_name: name.to_owned(),
+            well_known: None,
+            parent: parent.to_owned(),
+            seq,
+            deleted: false,
+        });
+        Some(id)
+    }
+
+    /// Moves a mail folder (and everything in it) into `parent`, as Outlook's "move folder".
+    pub fn move_mail_folder(&mut self, ui: usize, id: &str, parent: &str) {
+        let seq = self.next_seq();
+        if let Some(f) = self
+            .mailbox_mut(ui)
+            .mail_folders
+            .iter_mut()
+            .find(|f| f.id == id && !f.deleted)
+        {
+            f.parent = parent.to_owned();
+            f.seq = seq;
+        }
+    }
+
+    /// `DELETE /mailFolders/{id}`: the folder goes into Deleted Items with what it holds.
+    pub fn delete_mail_folder(&mut self, ui: usize, id: &str) {
+        let deleted_items = self
+            .mailbox(ui)
+            .mail_folder("deleteditems")
+            .expect("well-known")
+            .id
+            .clone();
+        self.move_mail_folder(ui, id, &deleted_items);
+    }
+
+    /// Removes a mail folder, its subfolders and their messages for good (Deleted Items emptied).
+    pub fn purge_mail_folder(&mut self, ui: usize, id: &str, now: Timestamp) {
+        let mut doomed = vec![id.to_owned()];
+        let mut i = 0;
+        while i < doomed.len() {
+            let kids: Vec<String> = self
+                .mailbox(ui)
+                .mail_children(&doomed[i])
+                .map(|f| f.id.clone())
+                .collect();
+            doomed.extend(kids);
+            i += 1;
+        }
+        for folder in &doomed {
+            self.purge_container(ui, folder, now);
+            let seq = self.next_seq();
+            if let Some(f) = self
+                .mailbox_mut(ui)
+                .mail_folders
+                .iter_mut()
+                .find(|f| &f.id == folder)
+            {
+                f.deleted = true;
+                f.seq = seq;
+            }
+        }
+    }
+
+    fn purge_container(&mut self, ui: usize, container: &str, now: Timestamp) {
+        let ids: Vec<String> = self
+            .mailbox(ui)
+            .items
+            .values()
+            .filter(|i| !i.deleted && i.container == container)
+            .map(|i| i.id.clone())
+            .collect();
+        for id in ids {
+            self.mailbox_mut(ui)
+                .items
+                .get_mut(&id)
+                .expect("listed")
+                .deleted = true;
+            self.touch(ui, &id, now);
+        }
+    }
+
+    /// Moves a message into `dest` keeping its immutable id; the source folder's delta reports it
+    /// removed. `None` when there is no such live message.
+    pub fn move_message(&mut self, ui: usize, id: &str, dest: &str, now: Timestamp) -> Option<()> {
+        let from = self.mailbox(ui).live(id)?.container.clone();
+        let seq = self.next_seq();
+        let mb = self.mailbox_mut(ui);
+        mb.departures.push((id.to_owned(), from, seq));
+        let slot = mb.items.get_mut(id)?;
+        slot.container = dest.to_owned();
+        slot.data.insert("parentFolderId".into(), json!(dest));
+        self.touch(ui, id, now);
+        Some(())
+    }
+
+    /// A new contact folder under the default one; `None` when one of that name exists there.
+    pub fn create_contact_folder(&mut self, ui: usize, name: &str) -> Option<String> {
+        let mb = self.mailbox(ui);
+        let root = mb.contact_folders[0].id.clone();
+        if mb
+            .contact_folders
+            .iter()
+            .any(|f| !f.deleted && f.parent == root && f.display_name.eq_ignore_ascii_case(name))
+        {
+            return None;
+        }
+        let id = self.new_id(10);
+        let seq = self.next_seq();
+        self.mailbox_mut(ui).contact_folders.push(Folder {
+            id: id.clone(),
+            display_name: name.to_owned(),
+            well_known: None,
+            parent: root,
+            seq,
+            deleted: false,
+        });
+        Some(id)
+    }
+
+    /// Renames a contact folder; false when a sibling already has the name.
+    pub fn rename_contact_folder(&mut self, ui: usize, id: &str, name: &str) -> bool {
+        let mb = self.mailbox(ui);
+        let Some(parent) = mb.contact_folder(id).map(|f| f.parent.clone()) else {
+            return false;
+        };
+        if mb.contact_folders.iter().any(|f| {
+            !f.deleted
+                && f.id != id
+                && f.parent == parent
+                && f.display_name.eq_ignore_ascii_case(name)
+        }) {
+            return false;
+        }
+        let seq = self.next_seq();
+        if let Some(f) = self
+            .mailbox_mut(ui)
+            .contact_folders
+            .iter_mut()
+            .find(|f| f.id == id)
+        {
+            f.display_name = name.to_owned();
+            f.seq = seq;
+        }
+        true
+    }
+
+    /// Removes a contact folder and its contacts.
+    pub fn delete_contact_folder(&mut self, ui: usize, id: &str, now: Timestamp) {
+        self.purge_container(ui, id, now);
+        let seq = self.next_seq();
+        if let Some(f) = self
+            .mailbox_mut(ui)
+            .contact_folders
+            .iter_mut()
+            .find(|f| f.id == id)
+        {
+            f.deleted = true;
+            f.seq = seq;
+        }
     }
 
     /// Stamps id/changeKey/etag/timestamps on a fresh item and stores it.

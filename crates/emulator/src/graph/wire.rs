@@ -5,7 +5,7 @@
 use std::{sync::Mutex, time::Duration};
 
 use jiff::Timestamp;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::{
@@ -175,4 +175,11 @@ pub fn fault_response(status: u16, retry: RetryAfter) -> Resp {
         r = r.with_header("Retry-After", h);
     }
     r
+}
+
+/// A collection answer: `@odata.context` of `context` and the values.
+pub(super) fn list_response(ctx: &Ctx, context: &str, values: Vec<Value>) -> Resp {
+    Resp::ok(
+        json!({"@odata.context": format!("{}/$metadata#{context}", ctx.shared.graph_base()), "value": values}),
+    )
 }

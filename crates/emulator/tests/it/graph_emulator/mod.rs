@@ -6,6 +6,7 @@ mod batch;
 mod calendar;
 mod corpus;
 mod delta;
+mod folders;
 mod items;
 mod odata_filter;
 mod seed;
