@@ -113,10 +113,14 @@ fn subject_to_graph(subject: &str) -> (Value, Vec<String>) {
 #[test]
 fn truncate_keeps_a_text_of_exactly_the_limit_and_cuts_one_more_graph_to_crm() {
     assert_eq!(subject_to_crm("abcde"), (Some("abcde".into()), vec![]));
+    // One more: the first four characters and the marker, five in all.
     let (cut, warnings) = subject_to_crm("abcdef");
-    assert_eq!(cut.as_deref(), Some("abcde"));
+    assert_eq!(cut.as_deref(), Some("abcd…"));
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("truncated"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("6 characters cut to the field length 5"),
+        "{warnings:?}"
+    );
 }
 
 #[test]
@@ -124,11 +128,7 @@ fn truncate_counts_characters_not_bytes_graph_to_crm() {
     // Five characters, fourteen bytes in UTF-8.
     assert_eq!(subject_to_crm("ÄÖÜ€😀"), (Some("ÄÖÜ€😀".into()), vec![]));
     let (cut, warnings) = subject_to_crm("ÄÖÜ€😀ß");
-    assert_eq!(
-        cut.as_deref(),
-        Some("ÄÖÜ€😀"),
-        "cut at a character boundary"
-    );
+    assert_eq!(cut.as_deref(), Some("ÄÖÜ€…"), "cut at a character boundary");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
 }
 
@@ -137,10 +137,10 @@ fn truncate_keeps_a_text_of_exactly_the_limit_and_cuts_one_more_crm_to_graph() {
     assert_eq!(subject_to_graph("abcde"), (json!("abcde"), vec![]));
     assert_eq!(subject_to_graph("ÄÖÜ€😀"), (json!("ÄÖÜ€😀"), vec![]));
     let (cut, warnings) = subject_to_graph("abcdef");
-    assert_eq!(cut, json!("abcde"));
+    assert_eq!(cut, json!("abcd…"));
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     let (cut, warnings) = subject_to_graph("ÄÖÜ€😀ß");
-    assert_eq!(cut, json!("ÄÖÜ€😀"));
+    assert_eq!(cut, json!("ÄÖÜ€…"));
     assert_eq!(warnings.len(), 1, "{warnings:?}");
 }
 

@@ -15,10 +15,10 @@ use graph_connector::{
     emulator::graph::ItemKind as EmuKind,
     transport::graph::{
         CreateOptions, CreateTarget, DeltaChange, DeltaCursor, DeltaNext, DeltaPage, DeltaScope,
-        ExchangeIdType, GraphClient, GraphClientConfig, GraphError, GraphTransport, Item, ItemRef,
-        StampScope, UpdateOutcome, UserListing,
+        ExchangeIdType, FolderChanges, GraphClient, GraphClientConfig, GraphError, GraphTransport,
+        Item, ItemRef, StampScope, UpdateOutcome, UserListing,
         auth::Credentials,
-        types::{ContactFolder, TodoTaskList},
+        types::{ContactFolder, MailFolder, TodoTaskList},
     },
 };
 use secrecy::SecretString;
@@ -113,6 +113,27 @@ impl GraphTransport for PauseMidRound {
         mailbox: &'a str,
     ) -> BoxFuture<'a, Result<Vec<ContactFolder>, GraphError>> {
         self.inner.contact_folders(mailbox)
+    }
+    fn mail_folder_tree<'a>(
+        &'a self,
+        mailbox: &'a str,
+        folder: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<MailFolder>, GraphError>> {
+        self.inner.mail_folder_tree(mailbox, folder)
+    }
+    fn mail_folder_changes<'a>(
+        &'a self,
+        mailbox: &'a str,
+        link: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<FolderChanges, GraphError>> {
+        self.inner.mail_folder_changes(mailbox, link)
+    }
+    fn create_contact_folder<'a>(
+        &'a self,
+        mailbox: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<ContactFolder, GraphError>> {
+        self.inner.create_contact_folder(mailbox, name)
     }
     fn delta_page<'a>(
         &'a self,
