@@ -154,9 +154,8 @@ pub const TRUNCATION_MARKER: char = '…';
 /// first `max - 1` characters and [`TRUNCATION_MARKER`] (a limit of one keeps the first character).
 /// `None` when the text fits: exactly `max` characters are kept whole.
 pub fn cut_text(text: &str, max: usize) -> Option<String> {
-    if text.chars().nth(max).is_none() {
-        return None;
-    }
+    // The character after the limit, if any: none means the text fits.
+    text.chars().nth(max)?;
     if max <= 1 {
         return Some(text.chars().take(max).collect());
     }
