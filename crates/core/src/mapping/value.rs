@@ -128,6 +128,23 @@ impl CrmRecord {
     }
 }
 
+/// Ends a text that a length rule cut, so a reader of the CRM record sees that something is missing.
+pub const TRUNCATION_MARKER: char = '…';
+
+/// Cuts `text` to at most `max` characters (Unicode scalar values, as CRM field lengths count): the
+/// first `max - 1` characters and [`TRUNCATION_MARKER`] (a limit of one keeps the first character).
+/// `None` when the text fits: exactly `max` characters are kept whole.
+pub fn cut_text(text: &str, max: usize) -> Option<String> {
+    // The character after the limit, if any: none means the text fits.
+    text.chars().nth(max)?;
+    if max <= 1 {
+        return Some(text.chars().take(max).collect());
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push(TRUNCATION_MARKER);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,21 +162,4 @@ mod tests {
         );
         assert_eq!(clean_text("plain ü", true), ("plain ü".into(), 0));
     }
-}
-
-/// Ends a text that a length rule cut, so a reader of the CRM record sees that something is missing.
-pub const TRUNCATION_MARKER: char = '…';
-
-/// Cuts `text` to at most `max` characters (Unicode scalar values, as CRM field lengths count): the
-/// first `max - 1` characters and [`TRUNCATION_MARKER`] (a limit of one keeps the first character).
-/// `None` when the text fits: exactly `max` characters are kept whole.
-pub fn cut_text(text: &str, max: usize) -> Option<String> {
-    // The character after the limit, if any: none means the text fits.
-    text.chars().nth(max)?;
-    if max <= 1 {
-        return Some(text.chars().take(max).collect());
-    }
-    let mut out: String = text.chars().take(max - 1).collect();
-    out.push(TRUNCATION_MARKER);
-    Some(out)
 }
