@@ -364,3 +364,31 @@ fn a_setup_with_a_bad_config_still_reports_mapping_problems() {
     assert_eq!(diagnostics.len(), 6, "{diagnostics:#?}");
     assert!(diagnostics[0].message.contains("is neither a tenant GUID"));
 }
+
+/// A tenant given as a domain name must be one: labels of letters, digits and hyphens only.
+#[test]
+fn a_tenant_domain_with_other_characters_is_refused() {
+    for bad in [
+        "contoso_corp.com",
+        "contoso corp.com",
+        "contoso.com/",
+        "contoso..com",
+    ] {
+        let text = MINIMAL.replace(
+            "8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f",
+            &format!("\"{bad}\""),
+        );
+        let diagnostics = failing_diagnostics(&text);
+        assert!(
+            diagnostics
+                .iter()
+                .any(|d| d.contains("is neither a tenant GUID nor a domain name")),
+            "{bad}: {diagnostics:#?}"
+        );
+    }
+    for good in ["contoso.onmicrosoft.com", "con-toso.example"] {
+        let text = MINIMAL.replace("8f4c1d2e-5b6a-4c3d-9e8f-0a1b2c3d4e5f", good);
+        let (_dir, res) = load_text(&text);
+        assert!(res.is_ok(), "{good}: {res:#?}");
+    }
+}

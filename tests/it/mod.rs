@@ -21,4 +21,5 @@ mod schema;
 mod state_contract;
 mod sync;
 mod tidy;
+mod transport_edges;
 mod validate;
